@@ -1,0 +1,5 @@
+"""Ebbtide's sound: speech rendered to memory, cached on disk, mixed into one output stream.
+
+Only this package imports pyttsx3 and sounddevice, and only inside functions, so importing it
+works on a machine that lacks libespeak-ng1 or libportaudio2.
+"""

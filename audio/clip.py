@@ -1,0 +1,148 @@
+"""Mono audio clips in memory, and the WAV encoding used by the cache and `ebbtide render`."""
+
+from __future__ import annotations
+
+import io
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+_INT16_SCALE = 32767.0
+
+
+@dataclass(frozen=True, eq=False)
+class Clip:
+    """A mono float32 clip (-1..1) at a sample rate.
+
+    The samples are a read-only view so a clip shared by the cache and the mixer can never be
+    changed under either of them. eq=False: element-wise array equality has no single truth.
+    """
+
+    samples: np.ndarray
+    rate: int
+
+    def __post_init__(self) -> None:
+        if self.rate <= 0:
+            raise ValueError(f"sample rate must be positive, got {self.rate}")
+        view = np.ascontiguousarray(self.samples, dtype=np.float32).reshape(-1).view()
+        view.setflags(write=False)
+        object.__setattr__(self, "samples", view)
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / self.rate
+
+    def resampled(self, rate: int) -> Clip:
+        """This clip at another rate (linear interpolation; done once per clip, not per block)."""
+        if rate == self.rate:
+            return self
+        n_in = len(self.samples)
+        n_out = round(n_in * rate / self.rate)
+        if n_in == 0 or n_out == 0:
+            return Clip(np.zeros(0, dtype=np.float32), rate)
+        positions = np.arange(n_out, dtype=np.float64) * (self.rate / rate)
+        out = np.interp(positions, np.arange(n_in, dtype=np.float64), self.samples)
+        return Clip(out.astype(np.float32), rate)
+
+    def trimmed(self, threshold: float = 0.01, lead_s: float = 0.005, tail_s: float = 0.03) -> Clip:
+        """Cut near-silence off both ends, so a cue is heard the moment it is scheduled.
+
+        A few ms are kept before the first loud sample (soft consonant onsets) and a short tail
+        after the last one, so nothing audible is clipped. An all-quiet clip becomes empty.
+        """
+        loud = np.flatnonzero(np.abs(self.samples) > threshold)
+        if len(loud) == 0:
+            return Clip(np.zeros(0, dtype=np.float32), self.rate)
+        start = max(0, int(loud[0]) - round(lead_s * self.rate))
+        stop = min(len(self.samples), int(loud[-1]) + 1 + round(tail_s * self.rate))
+        if start == 0 and stop == len(self.samples):
+            return self
+        return Clip(self.samples[start:stop], self.rate)
+
+    @classmethod
+    def from_wav_bytes(cls, data: bytes) -> Clip:
+        """Decode a 16-bit PCM WAV (channels are averaged to mono)."""
+        with wave.open(io.BytesIO(data), "rb") as wav:
+            if wav.getsampwidth() != 2:
+                raise ValueError(f"expected 16-bit PCM WAV, got {8 * wav.getsampwidth()}-bit")
+            channels = wav.getnchannels()
+            rate = wav.getframerate()
+            raw = wav.readframes(wav.getnframes())
+        pcm = np.frombuffer(raw, dtype="<i2").astype(np.float32) / _INT16_SCALE
+        if channels > 1:
+            pcm = pcm[: len(pcm) - len(pcm) % channels].reshape(-1, channels).mean(axis=1)
+        return cls(pcm, rate)
+
+    def to_wav_bytes(self) -> bytes:
+        """Encode as a 16-bit mono WAV."""
+        buffer = io.BytesIO()
+        with wave.open(buffer, "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(self.rate)
+            wav.writeframes(_to_pcm16(self.samples).tobytes())
+        return buffer.getvalue()
+
+
+def write_wav(path: Path | str, samples: np.ndarray, rate: int) -> None:
+    """Write a float mix to a 16-bit WAV file; shape (frames,) or (frames, channels)."""
+    with WavWriter(path, rate) as wav:
+        wav.write(samples)
+
+
+class WavWriter:
+    """Streams a long mix to a 16-bit WAV file block by block, so it never sits in memory.
+
+    The channel count comes from the first block; the header is completed on close().
+    """
+
+    def __init__(self, path: Path | str, rate: int, channels: int | None = None) -> None:
+        self._file = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self._rate = rate
+        self._channels = channels
+        self._wav: wave.Wave_write | None = None
+
+    def write(self, samples: np.ndarray) -> None:
+        """Append float samples, shape (frames,) or (frames, channels); clipped to [-1, 1]."""
+        data = _as_frames(samples)
+        wav = self._wav or self._open(self._channels or data.shape[1])
+        if data.shape[1] != self._channels:
+            raise ValueError(f"expected {self._channels} channels, got {data.shape[1]}")
+        wav.writeframes(_to_pcm16(data).tobytes())
+
+    def close(self) -> None:
+        if self._file.closed:
+            return
+        wav = self._wav or self._open(self._channels or 1)
+        wav.close()
+        self._file.close()
+
+    def __enter__(self) -> WavWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _open(self, channels: int) -> wave.Wave_write:
+        wav = wave.open(self._file, "wb")  # noqa: SIM115 - closed in close()
+        wav.setnchannels(channels)
+        wav.setsampwidth(2)
+        wav.setframerate(self._rate)
+        self._channels = channels
+        self._wav = wav
+        return wav
+
+
+def _as_frames(samples: np.ndarray) -> np.ndarray:
+    data = np.asarray(samples, dtype=np.float32)
+    if data.ndim == 1:
+        data = data[:, np.newaxis]
+    if data.ndim != 2:
+        raise ValueError(f"samples must be (frames,) or (frames, channels), got {data.shape}")
+    return data
+
+
+def _to_pcm16(data: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(data, -1.0, 1.0) * _INT16_SCALE).astype("<i2")

@@ -1,0 +1,211 @@
+"""A sample-accurate mixer for an audio callback: clips start at exact sample positions.
+
+Other threads call schedule() and hush(); they only append to a deque (atomic in CPython).
+fill() runs in the audio callback: it takes those commands, sums the clips into preallocated
+buffers and never blocks, allocates arrays or does I/O in the steady state.
+
+Clips may be scheduled far ahead (`ebbtide render` schedules a whole session before mixing
+it); they wait, sorted by start, and take one of max_clips playing slots when they begin.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+
+import numpy as np
+
+# Mixes above this level are bent smoothly towards (never past) full scale. One espeak
+# prompt peaks near 0.7, so the limiter only acts where clips overlap.
+_KNEE = 0.8
+
+_INITIAL_FRAMES = 4096  # covers usual callback sizes; a bigger block grows it once
+_OFFLINE_BLOCK = 4096  # render() works in blocks of this size to bound scratch memory
+
+
+class _Voice:
+    """One clip being played (or waiting for its start) by the mixer."""
+
+    __slots__ = ("fade_end", "fade_len", "samples", "start")
+
+    def __init__(self, samples: np.ndarray, start: int) -> None:
+        self.samples = samples
+        self.start = start  # absolute sample position of samples[0]; -1 means "next block"
+        self.fade_end = -1  # absolute position where a hush fade reaches silence
+        self.fade_len = 0
+
+
+def _start_of(voice: _Voice) -> int:
+    return voice.start
+
+
+class Mixer:
+    """Sums scheduled mono clips into callback buffers, sample-accurately.
+
+    Positions are counted in samples mixed so far (`position`), so a caller that knows the
+    mixer's position and rate can place a clip on an exact future sample.
+    """
+
+    def __init__(self, rate: int, channels: int = 1, max_clips: int = 8) -> None:
+        if rate <= 0 or channels <= 0 or max_clips <= 0:
+            raise ValueError("rate, channels and max_clips must be positive")
+        self.rate = int(rate)
+        self.channels = int(channels)
+        self.position = 0  # samples mixed so far; written only by fill()
+        self.dropped = 0  # clips not played because max_clips were already playing
+        self._commands: deque[tuple[_Voice | None, int]] = deque()
+        self._waiting: list[_Voice] = []  # not started yet, sorted by start
+        self._voices: list[_Voice | None] = [None] * max_clips  # playing
+        self._allocate(_INITIAL_FRAMES)
+
+    def _allocate(self, frames: int) -> None:
+        self._mix = np.zeros(frames, dtype=np.float32)
+        self._work = np.zeros(frames, dtype=np.float32)
+        self._level = np.zeros(frames, dtype=np.float32)
+        self._ramp = np.arange(frames, dtype=np.float32)
+
+    # -- other threads -------------------------------------------------------------------
+
+    def schedule(self, samples: np.ndarray, at: int | None = None) -> None:
+        """Play mono samples from absolute sample `at` (None: the next block).
+
+        A start that has already passed when the clip is mixed plays at once, from its
+        first sample.
+        """
+        data = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
+        if len(data) == 0:
+            return
+        self._commands.append((_Voice(data, -1 if at is None else max(int(at), 0)), 0))
+
+    def hush(self, fade_s: float = 0.05) -> None:
+        """Fade out everything playing or scheduled so far, linearly over fade_s, then drop it.
+
+        Clips scheduled after this call are not affected.
+        """
+        self._commands.append((None, max(0, round(fade_s * self.rate))))
+
+    def clear(self) -> None:
+        """Drop everything at once. Only while nothing is filling (e.g. the stream is closed)."""
+        self._commands.clear()
+        self._waiting.clear()
+        self._voices[:] = [None] * len(self._voices)
+
+    @property
+    def busy(self) -> bool:
+        """True while anything is playing, fading or waiting to start."""
+        # In the order a clip travels: fill() puts it in its next place before removing it
+        # from the previous one, so a reader never sees it nowhere.
+        return (
+            bool(self._commands) or bool(self._waiting) or any(v is not None for v in self._voices)
+        )
+
+    # -- the audio callback ----------------------------------------------------------------
+
+    def fill(self, out: np.ndarray) -> None:
+        """Write the next len(out) frames of the mix into out (float32, (frames, channels))."""
+        frames = out.shape[0]
+        if frames > len(self._mix):
+            self._allocate(frames)  # a bigger block than ever before; happens once
+        pos = self.position
+        self._take_commands(pos)
+        mix = self._mix[:frames]
+        mix.fill(0.0)
+        for index, voice in enumerate(self._voices):
+            if voice is not None and self._add_voice(voice, mix, pos, frames):
+                self._voices[index] = None
+        self._start_due(mix, pos, frames)
+        self._limit(mix)
+        if out.ndim == 1:
+            out[:] = mix
+        else:
+            out[:] = mix[:, np.newaxis]
+        self.position = pos + frames
+
+    def render(self, frames: int) -> np.ndarray:
+        """Mix the next `frames` frames offline (e.g. into a WAV file)."""
+        out = np.zeros((frames, self.channels), dtype=np.float32)
+        for start in range(0, frames, _OFFLINE_BLOCK):
+            self.fill(out[start : start + _OFFLINE_BLOCK])
+        return out
+
+    def _take_commands(self, pos: int) -> None:
+        commands = self._commands
+        while commands:
+            voice, fade_len = commands[0]
+            if voice is None:
+                self._start_fade(pos, fade_len)
+            else:
+                if voice.start < pos:  # "as soon as possible", or already late
+                    voice.start = pos
+                bisect.insort(self._waiting, voice, key=_start_of)
+            commands.popleft()
+
+    def _start_due(self, mix: np.ndarray, pos: int, frames: int) -> None:
+        """Mix the clips that begin in this block; those that go on take a playing slot.
+
+        A clip that starts and ends inside one block needs no slot, so a big offline block
+        can hold more than max_clips short clips one after another.
+        """
+        waiting = self._waiting
+        block_end = pos + frames
+        while waiting and waiting[0].start < block_end:
+            voice = waiting[0]
+            free = next((i for i, slot in enumerate(self._voices) if slot is None), -1)
+            if voice.start + len(voice.samples) <= block_end:
+                self._add_voice(voice, mix, pos, frames)
+            elif free >= 0:
+                self._add_voice(voice, mix, pos, frames)
+                self._voices[free] = voice
+            else:
+                self.dropped += 1  # max_clips still sounding: never start what must be cut
+            del waiting[0]
+
+    def _start_fade(self, pos: int, fade_len: int) -> None:
+        self._waiting.clear()  # not heard yet: just drop them
+        for index, voice in enumerate(self._voices):
+            if voice is None:
+                continue
+            if fade_len == 0 or voice.start >= pos:
+                self._voices[index] = None  # silent now, or not started yet: just drop it
+            elif voice.fade_end < 0 or pos + fade_len < voice.fade_end:
+                voice.fade_end = pos + fade_len
+                voice.fade_len = fade_len
+
+    def _add_voice(self, voice: _Voice, mix: np.ndarray, pos: int, frames: int) -> bool:
+        """Add this block's part of voice to mix; True when the voice has finished."""
+        end = voice.start + len(voice.samples)
+        if voice.fade_end >= 0:
+            end = min(end, voice.fade_end)
+        first = max(voice.start, pos)  # absolute position of the first sample to add
+        last = min(end, pos + frames)
+        if last > first:
+            dst = first - pos
+            n = last - first
+            src = voice.samples[first - voice.start : last - voice.start]
+            if voice.fade_end < 0:
+                mix[dst : dst + n] += src
+            else:
+                # gain(q) = (fade_end - q) / fade_len for absolute positions q in the block
+                gain = self._work[:n]
+                np.subtract(float(voice.fade_end - first), self._ramp[:n], out=gain)
+                gain *= 1.0 / voice.fade_len
+                np.clip(gain, 0.0, 1.0, out=gain)
+                gain *= src
+                mix[dst : dst + n] += gain
+        return end <= pos + frames
+
+    def _limit(self, mix: np.ndarray) -> None:
+        """Soft-limit in place: identity up to the knee, then a tanh curve below 1.0."""
+        level = self._level[: len(mix)]
+        np.abs(mix, out=level)
+        if len(mix) == 0 or level.max() <= _KNEE:
+            return
+        excess = self._work[: len(mix)]
+        np.subtract(level, _KNEE, out=excess)
+        np.maximum(excess, 0.0, out=excess)
+        np.minimum(level, _KNEE, out=level)
+        excess *= 1.0 / (1.0 - _KNEE)
+        np.tanh(excess, out=excess)
+        excess *= 1.0 - _KNEE
+        level += excess
+        np.copysign(level, mix, out=mix)

@@ -1,0 +1,171 @@
+"""The one sounddevice OutputStream a session plays through, fed by a Mixer.
+
+sounddevice is imported lazily: importing it fails without libportaudio2, and `ebbtide`
+must still start (light only) on such a machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from audio.mixer import Mixer
+
+log = logging.getLogger("ebbtide.audio.stream")
+
+# Used when the output rate cannot be asked (no device yet); nearly every DAC supports it.
+FALLBACK_RATE = 48000
+
+
+class AudioUnavailable(Exception):
+    """No usable audio output; the message says why in words a person can act on."""
+
+
+def _sounddevice() -> Any:
+    try:
+        import sounddevice
+    except (ImportError, OSError) as exc:
+        raise AudioUnavailable(
+            "no audio output: libportaudio2 is not installed (apt-get install libportaudio2)"
+        ) from exc
+    return sounddevice
+
+
+def list_output_devices() -> list[str]:
+    """Names of the devices PortAudio can play to (as seen when sounddevice was imported)."""
+    sd = _sounddevice()
+    return [str(d["name"]) for d in sd.query_devices() if d["max_output_channels"] > 0]
+
+
+def _device_info(device: str | int | None) -> dict[str, Any]:
+    """PortAudio's description of an output device, or AudioUnavailable saying what is wrong."""
+    sd = _sounddevice()
+    try:
+        return dict(sd.query_devices(device, "output"))
+    except ValueError as exc:  # no (or more than one) device matching the name
+        names = ", ".join(repr(n) for n in list_output_devices()) or "none"
+        raise AudioUnavailable(f"audio device {device!r} not found; available: {names}") from exc
+    except sd.PortAudioError as exc:  # "Error querying device -1": there is no output at all
+        raise AudioUnavailable(f"no audio output device ({exc})") from exc
+
+
+def describe_default_output() -> str:
+    """One line about the default output, for `ebbtide check`."""
+    return describe_output(None)
+
+
+def describe_output(device: str | int | None = None) -> str:
+    """One line about the output a session would use (None: the default)."""
+    info = _device_info(device)
+    return (
+        f"{info['name']} ({info['max_output_channels']} channels, "
+        f"{info['default_samplerate']:.0f} Hz)"
+    )
+
+
+def output_rate(device: str | int | None = None) -> int:
+    """The device's own sample rate, so the stream needs no resampling below us."""
+    return round(_device_info(device)["default_samplerate"])
+
+
+class SoundStream:
+    """A running output stream whose callback is mixer.fill; the mixer's rate is used."""
+
+    def __init__(self, mixer: Mixer, device: str | int | None = None, blocksize: int = 0) -> None:
+        self.mixer = mixer
+        self.device = device
+        self.blocksize = blocksize
+        self.underflows = 0  # blocks the device ran dry (heard as a crackle)
+        self.errors = 0  # callbacks where the mixer failed; silence was played instead
+        self._stream: Any = None
+        # (mixer position, monotonic time that sample reaches the DAC), set by the callback
+        self._anchor: tuple[int, float] | None = None
+
+    @classmethod
+    def open(
+        cls, device: str | int | None = None, mixer: Mixer | None = None, blocksize: int = 0
+    ) -> SoundStream:
+        """Start a stream on device, with a new Mixer at the device's own rate if none given."""
+        if mixer is None:
+            mixer = Mixer(output_rate(device))
+        stream = cls(mixer, device, blocksize)
+        stream.start()
+        return stream
+
+    @property
+    def rate(self) -> int:
+        return self.mixer.rate
+
+    @property
+    def active(self) -> bool:
+        return self._stream is not None
+
+    def start(self) -> None:
+        """Open and start the PortAudio stream; AudioUnavailable with a clear reason if not."""
+        if self._stream is not None:
+            return
+        sd = _sounddevice()
+        _device_info(self.device)  # a missing device gets a message that lists the others
+        try:
+            stream = sd.OutputStream(
+                samplerate=self.mixer.rate,
+                blocksize=self.blocksize,
+                device=self.device,
+                channels=self.mixer.channels,
+                dtype="float32",
+                latency="low",
+                callback=self._callback,
+            )
+        except (sd.PortAudioError, ValueError) as exc:
+            raise AudioUnavailable(f"audio device {self.device!r} cannot play: {exc}") from exc
+        try:
+            stream.start()
+        except sd.PortAudioError as exc:
+            stream.close(ignore_errors=True)
+            raise AudioUnavailable(f"audio device {self.device!r} cannot start: {exc}") from exc
+        self._stream = stream
+
+    def close(self) -> None:
+        """Stop at once and release the device (call after the mixer went quiet)."""
+        stream, self._stream = self._stream, None
+        self._anchor = None
+        if stream is None:
+            return
+        # abort(), not stop(): stop() drains PortAudio's buffers, which takes over a second
+        # through PulseAudio's ALSA plugin; by now those buffers only hold silence.
+        stream.abort(ignore_errors=True)
+        stream.close(ignore_errors=True)
+
+    @property
+    def latency(self) -> float:
+        """Seconds from the callback to the speaker, as PortAudio estimates it."""
+        stream = self._stream
+        return float(stream.latency) if stream is not None else 0.0
+
+    def position_at(self, monotonic_time: float) -> int | None:
+        """The mixer position that is heard at time.monotonic() == monotonic_time.
+
+        Lets the caller pass `at` so a voice cue lines up with the light. None before the
+        first callback.
+        """
+        anchor = self._anchor
+        if anchor is None:
+            return None
+        position, heard_at = anchor
+        return position + round((monotonic_time - heard_at) * self.mixer.rate)
+
+    def _callback(self, outdata: Any, frames: int, time_info: Any, status: Any) -> None:
+        """PortAudio's thread: mix, count underflows, note when this block will be heard."""
+        if status.output_underflow:
+            self.underflows += 1
+        position = self.mixer.position
+        try:
+            self.mixer.fill(outdata)
+        except Exception:  # a mixer bug must not kill the stream: play silence, count it
+            outdata.fill(0)
+            self.errors += 1
+        delay = time_info.outputBufferDacTime - time_info.currentTime
+        if not 0.0 <= delay < 1.0:  # some host APIs report no timing; use the estimate
+            delay = self.latency
+        self._anchor = (position, time.monotonic() + delay)

@@ -1,0 +1,94 @@
+"""The appliance: one button, one light, one voice, and a session whenever it is pressed."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable
+
+from audio.speaker import Speaker
+from device.clock import Clock
+from device.config import Config
+from device.controller import Controller
+from device.events import Listener
+from device.plan import SessionPlan, build_plan, estimate_spoken
+from device.runner import Outcome, Runner
+from device.script import Script
+from hardware.button import ButtonEdges
+from hardware.light import Light
+
+log = logging.getLogger("ebbtide")
+
+
+class Appliance:
+    """Owns the pins, the voice and the plan, and serves sessions until told to quit."""
+
+    def __init__(self, config: Config, script: Script, *, clock: Clock, pin_factory,
+                 listener: Listener, speaker: Speaker | None = None,
+                 log_tracebacks: bool = True) -> None:
+        self.config = config
+        self.listener = listener
+        self.log_tracebacks = log_tracebacks
+        self.controller = Controller(clock, config.button.hold_seconds, listener)
+        self.light = Light(config.light.pin, max_brightness=config.light.max_brightness,
+                           pin_factory=pin_factory)
+        self.light.off()
+        try:
+            self.button = ButtonEdges(config.button.pin, self.controller.edge,
+                                      pin_factory=pin_factory)
+        except BaseException:
+            self.light.close()
+            raise
+        self.speaker = speaker or Speaker(
+            voice=config.voice.voice, rate=config.voice.rate, volume=config.voice.volume,
+            device=config.audio.device if config.audio.device != "" else None,
+        )
+        self.runner = Runner(clock, self.light, self.speaker, self.controller, listener)
+        lengths = self.speaker.prepare(script.texts())
+        guess = estimate_spoken(config.voice.rate)
+        self.plan: SessionPlan = build_plan(config, script,
+                                            lambda text: lengths.get(text) or guess(text))
+
+    def serve(self) -> None:
+        """Wait (without polling) for a press, run the session, and again, until quit."""
+        while self.controller.wait_for_start():
+            self.session()
+            if self.controller.quitting:
+                break
+
+    def session(self) -> Outcome | None:
+        """Run one session; a crash inside it is logged and the appliance goes back to idle."""
+        self.controller.session_began()
+        self.listener("session", state="started")
+        outcome: Outcome | None = None
+        try:
+            self.speaker.open()
+            outcome = self.runner.run(self.plan)
+        except Exception as error:
+            log.error("the session failed: %s; the light is off and Ebbtide is ready again",
+                      error, exc_info=self.log_tracebacks)
+        finally:
+            self.speaker.close()
+            self.controller.session_ended()
+            self.listener("session", state=outcome.value if outcome else "error")
+        return outcome
+
+    def close(self) -> None:
+        """Release everything; the light is off afterwards."""
+        try:
+            self.speaker.close()
+            self.button.close()
+        finally:
+            self.light.close()
+
+    def quit_on_signals(self) -> Callable[[], None]:
+        """SIGTERM and SIGINT end the session at once, light off. Returns a restorer."""
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+        for sig in previous:
+            signal.signal(sig, lambda *_: self.controller.quit())
+
+        def restore() -> None:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+        return restore

@@ -1,0 +1,36 @@
+"""`ebbtide check`: what this machine offers the device. Missing hardware is a warning."""
+
+from __future__ import annotations
+
+from audio.stream import AudioUnavailable, describe_output
+from audio.tts import EspeakTTS, TTSUnavailable
+from device.config import Config
+from device.script import Script
+from hardware.pins import NoPins, choose_factory, describe_factory
+
+
+def report(config: Config, script: Script, print=print) -> int:
+    """Print one line per component; return 0 (the config is already known to be valid)."""
+    pattern = config.pattern()
+    print(f"pattern: {pattern.name}, {config.breathing.minutes:g} min of breathing; "
+          f"script: {config.voice.script or 'built in'} ({len(script.texts())} lines)")
+    try:
+        tts = EspeakTTS(voice=config.voice.voice, rate=config.voice.rate,
+                        volume=config.voice.volume)
+        clip = tts.render(script.arrive[0])
+        print(f"voice: {tts.identity}: ok ({clip.seconds:.1f} s for the first line)")
+    except TTSUnavailable as error:
+        print(f"voice: warning: {error}; sessions run with the light only")
+    device = config.audio.device if config.audio.device != "" else None
+    try:
+        print(f"audio: {describe_output(device)}")
+    except AudioUnavailable as error:
+        print(f"audio: warning: {error}; sessions run with the light only")
+    try:
+        factory = choose_factory()
+        print(f"pins: {describe_factory(factory)}: light on GPIO{config.light.pin}, "
+              f"button on GPIO{config.button.pin}")
+        factory.close()
+    except NoPins as error:
+        print(f"pins: warning: {error}")
+    return 0

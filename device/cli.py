@@ -1,0 +1,185 @@
+"""The `ebbtide` command: run, demo, render and check.
+
+A person never sees a traceback: every known failure is one plain line, and
+anything unexpected is one line too (the details go to the log with --verbose).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+from device.config import Config, ConfigError, find, load_config
+from device.script import Script, ScriptError, load_script
+
+log = logging.getLogger("ebbtide")
+
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+
+def _setup_logging(verbose: bool) -> None:
+    """One line per event on stderr; journald adds its own timestamps, so we never do."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("ebbtide: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+def _load(args: argparse.Namespace) -> tuple[Config, Script]:
+    config = load_config(args.config)
+    script = load_script(config.voice.script)
+    return config, script
+
+
+def _open_trace(args: argparse.Namespace, stack: ExitStack):
+    if not args.trace:
+        return None
+    from device.events import TraceFile
+
+    try:
+        stream = open(args.trace, "w", encoding="utf-8")  # noqa: SIM115 - closed by the stack
+    except OSError as error:
+        raise SystemExit(
+            f"ebbtide: cannot write the trace file {args.trace}: {error.strerror}"
+        ) from None
+    trace = TraceFile(stream)
+    stack.callback(trace.close)
+    return trace
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from device.appliance import Appliance
+    from device.clock import MonotonicClock
+    from device.events import Listeners
+    from hardware.pins import NoPins, choose_factory
+
+    config, script = _load(args)
+    try:
+        factory = choose_factory()
+    except NoPins as error:
+        log.error("%s", error)
+        return EXIT_FAILED
+    with ExitStack() as stack:
+        trace = _open_trace(args, stack)
+        appliance = Appliance(config, script, clock=MonotonicClock(), pin_factory=factory,
+                              listener=Listeners(trace, _SessionLog()))
+        stack.callback(appliance.close)
+        stack.callback(appliance.quit_on_signals())
+        log.info("ready: press the button on GPIO%d to begin", config.button.pin)
+        appliance.serve()
+    return 0
+
+
+class _SessionLog:
+    """Logs the start and end of each session, nothing more."""
+
+    def __call__(self, event: str, **fields: object) -> None:
+        if event == "session":
+            log.info("session %s", fields["state"])
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from device.appliance import Appliance
+    from device.clock import MonotonicClock
+    from device.demo import DemoScreen, Keyboard
+    from device.events import Listeners
+    from hardware.pins import mock_factory
+
+    config, script = _load(args)
+    factory = mock_factory()
+    screen = DemoScreen()
+    with ExitStack() as stack:
+        trace = _open_trace(args, stack)
+        print("Ebbtide demo: mock pins, real voice where there is a sound device.")
+        appliance = Appliance(config, script, clock=MonotonicClock(), pin_factory=factory,
+                              listener=Listeners(screen, trace), log_tracebacks=False)
+        stack.callback(appliance.close)
+        stack.callback(appliance.quit_on_signals())
+        print(f"Session: {appliance.plan.seconds / 60:.1f} min, pattern "
+              f"{config.breathing.pattern}.")
+        print("Press Enter to press the button (start, or next part); "
+              "s + Enter to hold it (stop); q + Enter to quit.")
+        Keyboard(factory.pin(config.button.pin), appliance.controller,
+                 config.button.hold_seconds).start()
+        appliance.serve()
+        print()
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from device.render import render_session
+
+    config, script = _load(args)
+    out = Path(args.out)
+    try:
+        plan = render_session(config, script, out)
+    except OSError as error:
+        log.error("cannot write to %s: %s", out, error.strerror or error)
+        return EXIT_FAILED
+    for part in plan.parts:
+        print(f"{part.name:<10} {part.start:7.1f} s  {part.seconds:6.1f} s  "
+              f"{len(part.cues):2d} lines")
+    print(f"{'total':<10} {plan.seconds:7.1f} s  ({plan.seconds / 60:.1f} min)")
+    print(f"wrote {out / 'session.wav'}, {out / 'light.csv'}, {out / 'events.csv'}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    path = find(args.config)
+    config, script = _load(args)
+    print(f"config: {path or 'none found, using the built-in defaults'}: valid")
+    from device.check import report
+
+    return report(config, script)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, metavar="FILE",
+                        help="config file (default: $EBBTIDE_CONFIG, "
+                             "~/.config/ebbtide/config.toml, /etc/ebbtide/config.toml)")
+    common.add_argument("-v", "--verbose", action="store_true", help="log details")
+    parser = argparse.ArgumentParser(
+        prog="ebbtide", parents=[common],
+        description="Ebbtide: an offline bedside calm device. One button, a breathing light, "
+                    "a gentle voice.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", parents=[common], help="the appliance, on the real pins")
+    demo = sub.add_parser("demo", parents=[common],
+                          help="a session on mock pins in this terminal")
+    for p in (run, demo):
+        p.add_argument("--trace", metavar="FILE", help="write every event as JSON lines")
+    render = sub.add_parser("render", parents=[common],
+                            help="write a whole session to WAV and CSV files, offline")
+    render.add_argument("--out", required=True, metavar="DIR")
+    sub.add_parser("check", parents=[common],
+                   help="check the config, the voice, the audio output and the pins")
+    return parser
+
+
+COMMANDS = {"run": cmd_run, "demo": cmd_demo, "render": cmd_render, "check": cmd_check}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as error:
+        print("ebbtide: invalid config:\n  " + "\n  ".join(error.problems), file=sys.stderr)
+        return EXIT_CONFIG
+    except ScriptError as error:
+        print(f"ebbtide: invalid script: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        log.error("stopped by an unexpected error: %s (run with --verbose for details)", error,
+                  exc_info=args.verbose)
+        return EXIT_FAILED
+

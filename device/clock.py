@@ -1,0 +1,72 @@
+"""Clocks: the only way the core learns the time or lets it pass.
+
+The runner never sleeps; it asks its clock to wait until an absolute deadline,
+or until woken by a button. Deadlines are absolute, so errors never accumulate.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Seconds on a monotonic scale."""
+
+    def wait_until(self, deadline: float, wake: threading.Event) -> None:
+        """Return at `deadline`, or earlier if `wake` is set."""
+
+
+class MonotonicClock:
+    """Real time: time.monotonic(), waiting on the wake event with a timeout (no polling)."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def wait_until(self, deadline: float, wake: threading.Event) -> None:
+        if deadline == math.inf:
+            wake.wait()
+            return
+        remaining = deadline - time.monotonic()
+        while remaining > 0 and not wake.wait(remaining):
+            remaining = deadline - time.monotonic()  # never return before the deadline
+
+
+class SimulatedClock:
+    """Time that passes only when something waits: a 10-minute session runs in milliseconds.
+
+    `at(t, action)` schedules an action (a button edge, a fault) at simulated time
+    `t`; waiting past `t` runs it, and if it sets the wake event the wait ends there.
+    """
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = start
+        self._actions: list[tuple[float, int, Callable[[], None]]] = []
+        self._order = itertools.count()
+
+    def now(self) -> float:
+        return self._now
+
+    def at(self, t: float, action: Callable[[], None]) -> None:
+        heapq.heappush(self._actions, (t, next(self._order), action))
+
+    def wait_until(self, deadline: float, wake: threading.Event) -> None:
+        while self._actions and self._actions[0][0] <= deadline and not wake.is_set():
+            t, _, action = heapq.heappop(self._actions)
+            self._now = max(self._now, t)
+            action()
+        if wake.is_set():
+            return
+        if deadline == math.inf:
+            raise RuntimeError("simulated clock: waiting forever with nothing scheduled")
+        self._now = max(self._now, deadline)
+
+    def run_pending(self, until: float) -> None:
+        """Let time reach `until` outside a session, running the actions due by then."""
+        self.wait_until(until, threading.Event())

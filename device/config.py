@@ -1,0 +1,398 @@
+"""Configuration: a TOML file read into frozen dataclasses, checked against the safety bounds.
+
+Every key has a built-in default, so an empty file (or none at all) is valid.
+Every problem becomes one `ConfigError` line that names the file, the key, the
+value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from device.patterns import BUILT_IN, BreathPattern, paced_seconds
+
+# Safety bounds from DESIGN.md.
+RATE_RANGE = (3.0, 12.0)
+INHALE_RANGE = (1.0, 8.0)
+EXHALE_RANGE = (1.0, 12.0)
+HOLD_RANGE = (0.0, 8.0)
+TOP_UP_RANGE = (0.0, 3.0)
+SESSION_MINUTES = (1.0, 60.0)
+# The parts after breathing (grounding, body, aftercare, close) take about
+# five minutes, so breathing may take at most 50 for the whole to stay within 60.
+BREATHING_MINUTES = (1.0, 50.0)
+# A paced-exhale breath spends two thirds of its period exhaling, and the
+# exhale may last at most 12 s: so its rate must be at least 40/12.
+PACED_MIN_RATE = math.ceil(40.0 / EXHALE_RANGE[1] * 10) / 10
+
+
+def user_config_path() -> Path:
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / (
+        "ebbtide/config.toml"
+    )
+
+
+SYSTEM_CONFIG_PATH = Path("/etc/ebbtide/config.toml")
+
+
+@dataclass(frozen=True)
+class BreathingConfig:
+    pattern: str = "paced-exhale"
+    minutes: float = 4.0
+    start_rate: float = 8.0
+    target_rate: float = 6.0
+
+
+@dataclass(frozen=True)
+class LightConfig:
+    pin: int = 18
+    max_brightness: float = 0.8
+
+
+@dataclass(frozen=True)
+class ButtonConfig:
+    pin: int = 17
+    hold_seconds: float = 2.0
+
+
+@dataclass(frozen=True)
+class VoiceConfig:
+    rate: int = 140
+    volume: float = 0.9
+    voice: str = ""
+    script: str = ""
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    device: str | int = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration; `source` is the file it came from, if any."""
+
+    breathing: BreathingConfig = BreathingConfig()
+    light: LightConfig = LightConfig()
+    button: ButtonConfig = ButtonConfig()
+    voice: VoiceConfig = VoiceConfig()
+    audio: AudioConfig = AudioConfig()
+    patterns: Mapping[str, BreathPattern] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    source: Path | None = None
+
+    def pattern(self) -> BreathPattern:
+        """The breathing pattern chosen in `[breathing] pattern`."""
+        name = self.breathing.pattern
+        return self.patterns.get(name) or BUILT_IN[name]
+
+
+class ConfigError(Exception):
+    """One or more problems in a config file, each a complete sentence for a person."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+# -- value checkers: each returns the cleaned value or raises _Bad(allowed) --
+
+
+class _Bad(Exception):
+    def __init__(self, allowed: str) -> None:
+        super().__init__(allowed)
+        self.allowed = allowed
+
+
+def _fmt(n: float) -> str:
+    return f"{n:g}"
+
+
+def _number(low: float, high: float, unit: str = "") -> Callable[[Any], float]:
+    allowed = f"a number from {_fmt(low)} to {_fmt(high)}{unit}"
+
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _Bad(allowed)
+        if not (low <= value <= high) or math.isnan(value):
+            raise _Bad(allowed)
+        return float(value)
+
+    return check
+
+
+def _integer(low: int, high: int, what: str = "") -> Callable[[Any], int]:
+    allowed = f"a whole number from {low} to {high}{what}"
+
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _Bad(allowed)
+        return value
+
+    return check
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Bad("a quoted string")
+    return value
+
+
+def _device(value: Any) -> str | int:
+    if isinstance(value, str) or (
+        isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    ):
+        return value
+    raise _Bad('a device name in quotes, or a device number such as 0 ("" for the default)')
+
+
+_GPIO = " (a BCM GPIO number)"
+
+_SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
+    "breathing": {
+        "pattern": _text,
+        "minutes": _number(*BREATHING_MINUTES, " minutes"),
+        "start_rate": _number(*RATE_RANGE, " breaths per minute"),
+        "target_rate": _number(*RATE_RANGE, " breaths per minute"),
+    },
+    "light": {
+        "pin": _integer(0, 27, _GPIO),
+        "max_brightness": _number(0.05, 1.0),
+    },
+    "button": {
+        "pin": _integer(0, 27, _GPIO),
+        "hold_seconds": _number(0.5, 10.0, " seconds"),
+    },
+    "voice": {
+        "rate": _integer(80, 250, " words per minute"),
+        "volume": _number(0.0, 1.0),
+        "voice": _text,
+        "script": _text,
+    },
+    "audio": {"device": _device},
+}
+
+_PATTERN_KEYS: dict[str, Callable[[Any], float]] = {
+    "inhale": _number(*INHALE_RANGE, " seconds"),
+    "top_up": _number(*TOP_UP_RANGE, " seconds"),
+    "hold_in": _number(*HOLD_RANGE, " seconds"),
+    "exhale": _number(*EXHALE_RANGE, " seconds"),
+    "hold_out": _number(*HOLD_RANGE, " seconds"),
+}
+
+_SECTION_CLASSES = {
+    "breathing": BreathingConfig,
+    "light": LightConfig,
+    "button": ButtonConfig,
+    "voice": VoiceConfig,
+    "audio": AudioConfig,
+}
+
+
+def _nearest(word: str, choices: list[str]) -> str:
+    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
+    return f" Did you mean {match[0]}?" if match else ""
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class _Reader:
+    """Checks one parsed document, collecting every problem before raising."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.problems: list[str] = []
+
+    def bad(self, key: str, value: Any, allowed: str) -> None:
+        self.problems.append(f"{self.where}: {key} = {_show(value)} is not allowed: use {allowed}.")
+
+    def unknown(self, key: str, value: Any, known: list[str], prefix: str) -> None:
+        hint = _nearest(key.rsplit(".", 1)[-1], known)
+        hint = hint.replace("mean ", f"mean {prefix}") if hint else ""
+        listed = ", ".join(known)
+        self.problems.append(
+            f"{self.where}: unknown key {key} = {_show(value)}.{hint} Known keys here: {listed}."
+        )
+
+    def section(self, name: str, table: Any) -> dict[str, Any]:
+        if not isinstance(table, dict):
+            self.bad(name, table, f"a [{name}] table")
+            return {}
+        schema = _SCHEMA[name]
+        values = {}
+        for key, value in table.items():
+            if key not in schema:
+                self.unknown(f"{name}.{key}", value, list(schema), f"{name}.")
+                continue
+            try:
+                values[key] = schema[key](value)
+            except _Bad as bad:
+                self.bad(f"{name}.{key}", value, bad.allowed)
+        return values
+
+    def pattern(self, name: str, table: Any) -> BreathPattern | None:
+        key = f"patterns.{name}"
+        if name in BUILT_IN:
+            self.bad(key, table, "a name of your own: this one is built in")
+            return None
+        if not isinstance(table, dict):
+            self.bad(key, table, f"a [{key}] table with inhale and exhale")
+            return None
+        values: dict[str, float] = {}
+        for k, v in table.items():
+            if k not in _PATTERN_KEYS:
+                self.unknown(f"{key}.{k}", v, list(_PATTERN_KEYS), f"{key}.")
+                continue
+            try:
+                values[k] = _PATTERN_KEYS[k](v)
+            except _Bad as bad:
+                self.bad(f"{key}.{k}", v, bad.allowed)
+        missing = [k for k in ("inhale", "exhale") if k not in table]
+        if missing:
+            self.problems.append(
+                f"{self.where}: [{key}] has no {' or '.join(missing)}: "
+                "a pattern needs inhale and exhale in seconds."
+            )
+        if missing or len(values) < len([k for k in table if k in _PATTERN_KEYS]):
+            return None
+        pattern = BreathPattern(name, **values)
+        if pattern.exhale < pattern.inhale:
+            self.bad(f"{key}.exhale", pattern.exhale,
+                     f"at least the inhale ({_fmt(pattern.inhale)} s): a long exhale is "
+                     "what calms")
+            return None
+        low, high = RATE_RANGE
+        if not low <= pattern.rate <= high:
+            self.problems.append(
+                f"{self.where}: [{key}] makes one breath {_fmt(round(pattern.seconds, 2))} s, "
+                f"{_fmt(round(pattern.rate, 2))} breaths per minute: allowed "
+                f"{_fmt(low)} to {_fmt(high)} breaths per minute "
+                f"(a breath of {_fmt(60 / high)} to {_fmt(60 / low)} s)."
+            )
+            return None
+        return pattern
+
+
+def parse(document: Mapping[str, Any], where: str = "config") -> Config:
+    """Turn a parsed TOML document into a checked Config, or raise ConfigError."""
+    reader = _Reader(where)
+    sections: dict[str, Any] = {}
+    patterns: dict[str, BreathPattern] = {}
+    known = [*_SCHEMA, "patterns"]
+    for name, table in document.items():
+        if name in _SCHEMA:
+            sections[name] = _SECTION_CLASSES[name](**reader.section(name, table))
+        elif name == "patterns":
+            if not isinstance(table, dict):
+                reader.bad("patterns", table, "[patterns.NAME] tables")
+                continue
+            for pname, ptable in table.items():
+                pattern = reader.pattern(pname, ptable)
+                if pattern:
+                    patterns[pname] = pattern
+        else:
+            reader.unknown(name, table, known, "")
+    config = Config(**sections, patterns=MappingProxyType(patterns))
+    _check_breathing(config, reader, document)
+    if config.light.pin == config.button.pin:
+        reader.bad("button.pin", config.button.pin,
+                   f"a pin other than light.pin ({config.light.pin})")
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    return config
+
+
+def _check_breathing(config: Config, reader: _Reader, document: Mapping[str, Any]) -> None:
+    b = config.breathing
+    names = sorted({*BUILT_IN, *config.patterns})
+    declared = document.get("patterns") if isinstance(document.get("patterns"), dict) else {}
+    if b.pattern not in BUILT_IN and b.pattern not in config.patterns:
+        if b.pattern not in declared:  # a broken user pattern was reported already
+            hint = _nearest(b.pattern, names)
+            reader.bad("breathing.pattern", b.pattern,
+                       f"one of {', '.join(names)}, or a [patterns.NAME] of your own.{hint}"
+                       .rstrip("."))
+        return
+    if not config.pattern().paced:
+        return
+    for key in ("start_rate", "target_rate"):
+        rate = getattr(b, key)
+        _inhale, exhale = paced_seconds(rate)
+        if rate < PACED_MIN_RATE:
+            reader.bad(f"breathing.{key}", rate,
+                       f"{_fmt(PACED_MIN_RATE)} to {_fmt(RATE_RANGE[1])} breaths per minute "
+                       f"for paced-exhale (at {_fmt(rate)} the exhale would last "
+                       f"{_fmt(round(exhale, 1))} s, over the {_fmt(EXHALE_RANGE[1])} s limit)")
+    if b.target_rate > b.start_rate:
+        reader.bad("breathing.target_rate", b.target_rate,
+                   f"at most breathing.start_rate ({_fmt(b.start_rate)}): the pace slows "
+                   "toward the target, never speeds up")
+
+
+def load(path: Path) -> Config:
+    """Read and check one TOML file."""
+    where = str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([f"{where}: no such config file."]) from None
+    except IsADirectoryError:
+        raise ConfigError([f"{where}: is a directory, not a config file."]) from None
+    except OSError as error:
+        raise ConfigError([f"{where}: cannot read the config file: {error.strerror}."]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError([f"{where}: is not UTF-8 text; a config file is TOML text."]) from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError([f"{where}: is not valid TOML: {error}."]) from None
+    return _with_source(parse(document, where), path)
+
+
+def _with_source(config: Config, path: Path) -> Config:
+    values = {f.name: getattr(config, f.name) for f in fields(config)}
+    values["source"] = path
+    return Config(**values)
+
+
+def find(explicit: Path | None = None) -> Path | None:
+    """The config file to use: --config, $EBBTIDE_CONFIG, the user's, the system's, or none.
+
+    A file named explicitly must exist; the usual places are simply skipped when absent.
+    """
+    if explicit is not None:
+        return explicit
+    env = os.environ.get("EBBTIDE_CONFIG")
+    if env:
+        return Path(env)
+    for candidate in (user_config_path(), SYSTEM_CONFIG_PATH):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def load_config(explicit: Path | None = None) -> Config:
+    """Find and load the config, or return the defaults when there is none."""
+    path = find(explicit)
+    return Config() if path is None else load(path)

@@ -1,0 +1,115 @@
+"""`ebbtide demo`: the real session on mock pins, shown in a terminal.
+
+The light is drawn as a bar with its number, beside the part and the phase;
+each spoken line is printed as it starts. The keyboard stands in for the button,
+read by line: Enter presses it, "s" then Enter holds it (stop), "q" then Enter quits.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import IO
+
+from device.controller import Controller
+
+BAR = 24
+REDRAW = 1 / 20  # redraw the bar at most 20 times a second
+
+
+class DemoScreen:
+    """A listener that draws the session: a live light bar and a transcript."""
+
+    def __init__(self, out: IO[str] = sys.stdout, live: bool | None = None) -> None:
+        self.out = out
+        self.live = out.isatty() if live is None else live  # redraw in place on a terminal
+        self.part = "idle"
+        self.phase = ""
+        self.lightness = 0.0
+        self.duty = 0.0
+        self._drawn = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self, event: str, **fields: object) -> None:
+        with self._lock:
+            if event == "light":
+                self.duty = float(fields["value"])  # type: ignore[arg-type]
+                self.lightness = float(fields["lightness"])  # type: ignore[arg-type]
+                self._draw(force=self.duty == 0.0)
+            elif event == "part":
+                self.part, self.phase = str(fields["name"]), ""
+                self._print(f"-- {self.part} --")
+            elif event == "phase":
+                self.phase = str(fields["name"])
+                self._draw(force=not self.live)
+            elif event == "clip":
+                self._print(f'   "{fields["text"]}"')
+            elif event == "session":
+                state = fields["state"]
+                if state != "started":
+                    self.part, self.phase = "idle", ""
+                    self._print(f"-- session {state}; press Enter to begin again, q to quit --")
+
+    def bar(self) -> str:
+        filled = round(self.lightness * BAR)
+        phase = f" · {self.phase}" if self.phase else ""
+        label = f"{self.part}{phase}"
+        return (f"{label:<20} [{'#' * filled}{'.' * (BAR - filled)}] "
+                f"{self.lightness * 100:3.0f}%  duty {self.duty:.3f}")
+
+    def _draw(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.live:
+            if force:
+                self.out.write(self.bar() + "\n")
+                self.out.flush()
+            return
+        if force or now - self._drawn >= REDRAW:
+            self._drawn = now
+            self.out.write("\r\x1b[2K" + self.bar())
+            self.out.flush()
+
+    def _print(self, line: str) -> None:
+        if self.live:
+            self.out.write("\r\x1b[2K" + line + "\n" + self.bar())
+        else:
+            self.out.write(line + "\n")
+        self.out.flush()
+
+
+class Keyboard:
+    """Reads lines from stdin and works the mock button pin as a person would."""
+
+    def __init__(self, pin, controller: Controller, hold_seconds: float,
+                 stream: IO[str] = sys.stdin) -> None:
+        self.pin = pin
+        self.controller = controller
+        self.hold_seconds = hold_seconds
+        self.stream = stream
+        self._thread = threading.Thread(target=self._read, name="demo-keyboard", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def press(self, seconds: float = 0.15) -> None:
+        """Down, a moment, up, a moment: lines typed quickly still make separate presses
+        (the controller ignores a press that follows a release within its debounce time)."""
+        self.pin.drive_low()
+        time.sleep(seconds)
+        self.pin.drive_high()
+        time.sleep(0.1)
+
+    def hold(self) -> None:
+        self.press(self.hold_seconds + 0.3)
+
+    def _read(self) -> None:
+        for line in self.stream:
+            word = line.strip().lower()
+            if word in ("q", "quit"):
+                break
+            if word in ("s", "stop"):
+                self.hold()
+            else:
+                self.press()
+        self.controller.quit()

@@ -1,0 +1,283 @@
+"""The session plan: config and script in, a pure time-stamped plan out.
+
+Nothing here knows about clocks, pins or sound. A plan is a list of parts, each
+with a light envelope (segments eased in perceptual lightness) and voice cues at
+exact offsets. The runner plays it; `ebbtide render` writes it out.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from device.config import Config
+from device.patterns import BUILT_IN, BreathPattern
+from device.script import Script
+
+PARTS = ("arrive", "breathe", "ground", "body", "aftercare", "close")
+
+# Perceptual lightness levels (0-1 of the configured maximum).
+FIRST_GLOW = 0.12  # what the light shows the instant the button is pressed
+GLOW = 0.35  # the soft glow while the voice arrives
+FLOOR = 0.10  # the bottom of every breath: dim, never dark, until the close
+PEAK = 1.0  # the top of a guided breath
+DIM_PEAK = 0.35  # the top of the slow rhythm under grounding, body and aftercare
+
+RAMP_SECONDS = 120.0  # paced-exhale slows from start_rate to target_rate over this
+CLOSE_FADE = 5.0  # seconds for the light to fade fully off at the end
+LINE_GAP = 0.8  # silence between consecutive lines
+SENSE_PAUSE_MIN = 8.0  # pause after "one thing"; each further thing adds SENSE_PAUSE_STEP
+SENSE_PAUSE_STEP = 3.0
+BODY_PAUSE = 8.0
+AFTERCARE_PAUSE = 4.0
+INTRO_PAUSE = 2.0
+
+
+def sense_pause(count: int) -> float:
+    """Seconds of quiet after a grounding prompt: enough time to find `count` things."""
+    return SENSE_PAUSE_MIN + SENSE_PAUSE_STEP * (count - 1)
+
+
+def ease(begin: float, end: float, x: float) -> float:
+    """A raised-cosine move from begin to end: starts and lands softly, like a breath."""
+    x = min(max(x, 0.0), 1.0)
+    return begin + (end - begin) * (1.0 - math.cos(math.pi * x)) / 2.0
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of light easing from `begin` to `end`; `phase` names the breath phase."""
+
+    start: float
+    seconds: float
+    begin: float
+    end: float
+    phase: str | None = None
+
+    @property
+    def stop(self) -> float:
+        return self.start + self.seconds
+
+    def lightness_at(self, t: float) -> float:
+        return ease(self.begin, self.end, (t - self.start) / self.seconds)
+
+
+@dataclass(frozen=True)
+class Cue:
+    """A line spoken at `at` seconds into the session, lasting about `seconds`."""
+
+    at: float
+    text: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    start: float
+    seconds: float
+    segments: tuple[Segment, ...]
+    cues: tuple[Cue, ...]
+
+    @property
+    def stop(self) -> float:
+        return self.start + self.seconds
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    """The whole session: parts back to back, light ending at 0."""
+
+    parts: tuple[Part, ...]
+    pattern: str
+    _starts: tuple[float, ...] = field(init=False, repr=False, compare=False)
+    _segments: tuple[Segment, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        segments = tuple(s for p in self.parts for s in p.segments)
+        object.__setattr__(self, "_segments", segments)
+        object.__setattr__(self, "_starts", tuple(s.start for s in segments))
+
+    @property
+    def seconds(self) -> float:
+        return self.parts[-1].stop
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        return self._segments
+
+    @property
+    def cues(self) -> tuple[Cue, ...]:
+        return tuple(c for p in self.parts for c in p.cues)
+
+    def lightness_at(self, t: float) -> float:
+        """The planned lightness at `t` seconds; 0 before the start and after the end."""
+        if t < 0 or t >= self.seconds:
+            return 0.0
+        i = bisect.bisect_right(self._starts, t) - 1
+        return self._segments[i].lightness_at(t)
+
+    def part_at(self, t: float) -> Part:
+        for part in self.parts:
+            if t < part.stop:
+                return part
+        return self.parts[-1]
+
+    def part_named(self, name: str) -> Part:
+        return next(p for p in self.parts if p.name == name)
+
+
+class _PartBuilder:
+    """Lays out one part in its own time, from 0."""
+
+    def __init__(self, name: str, spoken: Callable[[str], float]) -> None:
+        self.name = name
+        self.spoken = spoken
+        self.segments: list[Segment] = []
+        self.cues: list[Cue] = []
+        self.light_end = 0.0  # where the light envelope has reached, in seconds
+
+    @property
+    def speech_end(self) -> float:
+        return max((c.at + c.seconds for c in self.cues), default=0.0)
+
+    def say(self, at: float, text: str) -> float:
+        """Place a line at `at`; return when it ends."""
+        seconds = self.spoken(text)
+        self.cues.append(Cue(at, text, seconds))
+        return at + seconds
+
+    def say_if_free(self, at: float, text: str, before: float) -> None:
+        """Place a line only if it neither overlaps the previous one nor runs past `before`."""
+        free = not self.cues or at >= self.speech_end + 0.1
+        if free and at + self.spoken(text) <= before:
+            self.say(at, text)
+
+    def light(self, seconds: float, begin: float, end: float, phase: str | None = None) -> None:
+        self.segments.append(Segment(self.light_end, seconds, begin, end, phase))
+        self.light_end += seconds
+
+    def breathe(self, pattern: BreathPattern, rate: float | None, low: float,
+                high: float) -> list[tuple[str, float]]:
+        """Add one breath of light; return its (phase, start) pairs."""
+        starts = []
+        for phase in pattern.breath(rate):
+            starts.append((phase.name, self.light_end))
+            self.light(phase.seconds, low + (high - low) * phase.begin,
+                       low + (high - low) * phase.end, phase.name)
+        return starts
+
+    def dim_rhythm_until(self, until: float, rate: float) -> None:
+        """The slow, dim breathing under spoken parts, in whole breaths, to at least `until`."""
+        rhythm = BUILT_IN["paced-exhale"]
+        while self.light_end < until:
+            self.breathe(rhythm, rate, FLOOR, DIM_PEAK)
+
+    def build(self) -> Part:
+        return Part(self.name, 0.0, self.light_end, tuple(self.segments), tuple(self.cues))
+
+
+def _arrive(script: Script, spoken: Callable[[str], float]) -> Part:
+    b = _PartBuilder("arrive", spoken)
+    t = 0.0
+    for line in script.arrive:
+        t = b.say(t, line) + LINE_GAP
+    rise, fall = 2.0, 2.5
+    b.light(rise, FIRST_GLOW, GLOW)
+    b.light(max(t - rise, 0.5), GLOW, GLOW)
+    b.light(fall, GLOW, FLOOR)
+    return b.build()
+
+
+def _breathe(config: Config, script: Script, spoken: Callable[[str], float]) -> Part:
+    b = _PartBuilder("breathe", spoken)
+    pattern = config.pattern()
+    start, target = config.breathing.start_rate, config.breathing.target_rate
+    until = config.breathing.minutes * 60.0
+    breath = 0
+    last_words = 0.0
+    while True:
+        rate = None
+        if pattern.paced:
+            rate = start + (target - start) * min(b.light_end / RAMP_SECONDS, 1.0)
+        seconds = pattern.seconds if rate is None else 60.0 / rate
+        if b.light_end + seconds / 2 > until and breath > 0:
+            break
+        if pattern.max_cycles is not None and breath >= pattern.max_cycles:
+            break
+        phases = b.breathe(pattern, rate, FLOOR, PEAK)
+        breath_end = b.light_end
+        seen: set[str] = set()
+        for name, at in phases:
+            if name in seen:
+                continue  # the top-up of a cyclic sigh is part of the same inhale
+            seen.add(name)
+            if breath < script.cue_breaths:
+                lines = {"inhale": script.inhale, "exhale": script.exhale, "hold": script.hold}
+                choices = lines[name]
+                b.say_if_free(at, choices[breath % len(choices)], breath_end + 1.0)
+                last_words = b.speech_end
+            elif name == "exhale" and at - last_words >= script.reminder_seconds:
+                n = sum(1 for c in b.cues if c.text in script.reminders)
+                b.say_if_free(at, script.reminders[n % len(script.reminders)], until)
+                last_words = max(last_words, at)
+        breath += 1
+    return b.build()
+
+
+def _spoken_part(name: str, lines: list[tuple[str, float]], rate: float,
+                 spoken: Callable[[str], float], tail: float = 0.0) -> _PartBuilder:
+    """A part of lines, each followed by its pause, over the dim breathing rhythm."""
+    b = _PartBuilder(name, spoken)
+    t = 0.5
+    for text, pause in lines:
+        t = b.say(t, text) + pause
+    b.dim_rhythm_until(t + tail, rate)
+    return b
+
+
+def build_plan(config: Config, script: Script, spoken: Callable[[str], float]) -> SessionPlan:
+    """Lay out a whole session. `spoken(text)` gives a line's spoken length in seconds."""
+    rate = config.breathing.target_rate
+    ground = [(script.ground_intro, INTRO_PAUSE)]
+    ground += [(s.text, sense_pause(s.count)) for s in script.senses]
+    body = [(script.body_intro, INTRO_PAUSE)] + [(s, BODY_PAUSE) for s in script.body_steps]
+    aftercare = [(line, AFTERCARE_PAUSE) for line in script.aftercare]
+    close = _spoken_part("close", [(line, LINE_GAP) for line in script.close], rate, spoken)
+    close.light(CLOSE_FADE, FLOOR, 0.0)
+    local = [
+        _arrive(script, spoken),
+        _breathe(config, script, spoken),
+        _spoken_part("ground", ground, rate, spoken).build(),
+        _spoken_part("body", body, rate, spoken).build(),
+        _spoken_part("aftercare", aftercare, rate, spoken).build(),
+        close.build(),
+    ]
+    parts = []
+    offset = 0.0
+    for part in local:
+        parts.append(_shifted(part, offset))
+        offset += part.seconds
+    return SessionPlan(tuple(parts), config.breathing.pattern)
+
+
+def _shifted(part: Part, offset: float) -> Part:
+    return Part(
+        part.name,
+        offset,
+        part.seconds,
+        tuple(Segment(s.start + offset, s.seconds, s.begin, s.end, s.phase)
+              for s in part.segments),
+        tuple(Cue(c.at + offset, c.text, c.seconds) for c in part.cues),
+    )
+
+
+def estimate_spoken(rate_wpm: int) -> Callable[[str], float]:
+    """A spoken-length guess for when there is no voice: words at `rate_wpm`, plus a breath."""
+
+    def spoken(text: str) -> float:
+        return len(text.split()) * 60.0 / rate_wpm + 0.3
+
+    return spoken

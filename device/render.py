@@ -1,0 +1,145 @@
+"""`ebbtide render`: play a whole session offline, faster than real time, into files.
+
+The real runner plays the plan on a simulated clock, against the real Light on a
+mock pin and the real mixer, so the files show what the device would do:
+  session.wav  the audio mix at real time positions
+  light.csv    t_s,part,lightness,duty at 100 rows per second
+  events.csv   t_s,kind,detail,duration_s for parts, phases and spoken lines
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from audio.clip import WavWriter
+from audio.mixer import Mixer
+from audio.speaker import Speaker
+from device.clock import SimulatedClock
+from device.config import Config
+from device.controller import Controller
+from device.plan import SessionPlan, build_plan, estimate_spoken
+from device.runner import Outcome, Runner
+from device.script import Script
+from hardware.light import Light
+from hardware.pins import mock_factory
+
+ROWS_PER_SECOND = 100
+RENDER_RATE = 48000
+
+
+@dataclass
+class _Recording:
+    """The light writes and events of one simulated session."""
+
+    clock: SimulatedClock
+    light_t: list[float] = field(default_factory=list)
+    light_rows: list[tuple[float, float]] = field(default_factory=list)
+    events: list[tuple[float, str, str, float]] = field(default_factory=list)
+
+    def __call__(self, event: str, **fields: object) -> None:
+        t = self.clock.now()
+        if event in ("part", "phase"):
+            self.events.append((t, event, str(fields["name"]), float(fields["seconds"])))
+        elif event == "clip":
+            self.events.append((t, "say", str(fields["text"]), float(fields["seconds"])))
+
+
+class _RecordedLight:
+    """The real Light, with every write noted at its simulated time."""
+
+    def __init__(self, light: Light, recording: _Recording) -> None:
+        self._light = light
+        self._recording = recording
+
+    def show(self, lightness: float) -> float:
+        duty = self._light.show(lightness)
+        self._recording.light_t.append(self._recording.clock.now())
+        self._recording.light_rows.append((lightness, duty))
+        return duty
+
+    def off(self) -> None:
+        self._light.off()
+        self._recording.light_t.append(self._recording.clock.now())
+        self._recording.light_rows.append((0.0, 0.0))
+
+
+class _ScheduledVoice:
+    """Speaks into the offline mixer at the sample that matches the simulated time.
+
+    The mix is written out up to each cue before the cue is scheduled, so the mixer
+    holds only what is playing, as it would live, and the WAV is streamed to disk.
+    """
+
+    def __init__(self, speaker: Speaker, clock: SimulatedClock, wav: WavWriter) -> None:
+        self._speaker = speaker
+        self._clock = clock
+        self._wav = wav
+
+    def mix_until(self, sample: int) -> None:
+        mixer = self._speaker.mixer
+        while mixer.position < sample:
+            self._wav.write(mixer.render(min(sample - mixer.position, RENDER_RATE)))
+
+    def say(self, text: str) -> float:
+        at = round(self._clock.now() * self._speaker.rate)
+        self.mix_until(at)
+        return self._speaker.say(text, at=at)
+
+    def hush(self) -> None:
+        """Nothing to cut short: a rendered session is never stopped."""
+
+
+def render_session(config: Config, script: Script, out: Path) -> SessionPlan:
+    """Write session.wav, light.csv and events.csv for one whole session into `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    mixer = Mixer(RENDER_RATE)
+    speaker = Speaker(voice=config.voice.voice, rate=config.voice.rate,
+                      volume=config.voice.volume, mixer=mixer)
+    lengths = speaker.prepare(script.texts())
+    guess = estimate_spoken(config.voice.rate)
+    plan = build_plan(config, script, lambda text: lengths.get(text) or guess(text))
+
+    clock = SimulatedClock()
+    recording = _Recording(clock)
+    light = Light(config.light.pin, max_brightness=config.light.max_brightness,
+                  pin_factory=mock_factory())
+    try:
+        with WavWriter(out / "session.wav", RENDER_RATE) as wav:
+            voice = _ScheduledVoice(speaker, clock, wav)
+            runner = Runner(clock, _RecordedLight(light, recording), voice,
+                            Controller(clock, config.button.hold_seconds), recording,
+                            tick_hz=ROWS_PER_SECOND)
+            outcome = runner.run(plan)
+            voice.mix_until(math.ceil(plan.seconds * RENDER_RATE))
+    finally:
+        light.close()
+    assert outcome is Outcome.FINISHED, outcome
+    _write_light(out / "light.csv", plan, recording)
+    _write_events(out / "events.csv", recording)
+    return plan
+
+
+def _write_light(path: Path, plan: SessionPlan, recording: _Recording) -> None:
+    """One row per 10 ms: the last value written at or before that instant."""
+    rows = round(plan.seconds * ROWS_PER_SECOND) + 1
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["t_s", "part", "lightness", "duty"])
+        for n in range(rows):
+            t = n / ROWS_PER_SECOND
+            k = bisect.bisect_right(recording.light_t, t + 1e-9) - 1
+            lightness, duty = recording.light_rows[k] if k >= 0 else (0.0, 0.0)
+            part = plan.part_at(t).name
+            writer.writerow([f"{t:.2f}", part, f"{lightness:.5f}", f"{duty:.6f}"])
+
+
+def _write_events(path: Path, recording: _Recording) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["t_s", "kind", "detail", "duration_s"])
+        for t, kind, detail, seconds in recording.events:
+            writer.writerow([f"{t:.3f}", kind, detail, f"{seconds:.3f}"])

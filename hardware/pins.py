@@ -1,0 +1,45 @@
+"""Choosing the pin factory: real GPIO on a Pi, mock pins anywhere else."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+from gpiozero import Device
+from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+
+class NoPins(Exception):
+    """No GPIO backend could be loaded on this machine."""
+
+
+def mock_factory() -> MockFactory:
+    """Mock pins that can do PWM, so the LED works on any machine."""
+    return MockFactory(pin_class=MockPWMPin)
+
+
+def choose_factory(kind: str | None = None):
+    """Return a pin factory: "mock" for mock pins, otherwise gpiozero's own choice.
+
+    gpiozero's choice honours GPIOZERO_PIN_FACTORY. Its plain "mock" gives pins
+    without PWM, so that case is built here with PWM-capable mock pins.
+    """
+    kind = kind or os.environ.get("GPIOZERO_PIN_FACTORY")
+    if kind == "mock" and "GPIOZERO_MOCK_PIN_CLASS" not in os.environ:
+        return mock_factory()
+    with warnings.catch_warnings(record=True) as fallbacks:
+        warnings.simplefilter("always")
+        try:
+            return Device._default_pin_factory()
+        except Exception as error:
+            reasons = "; ".join(str(w.message) for w in fallbacks) or str(error)
+            raise NoPins(
+                "no GPIO pins found (is this a Raspberry Pi?). "
+                f"Tried: {reasons}. To try Ebbtide without a Pi, use 'ebbtide demo' "
+                "or set GPIOZERO_PIN_FACTORY=mock."
+            ) from None
+
+
+def describe_factory(factory) -> str:
+    """A one-line name for `ebbtide check`."""
+    return type(factory).__name__

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Set up Ebbtide on Debian or Raspberry Pi OS, then (optionally) run something.
+#
+#   ./setup.sh          system packages, a venv in .venv, Ebbtide installed in it
+#   ./setup.sh demo     ... then a simulated session in this terminal
+#   ./setup.sh test     ... plus the test-only packages, then lint and the tests
+#
+# It installs only what is missing and can be run again at any time.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+mode="${1:-}"
+case "$mode" in
+    ""|demo|test) ;;
+    *) echo "usage: $0 [demo|test]" >&2; exit 2 ;;
+esac
+
+PYTHON="${PYTHON:-python3}"
+# Speech (espeak-ng behind pyttsx3) and sound output (PortAudio behind sounddevice).
+packages=(espeak-ng libespeak-ng1 libportaudio2)
+if [ "$mode" = test ]; then
+    # A real audio stack for the tests: PulseAudio with a null sink, recorded from its monitor.
+    packages+=(pulseaudio pulseaudio-utils libasound2-plugins)
+fi
+if ! "$PYTHON" -c 'import ensurepip' 2>/dev/null; then
+    packages+=(python3-venv)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "setup: installing ${missing[*]}"
+    $sudo apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null
+fi
+
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "setup: Ebbtide needs Python 3.11 or newer; $PYTHON is $("$PYTHON" --version)" >&2
+    exit 1
+fi
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+
+case "$mode" in
+    demo) exec .venv/bin/ebbtide demo ;;
+    test)
+        .venv/bin/ruff check .
+        exec .venv/bin/python -m pytest ;;
+esac
+echo "setup: done. Try .venv/bin/ebbtide demo"

@@ -1,0 +1,48 @@
+"""Shared fixtures: mock GPIO pins, and a real PulseAudio null sink when PulseAudio is installed."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+from gpiozero import Device
+
+from hardware.pins import mock_factory
+
+
+@pytest.fixture
+def pins():
+    """gpiozero's MockFactory with PWM-capable pins, reset after each test."""
+    factory = mock_factory()
+    yield factory
+    factory.reset()
+    factory.close()
+    Device.pin_factory = None
+
+
+def _pulse_running() -> bool:
+    return subprocess.run(["pactl", "info"], capture_output=True).returncode == 0
+
+
+@pytest.fixture(scope="session", autouse=True)
+def null_sink():
+    """A real audio output for the tests: PulseAudio with a null sink, started if needed.
+
+    Without PulseAudio installed the audio tests see no device and the session
+    runs light-only, exactly as on a Pi with no speaker.
+    """
+    if not shutil.which("pulseaudio") or not shutil.which("pactl"):
+        yield None
+        return
+    started = False
+    if not _pulse_running():
+        subprocess.run(
+            ["pulseaudio", "-D", "--exit-idle-time=-1", "-n",
+             "--load=module-null-sink", "--load=module-native-protocol-unix"],
+            capture_output=True, check=False,
+        )
+        started = _pulse_running()
+    yield "null"
+    if started:
+        subprocess.run(["pulseaudio", "--kill"], capture_output=True, check=False)

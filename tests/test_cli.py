@@ -1,0 +1,98 @@
+"""The `ebbtide` command as a person meets it: clear messages, exit codes, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+EBBTIDE = [sys.executable, "-c", "import sys; from device.cli import main; sys.exit(main())"]
+
+
+def ebbtide(*args, env=None, **kwargs):
+    environment = {**os.environ, **(env or {})}
+    environment.pop("EBBTIDE_CONFIG", None)
+    return subprocess.run([*EBBTIDE, *args], capture_output=True, text=True, env=environment,
+                          timeout=120, **kwargs)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("[breathing]\nminutes = 90\n", "breathing.minutes = 90 is not allowed: use a number from 1"),
+    ("[breathing]\nminuts = 5\n", "Did you mean breathing.minutes?"),
+    ('[light]\npin = "x"\n', 'light.pin = "x" is not allowed: use a whole number'),
+    ("[breathing\n", "is not valid TOML"),
+    ("[patterns.p]\ninhale = 4\nexhale = 2\n", "patterns.p.exhale = 2"),
+])
+def test_check_reports_a_bad_config_with_exit_two(tmp_path, text, expected):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    result = ebbtide("check", "--config", str(path))
+    assert result.returncode == 2
+    assert str(path) in result.stderr and expected in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_check_on_an_unreadable_config(tmp_path):
+    result = ebbtide("check", "--config", str(tmp_path))
+    assert result.returncode == 2 and "is a directory" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_with_a_good_config_reports_each_part(tmp_path):
+    path = tmp_path / "ok.toml"
+    path.write_text("[breathing]\nminutes = 3\n")
+    result = ebbtide("check", "--config", str(path), env={"GPIOZERO_PIN_FACTORY": "mock"})
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert f"config: {path}: valid" in out
+    assert "voice: " in out and "audio: " in out
+    assert "pins: MockFactory" in out
+
+
+def test_check_warns_but_passes_without_gpio():
+    result = ebbtide("check", env={"GPIOZERO_PIN_FACTORY": ""})
+    assert result.returncode == 0
+    assert "pins: " in result.stdout
+
+
+def test_run_without_gpio_says_what_to_do():
+    env = {k: v for k, v in os.environ.items() if k != "GPIOZERO_PIN_FACTORY"}
+    result = subprocess.run([*EBBTIDE, "run"], capture_output=True, text=True, env=env,
+                            timeout=60)
+    if result.returncode == 0:
+        pytest.skip("this machine has real GPIO")
+    assert result.returncode == 1
+    assert "no GPIO pins found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_run_on_mock_pins_stops_cleanly_on_sigterm(tmp_path):
+    trace = tmp_path / "trace.jsonl"
+    env = {**os.environ, "GPIOZERO_PIN_FACTORY": "mock", "XDG_CACHE_HOME": str(tmp_path)}
+    process = subprocess.Popen([*EBBTIDE, "run", "--trace", str(trace)], env=env,
+                               stderr=subprocess.PIPE, text=True)
+    line = process.stderr.readline()
+    while "ready" not in line and line:
+        line = process.stderr.readline()
+    assert "ready" in line
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    assert "Traceback" not in process.stderr.read()
+    assert trace.exists()
+    for record in map(json.loads, trace.read_text().splitlines()):
+        assert record["t"] <= time.monotonic()
+
+
+def test_render_prints_the_part_timings(tmp_path):
+    config = tmp_path / "short.toml"
+    config.write_text("[breathing]\nminutes = 1\n")
+    result = ebbtide("render", "--config", str(config), "--out", str(tmp_path / "out"),
+                     env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert result.returncode == 0, result.stderr
+    for part in ("arrive", "breathe", "ground", "body", "aftercare", "close", "total"):
+        assert part in result.stdout
+    assert (tmp_path / "out" / "session.wav").stat().st_size > 0

@@ -1,0 +1,212 @@
+"""Config: defaults, the search order, and one clear message for every kind of bad input."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from device.config import Config, ConfigError, find, load, load_config, parse
+
+
+def write(tmp_path, text: str, name: str = "config.toml"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error_for(tmp_path, text: str) -> str:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    message = str(caught.value)
+    assert str(path) in message
+    return message
+
+
+def test_an_empty_file_gives_the_defaults(tmp_path):
+    config = load(write(tmp_path, ""))
+    assert config.breathing.pattern == "paced-exhale"
+    assert (config.breathing.start_rate, config.breathing.target_rate) == (8.0, 6.0)
+    assert (config.light.pin, config.button.pin, config.button.hold_seconds) == (18, 17, 2.0)
+    assert config.source == tmp_path / "config.toml"
+
+
+def test_values_land_in_frozen_dataclasses(tmp_path):
+    config = load(write(tmp_path, """
+        [breathing]
+        pattern = "mine"
+        minutes = 3
+        [patterns.mine]
+        inhale = 3
+        hold_in = 1
+        exhale = 6
+        [light]
+        max_brightness = 0.5
+        [voice]
+        voice = "gmw/en-us"
+        rate = 120
+        [audio]
+        device = 2
+    """))
+    assert config.breathing.minutes == 3.0
+    assert config.pattern().seconds == 10.0
+    assert config.light.max_brightness == 0.5
+    assert config.audio.device == 2
+    with pytest.raises(AttributeError):
+        config.light.pin = 4  # type: ignore[misc]
+
+
+def test_search_order(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    user = home / ".config/ebbtide/config.toml"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.delenv("EBBTIDE_CONFIG", raising=False)
+    explicit = write(tmp_path, "[light]\npin = 5\n", "explicit.toml")
+    from_env = write(tmp_path, "[light]\npin = 6\n", "env.toml")
+    user.parent.mkdir(parents=True)
+    user.write_text("[light]\npin = 7\n")
+    monkeypatch.setenv("EBBTIDE_CONFIG", str(from_env))
+    assert load_config(explicit).light.pin == 5
+    assert load_config(None).light.pin == 6
+    monkeypatch.delenv("EBBTIDE_CONFIG")
+    assert load_config(None).light.pin == 7
+    user.unlink()
+    assert find(None) in (None, __import__("pathlib").Path("/etc/ebbtide/config.toml"))
+
+
+def test_an_explicit_file_that_is_missing_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_out_of_range_names_file_key_value_and_range(tmp_path):
+    message = error_for(tmp_path, "[breathing]\nminutes = 90\n")
+    assert "breathing.minutes = 90" in message
+    assert "from 1 to 50" in message
+
+
+def test_safety_bounds_on_patterns(tmp_path):
+    message = error_for(tmp_path, "[patterns.fast]\ninhale = 9\nexhale = 20\nhold_in = -1\n")
+    assert "patterns.fast.inhale = 9" in message and "from 1 to 8" in message
+    assert "patterns.fast.exhale = 20" in message and "from 1 to 12" in message
+    assert "patterns.fast.hold_in = -1" in message and "from 0 to 8" in message
+
+
+def test_a_pattern_must_exhale_at_least_as_long_as_it_inhales(tmp_path):
+    message = error_for(tmp_path, "[patterns.short]\ninhale = 5\nexhale = 3\n")
+    assert "patterns.short.exhale = 3" in message and "at least the inhale" in message
+
+
+def test_a_pattern_rate_outside_three_to_twelve_is_refused(tmp_path):
+    too_slow = error_for(tmp_path, "[patterns.slow]\ninhale = 8\nhold_in = 8\nexhale = 12\n"
+                                   "hold_out = 8\n")
+    assert "patterns.slow" in too_slow and "3 to 12 breaths per minute" in too_slow
+    too_fast = error_for(tmp_path, "[patterns.quick]\ninhale = 1\nexhale = 1.5\n")
+    assert "patterns.quick" in too_fast and "24 breaths per minute" in too_fast
+
+
+def test_paced_exhale_rates_keep_the_exhale_within_twelve_seconds(tmp_path):
+    message = error_for(tmp_path, "[breathing]\nstart_rate = 3\ntarget_rate = 3\n")
+    assert "breathing.start_rate = 3" in message and "3.4 to 12" in message
+    assert "13.3 s" in message
+
+
+def test_the_pace_only_slows(tmp_path):
+    message = error_for(tmp_path, "[breathing]\nstart_rate = 6\ntarget_rate = 9\n")
+    assert "breathing.target_rate = 9" in message and "at most breathing.start_rate" in message
+
+
+def test_unknown_key_suggests_the_nearest(tmp_path):
+    message = error_for(tmp_path, "[breathing]\nminuts = 5\n")
+    assert "unknown key breathing.minuts = 5" in message
+    assert "Did you mean breathing.minutes?" in message
+
+
+def test_unknown_section_suggests_the_nearest(tmp_path):
+    message = error_for(tmp_path, "[lihgt]\npin = 4\n")
+    assert "unknown key lihgt" in message and "Did you mean light?" in message
+
+
+def test_unknown_pattern_name_lists_the_choices(tmp_path):
+    message = error_for(tmp_path, '[breathing]\npattern = "paced-exale"\n')
+    assert 'breathing.pattern = "paced-exale"' in message
+    assert "Did you mean paced-exhale?" in message and "box" in message
+
+
+def test_wrong_types(tmp_path):
+    message = error_for(tmp_path, '[light]\npin = "18"\nmax_brightness = true\n'
+                                  '[voice]\nrate = 1.5\n')
+    assert 'light.pin = "18"' in message and "whole number from 0 to 27" in message
+    assert "light.max_brightness = true" in message
+    assert "voice.rate = 1.5" in message
+    assert len(message.splitlines()) == 3
+
+
+def test_a_section_that_is_not_a_table(tmp_path):
+    assert "light = 3" in error_for(tmp_path, "light = 3\n")
+
+
+def test_toml_syntax_error_gives_the_line(tmp_path):
+    message = error_for(tmp_path, "[breathing]\nminutes = \n")
+    assert "not valid TOML" in message and "line 2" in message
+
+
+def test_unreadable_files(tmp_path):
+    with pytest.raises(ConfigError, match="is a directory"):
+        load(tmp_path)
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load(binary)
+
+
+def test_the_light_and_button_need_different_pins(tmp_path):
+    assert "button.pin = 18" in error_for(tmp_path, "[button]\npin = 18\n")
+
+
+def test_the_example_config_is_valid_and_documents_every_key():
+    from pathlib import Path
+
+    from device.config import _PATTERN_KEYS, _SCHEMA
+
+    example = Path(__file__).parent.parent / "config.example.toml"
+    config = load(example)
+    assert isinstance(config, Config)
+    text = example.read_text()
+    for section, keys in _SCHEMA.items():
+        assert f"[{section}]" in text
+        for key in keys:
+            assert f"{key} =" in text, f"{section}.{key} is not documented"
+    for key in _PATTERN_KEYS:
+        assert f"{key} =" in text
+
+
+scalars = st.one_of(st.integers(-100, 100), st.floats(allow_nan=True), st.text(max_size=8),
+                    st.booleans())
+keys = st.sampled_from(["pattern", "minutes", "start_rate", "target_rate", "pin",
+                        "max_brightness", "hold_seconds", "rate", "volume", "voice", "device",
+                        "inhale", "exhale", "hold_in", "hold_out", "top_up", "script"]) | st.text(
+    max_size=6)
+tables = st.dictionaries(keys, scalars | st.lists(scalars, max_size=2), max_size=5)
+sections = st.sampled_from(["breathing", "light", "button", "voice", "audio"]) | st.text(
+    max_size=6)
+documents = st.dictionaries(
+    sections, tables | scalars, max_size=5
+) | st.fixed_dictionaries({"patterns": st.dictionaries(st.text(max_size=6), tables | scalars,
+                                                       max_size=3)})
+
+
+@settings(max_examples=400, deadline=None)
+@given(documents)
+def test_any_document_gives_a_config_or_one_clear_error(document):
+    try:
+        config = parse(document, "fuzz.toml")
+    except ConfigError as error:
+        assert error.problems
+        for line in error.problems:
+            assert line.startswith("fuzz.toml: ") and line.endswith(".")
+        return
+    assert isinstance(config, Config)
+    config.pattern()

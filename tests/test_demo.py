@@ -1,0 +1,76 @@
+"""`ebbtide demo` in a terminal: Enter presses, s holds, q quits; the screen shows the session."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import threading
+import time
+
+from device.demo import DemoScreen
+
+
+def test_the_screen_shows_part_phase_line_and_a_light_bar():
+    out = io.StringIO()
+    screen = DemoScreen(out, live=True)
+    screen("part", name="breathe", seconds=60)
+    screen("phase", name="inhale", seconds=2.5)
+    screen("clip", text="Breathe in.", seconds=0.8)
+    screen("light", value=0.184, lightness=0.5)
+    screen("session", state="stopped")
+    text = out.getvalue()
+    assert "-- breathe --" in text
+    assert '"Breathe in."' in text
+    assert "breathe · inhale" in text and "[" + "#" * 12 + "." * 12 + "]" in text
+    assert " 50%" in text
+    assert "session stopped" in text
+
+
+def _read_until(stream, wanted: str, seen: list[str], timeout: float = 60.0) -> bool:
+    """Collect lines from the demo until one contains `wanted`."""
+    found = threading.Event()
+
+    def reader():
+        for line in stream:
+            seen.append(line)
+            if wanted in line:
+                found.set()
+                return
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    return found.wait(timeout)
+
+
+def test_demo_start_skip_hold_and_quit(tmp_path):
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    env.pop("EBBTIDE_CONFIG", None)
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from device.cli import main; sys.exit(main())",
+         "demo", "--trace", str(tmp_path / "trace.jsonl")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env)
+    seen: list[str] = []
+    try:
+        assert _read_until(process.stdout, "Press Enter", seen)
+        process.stdin.write("\n")  # press: the session starts
+        process.stdin.flush()
+        assert _read_until(process.stdout, "I'm here. You're not alone.", seen)
+        time.sleep(0.5)
+        process.stdin.write("\n")  # press again: on to the breathing
+        process.stdin.flush()
+        assert _read_until(process.stdout, "-- breathe --", seen)
+        process.stdin.write("s\n")  # hold: the session ends gently
+        process.stdin.flush()
+        assert _read_until(process.stdout, "session stopped", seen)
+        process.stdin.write("q\n")
+        process.stdin.flush()
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+    assert "Traceback" not in process.stderr.read()
+    bars = [line for line in seen if "duty" in line]
+    assert bars, "the light bar is shown"
+    assert bars[-1].rstrip().endswith("duty 0.000"), "the light ends off"

@@ -1,0 +1,33 @@
+"""The LED on a mock PWM pin: perceptual brightness, capped, and off when closed."""
+
+from __future__ import annotations
+
+import math
+
+from hardware.light import Light
+from hardware.lightness import duty_for
+
+
+def test_lightness_becomes_the_cie_duty_on_the_pin(pins):
+    light = Light(18, max_brightness=1.0, pin_factory=pins)
+    pin = pins.pin(18)
+    assert light.show(0.5) == duty_for(0.5)
+    assert math.isclose(pin.state, duty_for(0.5))
+    light.show(1.0)
+    assert pin.state == 1.0
+
+
+def test_max_brightness_caps_on_the_perceptual_scale(pins):
+    light = Light(18, max_brightness=0.5, pin_factory=pins)
+    assert math.isclose(light.show(1.0), duty_for(0.5))
+    assert math.isclose(pins.pin(18).state, duty_for(0.5))
+
+
+def test_off_and_close_leave_the_pin_dark(pins):
+    light = Light(18, pin_factory=pins)
+    light.show(0.7)
+    light.off()
+    assert pins.pin(18).state == 0
+    light.show(0.7)
+    light.close()
+    assert pins.pin(18).state == 0

@@ -1,0 +1,182 @@
+"""The session plan: parts in order, breathing that slows, pauses long enough, light ending at 0."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from device.config import Config, parse
+from device.plan import (
+    FIRST_GLOW,
+    PARTS,
+    build_plan,
+    estimate_spoken,
+    sense_pause,
+)
+from device.script import load_script
+
+SCRIPT = load_script()
+SPOKEN = estimate_spoken(140)
+
+
+def plan_for(document: dict | None = None, spoken=SPOKEN):
+    return build_plan(parse(document or {}), SCRIPT, spoken)
+
+
+def breaths(part):
+    """(inhale seconds, exhale seconds, inhale start) for each whole breath of a part."""
+    out = []
+    segs = [s for s in part.segments if s.phase]
+    for i, s in enumerate(segs):
+        if s.phase == "inhale" and (i == 0 or segs[i - 1].phase != "inhale"):
+            inhale = sum(x.seconds for x in segs[i:] if x.phase == "inhale"
+                         and x.start < next((y.start for y in segs[i:] if y.phase != "inhale"),
+                                            math.inf))
+            exhale = next(x.seconds for x in segs[i:] if x.phase == "exhale")
+            out.append((inhale, exhale, s.start))
+    return out
+
+
+def test_parts_come_in_order_back_to_back():
+    plan = plan_for()
+    assert tuple(p.name for p in plan.parts) == PARTS
+    assert plan.parts[0].start == 0
+    for before, after in zip(plan.parts, plan.parts[1:], strict=False):
+        assert math.isclose(before.stop, after.start, abs_tol=1e-9)
+    for part in plan.parts:
+        segs = part.segments
+        assert math.isclose(segs[0].start, part.start, abs_tol=1e-9)
+        assert math.isclose(segs[-1].stop, part.stop, abs_tol=1e-9)
+        for a, b in itertools.pairwise(segs):
+            assert math.isclose(a.stop, b.start, abs_tol=1e-9), (part.name, a, b)
+
+
+def test_default_session_is_six_to_twelve_minutes():
+    assert 6 * 60 <= plan_for().seconds <= 12 * 60
+
+
+def test_light_glows_at_once_and_ends_at_zero():
+    plan = plan_for()
+    assert plan.lightness_at(0.0) == FIRST_GLOW > 0
+    assert plan.segments[-1].end == 0.0
+    assert plan.lightness_at(plan.seconds - 1e-6) < 1e-6
+    assert plan.lightness_at(plan.seconds) == 0.0
+
+
+def test_light_never_jumps():
+    plan = plan_for()
+    t, step, last = 0.0, 0.02, plan.lightness_at(0.0)
+    while t < plan.seconds:
+        t += step
+        now = plan.lightness_at(t)
+        assert abs(now - last) < 0.03, t
+        last = now
+
+
+def test_paced_exhale_slows_from_start_to_target_with_long_exhales():
+    plan = plan_for({"breathing": {"start_rate": 8, "target_rate": 6, "minutes": 4}})
+    found = breaths(plan.part_named("breathe"))
+    rates = [60 / (i + e) for i, e, _ in found]
+    assert math.isclose(rates[0], 8, rel_tol=1e-9)
+    assert math.isclose(rates[-1], 6, rel_tol=1e-9)
+    assert all(a >= b - 1e-9 for a, b in itertools.pairwise(rates))
+    # the ramp takes about two minutes
+    at_target = next(start for (i, e, start) in found if math.isclose(60 / (i + e), 6))
+    assert 100 <= at_target - plan.part_named("breathe").start <= 130
+    assert all(e / i >= 1.8 for i, e, _ in found)
+
+
+def test_breathing_cues_speak_first_then_step_back():
+    plan = plan_for()
+    part = plan.part_named("breathe")
+    inhales = [s.start for s in part.segments if s.phase == "inhale"]
+    exhales = [s.start for s in part.segments if s.phase == "exhale"]
+    cue_at = {round(c.at, 6): c.text for c in part.cues}
+    for k in range(SCRIPT.cue_breaths):
+        assert cue_at[round(inhales[k], 6)] in SCRIPT.inhale
+        assert cue_at[round(exhales[k], 6)] in SCRIPT.exhale
+    later = [c for c in part.cues if c.at > exhales[SCRIPT.cue_breaths - 1]]
+    assert later, "an occasional reminder follows"
+    assert all(c.text in SCRIPT.reminders for c in later)
+    assert all(any(math.isclose(c.at, e) for e in exhales) for c in later)
+    gaps = [b.at - a.at for a, b in itertools.pairwise(later)]
+    assert all(g >= SCRIPT.reminder_seconds for g in gaps)
+
+
+def test_grounding_pauses_meet_their_minimums_and_five_waits_longest():
+    long_voice = lambda text: len(text) / 8  # noqa: E731 - a slow voice stretches the part
+    for spoken in (SPOKEN, long_voice):
+        plan = build_plan(Config(), SCRIPT, spoken)
+        ground = plan.part_named("ground")
+        cues = ground.cues
+        sense_cues = cues[1:]
+        assert [c.text for c in sense_cues] == [s.text for s in SCRIPT.senses]
+        ends = [c.at for c in sense_cues[1:]] + [ground.stop]
+        for cue, sense, next_start in zip(sense_cues, SCRIPT.senses, ends, strict=True):
+            pause = next_start - (cue.at + cue.seconds)
+            assert pause >= sense_pause(sense.count) - 1e-9 >= 8 - 1e-9
+        assert sense_pause(5) > sense_pause(1)
+
+
+def test_spoken_lines_never_overlap():
+    plan = plan_for()
+    cues = plan.cues
+    for a, b in itertools.pairwise(cues):
+        assert a.at + a.seconds <= b.at + 1e-9, (a, b)
+
+
+def test_four_seven_eight_stops_after_four_cycles():
+    plan = plan_for({"breathing": {"pattern": "4-7-8", "minutes": 10}})
+    found = breaths(plan.part_named("breathe"))
+    assert len(found) == 4
+    holds = [s for s in plan.part_named("breathe").segments if s.phase == "hold"]
+    assert [s.seconds for s in holds] == [7.0] * 4
+
+
+def test_cyclic_sigh_tops_up_then_exhales_twice_as_long():
+    part = plan_for({"breathing": {"pattern": "cyclic-sigh"}}).part_named("breathe")
+    phases = [s for s in part.segments if s.phase][:3]
+    assert [s.phase for s in phases] == ["inhale", "inhale", "exhale"]
+    assert phases[1].seconds < phases[0].seconds
+    assert phases[0].end < phases[1].end
+    assert math.isclose(phases[2].seconds, 2 * (phases[0].seconds + phases[1].seconds))
+
+
+rates = st.floats(3.4, 12, allow_nan=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    pattern=st.sampled_from(["paced-exhale", "cyclic-sigh", "4-7-8", "resonance", "box"]),
+    minutes=st.floats(1, 50, allow_nan=False),
+    pair=st.tuples(rates, rates).map(sorted),
+    words_per_minute=st.integers(80, 250),
+)
+def test_any_config_within_bounds_gives_a_sound_plan(pattern, minutes, pair, words_per_minute):
+    target, start = pair
+    plan = build_plan(
+        parse({"breathing": {"pattern": pattern, "minutes": minutes,
+                             "start_rate": start, "target_rate": target}}),
+        SCRIPT, estimate_spoken(words_per_minute))
+    assert tuple(p.name for p in plan.parts) == PARTS
+    for a, b in zip(plan.parts, plan.parts[1:], strict=False):
+        assert math.isclose(a.stop, b.start, abs_tol=1e-6)
+    assert 60 <= plan.seconds <= 60 * 60
+    assert plan.segments[-1].end == 0.0 and plan.lightness_at(plan.seconds) == 0.0
+    for s in plan.segments:
+        assert s.seconds > 0 and 0 <= s.begin <= 1 and 0 <= s.end <= 1
+    found = breaths(plan.part_named("breathe"))
+    if pattern == "paced-exhale":
+        got = [60 / (i + e) for i, e, _ in found]
+        assert math.isclose(got[0], start) and all(
+            a >= b - 1e-9 for a, b in itertools.pairwise(got))
+        assert all(e / i >= 1.8 for i, e, _ in found)
+    for i, e, _ in found:
+        assert 1 <= i <= 8 and 1 <= e <= 12
+    ground = plan.part_named("ground")
+    ends = [c.at for c in ground.cues[2:]] + [ground.stop]
+    for cue, sense, nxt in zip(ground.cues[1:], SCRIPT.senses, ends, strict=True):
+        assert nxt - (cue.at + cue.seconds) >= sense_pause(sense.count) - 1e-9

@@ -1,0 +1,94 @@
+"""`ebbtide render`: the three files exist and agree: speech where the say events are,
+silence between, and light that rises on inhales and falls on exhales."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import wave
+
+import numpy as np
+import pytest
+
+from device.config import parse
+from device.render import ROWS_PER_SECOND, render_session
+from device.script import load_script
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    out = tmp_path_factory.mktemp("render")
+    cache = tmp_path_factory.mktemp("cache")
+    import os
+
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(cache)
+    try:
+        plan = render_session(parse({"breathing": {"minutes": 1}}), load_script(), out)
+    finally:
+        if old is None:
+            del os.environ["XDG_CACHE_HOME"]
+        else:
+            os.environ["XDG_CACHE_HOME"] = old
+    with wave.open(str(out / "session.wav")) as w:
+        rate = w.getframerate()
+        audio = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16) / 32768.0
+    with (out / "light.csv").open() as f:
+        light = list(csv.DictReader(f))
+    with (out / "events.csv").open() as f:
+        events = list(csv.DictReader(f))
+    return plan, rate, audio, light, events
+
+
+def test_the_files_have_their_headers_and_lengths(rendered):
+    plan, rate, audio, light, events = rendered
+    assert list(light[0]) == ["t_s", "part", "lightness", "duty"]
+    assert list(events[0]) == ["t_s", "kind", "detail", "duration_s"]
+    assert len(light) == round(plan.seconds * ROWS_PER_SECOND) + 1
+    assert abs(len(audio) / rate - plan.seconds) < 0.01
+    assert {e["kind"] for e in events} == {"part", "phase", "say"}
+    assert [e["detail"] for e in events if e["kind"] == "part"] == [p.name for p in plan.parts]
+
+
+def test_the_light_starts_glowing_and_ends_off(rendered):
+    _, _, _, light, _ = rendered
+    assert float(light[0]["lightness"]) > 0
+    assert float(light[-1]["lightness"]) == 0 and float(light[-1]["duty"]) == 0
+
+
+def test_speech_energy_sits_where_the_say_events_are(rendered):
+    _, rate, audio, _, events = rendered
+    says = [(float(e["t_s"]), float(e["duration_s"])) for e in events if e["kind"] == "say"]
+    assert len(says) > 20
+
+    def rms(start, stop):
+        chunk = audio[int(start * rate):int(stop * rate)]
+        return float(np.sqrt(np.mean(chunk ** 2))) if len(chunk) else 0.0
+
+    for start, seconds in says:
+        assert rms(start, start + seconds) > 0.02, f"no speech at {start}"
+        assert rms(start - 0.3, start - 0.01) < 0.002 or any(
+            s < start - 0.01 < s + d for s, d in says), f"sound before the cue at {start}"
+    # the long quiet stretches between lines are silent
+    ordered = sorted(says)
+    gaps = [(s + d, nxt) for (s, d), (nxt, _) in itertools.pairwise(ordered)
+            if nxt - (s + d) > 4]
+    assert len(gaps) > 10
+    for end, nxt in gaps:
+        assert rms(end + 0.5, nxt - 0.5) < 0.001
+
+
+def test_the_light_and_the_phase_events_line_up(rendered):
+    _, _, _, light, events = rendered
+    lightness = [float(row["lightness"]) for row in light]
+    phases = [(float(e["t_s"]), e["detail"], float(e["duration_s"]))
+              for e in events if e["kind"] == "phase"]
+    for t, name, seconds in phases:
+        a = round(t * ROWS_PER_SECOND)
+        b = round((t + seconds) * ROWS_PER_SECOND)
+        if name == "inhale":
+            assert lightness[b] > lightness[a]
+        elif name == "exhale":
+            assert lightness[b] < lightness[a]
+        else:
+            assert lightness[b] == pytest.approx(lightness[a], abs=1e-4)

@@ -1,0 +1,206 @@
+"""The runner on a simulated clock: the light over time, the words and when, and the light
+ending at 0 on every path."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+import pytest
+
+from device.clock import SimulatedClock
+from device.config import Config, parse
+from device.controller import Controller
+from device.plan import build_plan, estimate_spoken
+from device.runner import Outcome, Runner
+from device.script import load_script
+from hardware.button import ButtonEdges
+from hardware.light import Light
+from hardware.lightness import lightness_for
+
+SCRIPT = load_script()
+
+
+@dataclass
+class VoiceLog:
+    """The voice as the runner sees it: what was said when, and when it was hushed."""
+
+    clock: SimulatedClock
+    said: list[tuple[float, str]] = field(default_factory=list)
+    hushed: list[float] = field(default_factory=list)
+    fail_after: float = math.inf
+
+    def say(self, text: str) -> float:
+        if self.clock.now() >= self.fail_after:
+            raise OSError("device unplugged")
+        self.said.append((self.clock.now(), text))
+        return 1.0
+
+    def hush(self) -> None:
+        self.hushed.append(self.clock.now())
+
+
+class FailingLight(Light):
+    """A real Light whose driver breaks at a given time."""
+
+    def __init__(self, *args, clock, fail_at, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.clock, self.fail_at = clock, fail_at
+
+    def show(self, lightness):
+        if self.clock.now() >= self.fail_at:
+            raise RuntimeError("PWM write failed")
+        return super().show(lightness)
+
+
+@dataclass
+class Rig:
+    clock: SimulatedClock
+    runner: Runner
+    voice: VoiceLog
+    controller: Controller
+    pin: object
+    led_pin: object
+    plan: object
+    events: list = field(default_factory=list)
+    button: ButtonEdges | None = None
+
+    def lights(self):
+        return [(t, f["value"], f["lightness"]) for t, e, f in self.events if e == "light"]
+
+    def of(self, kind):
+        return [(t, f) for t, e, f in self.events if e == kind]
+
+
+def make_rig(pins, config: Config | None = None, light_cls=Light, **light_kwargs) -> Rig:
+    config = config or Config()
+    clock = SimulatedClock()
+    events: list = []
+    controller = Controller(clock, config.button.hold_seconds)
+    button = ButtonEdges(config.button.pin, controller.edge, pin_factory=pins)
+    light = light_cls(config.light.pin, max_brightness=config.light.max_brightness,
+                      pin_factory=pins, **light_kwargs)
+    voice = VoiceLog(clock)
+    runner = Runner(clock, light, voice, controller,
+                    lambda e, **f: events.append((clock.now(), e, f)))
+    plan = build_plan(config, SCRIPT, estimate_spoken(config.voice.rate))
+    controller.session_began()
+    return Rig(clock, runner, voice, controller, pins.pin(config.button.pin),
+               pins.pin(config.light.pin), plan, events, button)
+
+
+def test_a_whole_session_plays_in_milliseconds_and_ends_dark(pins):
+    rig = make_rig(pins)
+    assert rig.runner.run(rig.plan) is Outcome.FINISHED
+    assert math.isclose(rig.clock.now(), rig.plan.seconds)
+    assert rig.led_pin.state == 0
+    assert rig.lights()[-1][1] == 0.0
+    assert [f["name"] for _, f in rig.of("part")] == [p.name for p in rig.plan.parts]
+
+
+def test_the_light_follows_the_plan_on_the_cie_curve_at_fifty_hertz(pins):
+    rig = make_rig(pins, parse({"light": {"max_brightness": 0.6}}))
+    rig.runner.run(rig.plan)
+    lights = rig.lights()
+    for t, duty, lightness in lights[:-1]:
+        assert math.isclose(lightness, round(rig.plan.lightness_at(t), 5), abs_tol=1e-5)
+        assert math.isclose(lightness_for(duty) / 0.6, lightness, abs_tol=2e-5)
+    # while the light moves, it is written at least every 20 ms
+    breathe = rig.plan.part_named("breathe")
+    times = [t for t, _, _ in lights if breathe.start <= t < breathe.stop]
+    assert max(b - a for a, b in itertools.pairwise(times)) <= 0.02 + 1e-9
+
+
+def test_every_inhale_rises_and_every_exhale_falls(pins):
+    rig = make_rig(pins)
+    rig.runner.run(rig.plan)
+    lights = rig.lights()
+    phases = rig.of("phase")
+    assert len(phases) == len([s for s in rig.plan.segments if s.phase])
+    for (t, f), (t_next, _) in itertools.pairwise(phases):
+        inside = [d for (u, d, _) in lights if t <= u < t_next]
+        if f["name"] == "inhale":
+            assert all(a < b for a, b in itertools.pairwise(inside)), t
+        elif f["name"] == "exhale":
+            assert all(a > b for a, b in itertools.pairwise(inside)), t
+
+
+def test_phases_and_words_happen_exactly_on_their_planned_times(pins):
+    rig = make_rig(pins)
+    rig.runner.run(rig.plan)
+    planned = [s.start for s in rig.plan.segments if s.phase]
+    happened = [t for t, _ in rig.of("phase")]
+    assert len(happened) == len(planned)
+    assert max(abs(a - b) for a, b in zip(happened, planned, strict=True)) < 1e-6
+    assert [text for _, text in rig.voice.said] == [c.text for c in rig.plan.cues]
+    for (t, _), cue in zip(rig.voice.said, rig.plan.cues, strict=True):
+        assert abs(t - cue.at) < 1e-6
+
+
+def test_a_short_press_moves_to_the_next_part_and_cuts_the_voice(pins):
+    rig = make_rig(pins)
+    rig.clock.at(30.0, rig.pin.drive_low)
+    rig.clock.at(30.2, rig.pin.drive_high)
+    assert rig.runner.run(rig.plan) is Outcome.FINISHED
+    parts = rig.of("part")
+    assert parts[2] == (30.2, {"name": "ground", "seconds": rig.plan.part_named("ground").seconds})
+    assert 30.2 in rig.voice.hushed
+    ground = rig.plan.part_named("ground")
+    first_ground_line = next(t for t, text in rig.voice.said if text == ground.cues[0].text)
+    assert math.isclose(first_ground_line, 30.2 + ground.cues[0].at - ground.start)
+    # the light glides into the new part rather than jumping
+    after = [(t, d) for t, d, _ in rig.lights() if 30.0 <= t <= 31.5]
+    assert max(abs(b[1] - a[1]) for a, b in itertools.pairwise(after)) < 0.05
+
+
+def test_holding_ends_the_session_voice_at_once_light_within_three_seconds(pins):
+    rig = make_rig(pins)
+    rig.clock.at(60.0, rig.pin.drive_low)
+    rig.clock.at(70.0, rig.pin.drive_high)
+    assert rig.runner.run(rig.plan) is Outcome.STOPPED
+    assert rig.voice.hushed[0] == 62.0
+    assert all(t <= 62.0 for t, _ in rig.voice.said)
+    lights = rig.lights()
+    assert lights[-1][1] == 0.0 and lights[-1][0] <= 65.0
+    fading = [d for t, d, _ in lights if t >= 62.0]
+    assert all(a >= b for a, b in itertools.pairwise(fading))
+    assert rig.led_pin.state == 0
+
+
+def test_quit_turns_the_light_off_at_once(pins):
+    rig = make_rig(pins)
+    rig.clock.at(100.0, rig.controller.quit)
+    assert rig.runner.run(rig.plan) is Outcome.INTERRUPTED
+    assert rig.lights()[-1][:2] == (100.0, 0.0)
+    assert rig.led_pin.state == 0
+
+
+def test_a_broken_light_still_ends_dark_and_the_error_is_raised(pins):
+    rig = make_rig(pins, light_cls=FailingLight, clock=None, fail_at=45.0)
+    rig.runner.light.clock = rig.clock
+    with pytest.raises(RuntimeError, match="PWM write failed"):
+        rig.runner.run(rig.plan)
+    assert rig.led_pin.state == 0
+
+
+def test_a_broken_voice_leaves_a_light_only_session_that_finishes(pins, caplog):
+    rig = make_rig(pins)
+    rig.voice.fail_after = 20.0
+    assert rig.runner.run(rig.plan) is Outcome.FINISHED
+    assert all(t < 20.0 for t, _ in rig.voice.said)
+    assert rig.led_pin.state == 0
+    failures = [r for r in caplog.records if "voice failed" in r.getMessage()]
+    assert len(failures) == 1
+
+
+def test_keyboard_interrupt_mid_session_leaves_the_light_off(pins):
+    rig = make_rig(pins)
+
+    def interrupt():
+        raise KeyboardInterrupt
+
+    rig.clock.at(50.0, interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        rig.runner.run(rig.plan)
+    assert rig.led_pin.state == 0

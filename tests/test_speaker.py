@@ -1,0 +1,159 @@
+"""The Speaker, as the session uses it: prepare, say at a sample, hush, survive missing parts."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from audio.mixer import Mixer
+from audio.speaker import Speaker
+
+RATE = 16000
+TEXTS = ["You are not alone.", "Breathe in as the light grows.", "And out, slowly."]
+
+
+def first_loud(x: np.ndarray, threshold: float = 0.01) -> int:
+    return int(np.flatnonzero(np.abs(x) > threshold)[0])
+
+
+def ebbtide_records(caplog, level: int = logging.WARNING) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name.startswith("ebbtide") and r.levelno >= level]
+
+
+def test_prepare_returns_the_spoken_length_of_every_text(tmp_path) -> None:
+    speaker = Speaker(mixer=Mixer(RATE), cache_dir=tmp_path)
+    lengths = speaker.prepare(TEXTS)
+    assert list(lengths) == TEXTS
+    assert all(0.5 < seconds < 5.0 for seconds in lengths.values())
+    assert lengths[TEXTS[1]] > lengths[TEXTS[2]]
+    assert speaker.rate == RATE
+
+
+def test_say_places_the_speech_at_the_requested_sample(tmp_path) -> None:
+    mixer = Mixer(RATE)
+    speaker = Speaker(mixer=mixer, cache_dir=tmp_path)
+    lengths = speaker.prepare(TEXTS)
+    at = RATE // 2
+    assert speaker.say(TEXTS[0], at=at) == lengths[TEXTS[0]]
+    out = mixer.render(RATE * 4)[:, 0]
+    assert np.all(out[:at] == 0.0)
+    assert at <= first_loud(out) < at + round(0.01 * RATE)  # speech begins on time
+    speech = np.flatnonzero(np.abs(out) > 0.01)
+    assert (speech[-1] - speech[0]) / RATE == pytest.approx(lengths[TEXTS[0]], abs=0.05)
+
+
+def test_hush_silences_the_voice(tmp_path) -> None:
+    mixer = Mixer(RATE)
+    speaker = Speaker(mixer=mixer, cache_dir=tmp_path)
+    speaker.say(TEXTS[1], at=0)
+    assert np.max(np.abs(mixer.render(RATE // 2))) > 0.1
+    speaker.hush()
+    rest = mixer.render(RATE)[:, 0]
+    assert np.all(rest[round(0.05 * RATE) :] == 0.0)
+    assert not mixer.busy
+
+
+def test_unprepared_text_is_rendered_on_the_spot(tmp_path, caplog) -> None:
+    caplog.set_level(logging.DEBUG, logger="ebbtide")
+    speaker = Speaker(mixer=Mixer(RATE), cache_dir=tmp_path)
+    assert speaker.say("Something new.") > 0.3
+    assert any("not prepared" in r.getMessage() for r in ebbtide_records(caplog, logging.DEBUG))
+
+
+def test_missing_device_runs_light_only_with_one_log_line(tmp_path, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="ebbtide")
+    speaker = Speaker(device="no-such-device", cache_dir=tmp_path)
+    speaker.prepare(TEXTS)
+    assert speaker.open() is False
+    assert speaker.say(TEXTS[0]) > 0.5  # the session keeps its timing
+    speaker.hush()
+    speaker.close()
+    records = ebbtide_records(caplog)
+    assert len(records) == 1
+    assert "light only" in records[0].getMessage()
+    assert "no-such-device" in records[0].getMessage()
+    assert not speaker.mixer.busy  # nothing piles up for a later session
+
+
+def test_live_session_opens_speaks_and_closes(tmp_path) -> None:
+    speaker = Speaker(cache_dir=tmp_path)
+    speaker.prepare(TEXTS[:1])
+    if not speaker.open():
+        pytest.skip("no audio output device here")
+    try:
+        assert speaker.say(TEXTS[0]) > 0.5
+        assert speaker.mixer.busy
+        speaker.hush()
+    finally:
+        speaker.close()  # waits for the short fade, then releases the device
+    assert not speaker.mixer.busy
+
+
+MISSING_LIBRARIES = """
+import logging, sys
+sys.modules["pyttsx3"] = None       # as on a machine without them
+sys.modules["sounddevice"] = None
+logging.basicConfig(level=logging.WARNING, format="LOG %(name)s %(message)s")
+from audio.speaker import Speaker
+speaker = Speaker(cache_dir=None if len(sys.argv) < 2 else __import__("pathlib").Path(sys.argv[1]))
+print("prepare", speaker.prepare(["Hello."]))
+print("open", speaker.open())
+print("say", speaker.say("Hello."))
+speaker.hush()
+speaker.close()
+"""
+
+
+def test_without_speech_engine_or_portaudio_the_session_still_runs(tmp_path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", MISSING_LIBRARIES, str(tmp_path)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert "prepare {}" in done.stdout
+    assert "open False" in done.stdout
+    assert "say 0.0" in done.stdout
+    logs = [line for line in done.stderr.splitlines() if line.startswith("LOG ")]
+    assert len(logs) == 2, logs  # one line for the voice, one for the output
+    assert "pyttsx3" in logs[0] or "espeak" in logs[0]
+    assert "libportaudio2" in logs[1]
+
+
+def test_importing_audio_loads_neither_engine_nor_portaudio() -> None:
+    code = (
+        "import sys, audio.clip, audio.tts, audio.cache, audio.mixer, audio.stream, "
+        "audio.speaker\n"
+        "print(sorted({'pyttsx3', 'sounddevice'} & set(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_no_output_device_at_all_runs_light_only(tmp_path) -> None:
+    code = (
+        "import logging, sys\n"
+        "logging.basicConfig(level=logging.WARNING, format='LOG %(message)s')\n"
+        "from audio.stream import list_output_devices\n"
+        "from audio.speaker import Speaker\n"
+        "if list_output_devices():\n"
+        "    print('HAS-DEVICES'); sys.exit()\n"
+        "speaker = Speaker(cache_dir=__import__('pathlib').Path(sys.argv[1]))\n"
+        "print('open', speaker.open(), 'say', speaker.say('Hello.') > 0)\n"
+    )
+    env = dict(os.environ, PULSE_SERVER="none")
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=60, check=True,
+    )  # fmt: skip
+    if "HAS-DEVICES" in done.stdout:
+        pytest.skip("this machine has sound hardware besides PulseAudio")
+    assert "open False say True" in done.stdout
+    logs = [line for line in done.stderr.splitlines() if line.startswith("LOG ")]
+    assert len(logs) == 1
+    assert "no audio output device" in logs[0] and "light only" in logs[0]
