@@ -86,12 +86,6 @@ class Clip:
         return buffer.getvalue()
 
 
-def write_wav(path: Path | str, samples: np.ndarray, rate: int) -> None:
-    """Write a float mix to a 16-bit WAV file; shape (frames,) or (frames, channels)."""
-    with WavWriter(path, rate) as wav:
-        wav.write(samples)
-
-
 class WavWriter:
     """Streams a long mix to a 16-bit WAV file block by block, so it never sits in memory.
 

@@ -66,10 +66,6 @@ class Speaker:
         """The mixer's sample rate: `at` positions count samples at this rate."""
         return self.mixer.rate
 
-    @property
-    def voice_available(self) -> bool:
-        return self._voice_ok
-
     def prepare(self, texts: Iterable[str]) -> dict[str, float]:
         """Render/cache every text now (before the first session); return spoken seconds per text.
 
@@ -92,7 +88,7 @@ class Speaker:
         try:
             stream.start()
         except AudioUnavailable as exc:
-            log.warning("no audio output (%s); the session runs with the light only", exc)
+            log.warning("%s; the session runs with the light only", exc)
             return False
         self._stream = stream
         return True
@@ -131,13 +127,10 @@ class Speaker:
             time.sleep(min(stream.latency, 0.1))  # the fade's last block reaches the speaker
         stream.close()
         mixer.clear()  # nothing left over plays when the next session opens
-        if stream.underflows:
-            log.info("audio output ran dry %d times this session", stream.underflows)
-
-    def position_at(self, monotonic_time: float) -> int | None:
-        """The mixer position heard at that time.monotonic() value; None with no stream yet."""
-        stream = self._stream
-        return stream.position_at(monotonic_time) if stream is not None else None
+        if stream.underflows or stream.errors or mixer.dropped:
+            log.warning("audio this session: the output ran dry %d times, the mixer failed %d "
+                        "times, %d clips were dropped",
+                        stream.underflows, stream.errors, mixer.dropped)
 
     def _clip(self, text: str) -> Clip | None:
         """The clip for text at the mixer's rate, loading it once; None without a voice."""

@@ -7,7 +7,6 @@ must still start (light only) on such a machine.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from audio.mixer import Mixer
@@ -50,11 +49,6 @@ def _device_info(device: str | int | None) -> dict[str, Any]:
         raise AudioUnavailable(f"no audio output device ({exc})") from exc
 
 
-def describe_default_output() -> str:
-    """One line about the default output, for `ebbtide check`."""
-    return describe_output(None)
-
-
 def describe_output(device: str | int | None = None) -> str:
     """One line about the output a session would use (None: the default)."""
     info = _device_info(device)
@@ -79,19 +73,6 @@ class SoundStream:
         self.underflows = 0  # blocks the device ran dry (heard as a crackle)
         self.errors = 0  # callbacks where the mixer failed; silence was played instead
         self._stream: Any = None
-        # (mixer position, monotonic time that sample reaches the DAC), set by the callback
-        self._anchor: tuple[int, float] | None = None
-
-    @classmethod
-    def open(
-        cls, device: str | int | None = None, mixer: Mixer | None = None, blocksize: int = 0
-    ) -> SoundStream:
-        """Start a stream on device, with a new Mixer at the device's own rate if none given."""
-        if mixer is None:
-            mixer = Mixer(output_rate(device))
-        stream = cls(mixer, device, blocksize)
-        stream.start()
-        return stream
 
     @property
     def rate(self) -> int:
@@ -129,7 +110,6 @@ class SoundStream:
     def close(self) -> None:
         """Stop at once and release the device (call after the mixer went quiet)."""
         stream, self._stream = self._stream, None
-        self._anchor = None
         if stream is None:
             return
         # abort(), not stop(): stop() drains PortAudio's buffers, which takes over a second
@@ -143,29 +123,12 @@ class SoundStream:
         stream = self._stream
         return float(stream.latency) if stream is not None else 0.0
 
-    def position_at(self, monotonic_time: float) -> int | None:
-        """The mixer position that is heard at time.monotonic() == monotonic_time.
-
-        Lets the caller pass `at` so a voice cue lines up with the light. None before the
-        first callback.
-        """
-        anchor = self._anchor
-        if anchor is None:
-            return None
-        position, heard_at = anchor
-        return position + round((monotonic_time - heard_at) * self.mixer.rate)
-
     def _callback(self, outdata: Any, frames: int, time_info: Any, status: Any) -> None:
-        """PortAudio's thread: mix, count underflows, note when this block will be heard."""
+        """PortAudio's thread: mix and count underflows; never raise, block or allocate."""
         if status.output_underflow:
             self.underflows += 1
-        position = self.mixer.position
         try:
             self.mixer.fill(outdata)
         except Exception:  # a mixer bug must not kill the stream: play silence, count it
             outdata.fill(0)
             self.errors += 1
-        delay = time_info.outputBufferDacTime - time_info.currentTime
-        if not 0.0 <= delay < 1.0:  # some host APIs report no timing; use the estimate
-            delay = self.latency
-        self._anchor = (position, time.monotonic() + delay)

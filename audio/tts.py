@@ -141,6 +141,11 @@ class EspeakTTS:
             f"|rate={self.rate}|volume={self.volume:.3f}"
         )
 
+    @property
+    def voice_in_use(self) -> str:
+        """The espeak voice id actually speaking (known after the first render)."""
+        return self._resolved or self.voice
+
     def available_voices(self) -> list[str]:
         """The voice ids espeak offers, e.g. 'gmw/en', 'gmw/en-us'."""
         with _engine_lock:

@@ -6,18 +6,25 @@ import logging
 import signal
 from collections.abc import Callable
 
+from audio.mixer import Mixer
 from audio.speaker import Speaker
 from device.clock import Clock
 from device.config import Config
 from device.controller import Controller
 from device.events import Listener
-from device.plan import SessionPlan, build_plan, estimate_spoken
+from device.plan import SessionPlan, plan_session
 from device.runner import Outcome, Runner
 from device.script import Script
 from hardware.button import ButtonEdges
 from hardware.light import Light
 
 log = logging.getLogger("ebbtide")
+
+
+def speaker_for(config: Config, mixer: Mixer | None = None) -> Speaker:
+    """The voice configured in [voice] and [audio]; with a mixer, an offline one."""
+    return Speaker(voice=config.voice.voice, rate=config.voice.rate,
+                   volume=config.voice.volume, device=config.audio.output, mixer=mixer)
 
 
 class Appliance:
@@ -39,15 +46,11 @@ class Appliance:
         except BaseException:
             self.light.close()
             raise
-        self.speaker = speaker or Speaker(
-            voice=config.voice.voice, rate=config.voice.rate, volume=config.voice.volume,
-            device=config.audio.device if config.audio.device != "" else None,
-        )
+        self.speaker = speaker or speaker_for(config)
         self.runner = Runner(clock, self.light, self.speaker, self.controller, listener)
-        lengths = self.speaker.prepare(script.texts())
-        guess = estimate_spoken(config.voice.rate)
-        self.plan: SessionPlan = build_plan(config, script,
-                                            lambda text: lengths.get(text) or guess(text))
+        # Rendering every line now fills the voice cache before the first press.
+        self.plan: SessionPlan = plan_session(config, script,
+                                              self.speaker.prepare(script.texts()))
 
     def serve(self) -> None:
         """Wait (without polling) for a press, run the session, and again, until quit."""
@@ -62,16 +65,26 @@ class Appliance:
         self.listener("session", state="started")
         outcome: Outcome | None = None
         try:
+            glow = self.plan.lightness_at(0.0)  # the light comes first, then the sound opens
+            self.listener("light", value=self.light.show(glow), lightness=glow)
             self.speaker.open()
             outcome = self.runner.run(self.plan)
         except Exception as error:
             log.error("the session failed: %s; the light is off and Ebbtide is ready again",
                       error, exc_info=self.log_tracebacks)
         finally:
+            self._light_off()
             self.speaker.close()
             self.controller.session_ended()
             self.listener("session", state=outcome.value if outcome else "error")
         return outcome
+
+    def _light_off(self) -> None:
+        """Off at the end of every session, whatever happened (the runner already tries)."""
+        try:
+            self.light.off()
+        except Exception as error:
+            log.error("cannot switch the light off: %s", error)
 
     def close(self) -> None:
         """Release everything; the light is off afterwards."""

@@ -9,21 +9,23 @@ from device.script import Script
 from hardware.pins import NoPins, choose_factory, describe_factory
 
 
-def report(config: Config, script: Script, print=print) -> int:
+def report(config: Config, script: Script) -> int:
     """Print one line per component; return 0 (the config is already known to be valid)."""
     pattern = config.pattern()
-    print(f"pattern: {pattern.name}, {config.breathing.minutes:g} min of breathing; "
+    length = (f"{pattern.max_cycles} cycles" if pattern.max_cycles
+              else f"{config.breathing.minutes:g} min")
+    print(f"pattern: {pattern.name}, {length} of breathing; "
           f"script: {config.voice.script or 'built in'} ({len(script.texts())} lines)")
     try:
         tts = EspeakTTS(voice=config.voice.voice, rate=config.voice.rate,
                         volume=config.voice.volume)
         clip = tts.render(script.arrive[0])
-        print(f"voice: {tts.identity}: ok ({clip.seconds:.1f} s for the first line)")
+        print(f"voice: {tts.engine_name}, voice {tts.voice_in_use}, "
+              f"{tts.rate} words/min: ok ({clip.seconds:.1f} s for the first line)")
     except TTSUnavailable as error:
         print(f"voice: warning: {error}; sessions run with the light only")
-    device = config.audio.device if config.audio.device != "" else None
     try:
-        print(f"audio: {describe_output(device)}")
+        print(f"audio: {describe_output(config.audio.output)}")
     except AudioUnavailable as error:
         print(f"audio: warning: {error}; sessions run with the light only")
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -138,16 +139,25 @@ def cmd_check(args: argparse.Namespace) -> int:
     return report(config, script)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", type=Path, metavar="FILE",
+def _common_options(parser: argparse.ArgumentParser, *, default: object) -> None:
+    parser.add_argument("--config", type=Path, metavar="FILE", default=default,
                         help="config file (default: $EBBTIDE_CONFIG, "
                              "~/.config/ebbtide/config.toml, /etc/ebbtide/config.toml)")
-    common.add_argument("-v", "--verbose", action="store_true", help="log details")
+    parser.add_argument("-v", "--verbose", action="store_true", default=default,
+                        help="log details")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """--config and -v work before or after the command; given after, they win."""
     parser = argparse.ArgumentParser(
-        prog="ebbtide", parents=[common],
+        prog="ebbtide",
         description="Ebbtide: an offline bedside calm device. One button, a breathing light, "
                     "a gentle voice.")
+    _common_options(parser, default=None)
+    parser.set_defaults(verbose=False)
+    # The command's own copies must not overwrite values given before the command.
+    common = argparse.ArgumentParser(add_help=False)
+    _common_options(common, default=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", parents=[common], help="the appliance, on the real pins")
     demo = sub.add_parser("demo", parents=[common],
@@ -178,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `ebbtide check | head -1`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as error:
         log.error("stopped by an unexpected error: %s (run with --verbose for details)", error,
                   exc_info=args.verbose)

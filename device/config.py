@@ -75,6 +75,11 @@ class VoiceConfig:
 class AudioConfig:
     device: str | int = ""
 
+    @property
+    def output(self) -> str | int | None:
+        """The device to open: None for the system default."""
+        return None if self.device == "" else self.device
+
 
 @dataclass(frozen=True)
 class Config:
@@ -166,7 +171,7 @@ _SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
     },
     "light": {
         "pin": _integer(0, 27, _GPIO),
-        "max_brightness": _number(0.05, 1.0),
+        "max_brightness": _number(0.2, 1.0),
     },
     "button": {
         "pin": _integer(0, 27, _GPIO),
@@ -223,7 +228,9 @@ class _Reader:
         self.problems: list[str] = []
 
     def bad(self, key: str, value: Any, allowed: str) -> None:
-        self.problems.append(f"{self.where}: {key} = {_show(value)} is not allowed: use {allowed}.")
+        end = "" if allowed.endswith(("?", ".")) else "."
+        self.problems.append(
+            f"{self.where}: {key} = {_show(value)} is not allowed: use {allowed}{end}")
 
     def unknown(self, key: str, value: Any, known: list[str], prefix: str) -> None:
         hint = _nearest(key.rsplit(".", 1)[-1], known)
@@ -275,10 +282,11 @@ class _Reader:
         if missing or len(values) < len([k for k in table if k in _PATTERN_KEYS]):
             return None
         pattern = BreathPattern(name, **values)
-        if pattern.exhale < pattern.inhale:
-            self.bad(f"{key}.exhale", pattern.exhale,
-                     f"at least the inhale ({_fmt(pattern.inhale)} s): a long exhale is "
-                     "what calms")
+        breath_in = pattern.inhale + pattern.top_up
+        if pattern.exhale < breath_in:
+            self.bad(f"{key}.exhale", table["exhale"],
+                     f"at least the inhale and top-up together ({_fmt(breath_in)} s): "
+                     "a long exhale is what calms")
             return None
         low, high = RATE_RANGE
         if not low <= pattern.rate <= high:
@@ -292,8 +300,12 @@ class _Reader:
         return pattern
 
 
-def parse(document: Mapping[str, Any], where: str = "config") -> Config:
-    """Turn a parsed TOML document into a checked Config, or raise ConfigError."""
+def parse(document: Mapping[str, Any], where: str = "config",
+          folder: Path | None = None) -> Config:
+    """Turn a parsed TOML document into a checked Config, or raise ConfigError.
+
+    `folder` is where relative paths in the file start from (the file's own folder).
+    """
     reader = _Reader(where)
     sections: dict[str, Any] = {}
     patterns: dict[str, BreathPattern] = {}
@@ -311,14 +323,30 @@ def parse(document: Mapping[str, Any], where: str = "config") -> Config:
                     patterns[pname] = pattern
         else:
             reader.unknown(name, table, known, "")
+    voice = sections.get("voice")
+    if voice is not None and voice.script:
+        sections["voice"] = _with_script_path(voice, reader, folder)
     config = Config(**sections, patterns=MappingProxyType(patterns))
     _check_breathing(config, reader, document)
     if config.light.pin == config.button.pin:
-        reader.bad("button.pin", config.button.pin,
-                   f"a pin other than light.pin ({config.light.pin})")
+        button_set = isinstance(document.get("button"), dict) and "pin" in document["button"]
+        key, other = ("button.pin", "light.pin") if button_set else ("light.pin", "button.pin")
+        reader.bad(key, config.light.pin, f"a pin other than {other} ({config.light.pin})")
     if reader.problems:
         raise ConfigError(reader.problems)
     return config
+
+
+def _with_script_path(voice: VoiceConfig, reader: _Reader, folder: Path | None) -> VoiceConfig:
+    """The script path made absolute (from the config file's folder), and checked."""
+    path = Path(voice.script).expanduser()
+    if not path.is_absolute():
+        path = (folder or Path.cwd()) / path
+    if not path.is_file():
+        reader.bad("voice.script", voice.script,
+                   f"the path of a script file; {path} is not a file (a relative path "
+                   "starts from the config file's folder)")
+    return VoiceConfig(voice.rate, voice.volume, voice.voice, str(path))
 
 
 def _check_breathing(config: Config, reader: _Reader, document: Mapping[str, Any]) -> None:
@@ -367,7 +395,7 @@ def load(path: Path) -> Config:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError([f"{where}: is not valid TOML: {error}."]) from None
-    return _with_source(parse(document, where), path)
+    return _with_source(parse(document, where, path.parent), path)
 
 
 def _with_source(config: Config, path: Path) -> Config:

@@ -1,14 +1,14 @@
 """The controller: button edges in, start / next / stop out.
 
 - idle: a press starts a session, at once, on the press itself
-- running: a short press (on release) moves to the next part; holding for
-  `hold_seconds` stops the session, while the button is still down
+- running: a short press moves to the next part when it is released; holding
+  for `hold_seconds` stops the session, while the button is still down
 - the press that started a session never counts as a hold or a skip
 
-Holds are timed on the injected clock, so tests need no sleeping. Mock pins
-ignore gpiozero's debounce, so edges are debounced here too: a press counts only
-after the button has been up for DEBOUNCE, and a release only after it was down
-that long.
+Holds are timed on the injected clock, so tests need no sleeping. Contacts
+bounce, and gpiozero's mock pins ignore its debounce, so it is done here, in
+one place: a release counts only once the button has stayed up for DEBOUNCE,
+and a press that comes sooner is the same press going on.
 """
 
 from __future__ import annotations
@@ -49,9 +49,10 @@ class Controller:
         self._lock = threading.Lock()
         self._pending: deque[Command] = deque()
         self._state = State.IDLE
-        self._down = False
-        self._down_at = float("-inf")
-        self._up_at = float("-inf")
+        self._down = False  # the button's level, as last reported
+        self._down_at = float("-inf")  # when the current (or last) press began
+        self._up_at = float("-inf")  # when the button last came up
+        self._releasing = False  # up, but maybe only bouncing: not yet a release
         self._armed = False  # this press may still become a skip or a hold
         self._quit = False
 
@@ -66,58 +67,58 @@ class Controller:
     def edge(self, pressed: bool) -> None:
         """The button went down (True) or up (False)."""
         now = self.clock.now()
+        told: list[str] = []
         with self._lock:
             if pressed == self._down:
                 return
             self._down = pressed
-            if pressed:
-                settled = now - self._up_at >= DEBOUNCE
-                self._down_at = now
-                self._armed = settled and self._state is State.RUNNING
-                if settled and self._state is State.IDLE:
-                    self._request(Command.START)
-                    self._state = State.STARTING
-                self._tell("button", action="press")
-            else:
+            if not pressed:
                 self._up_at = now
-                if self._armed and now - self._down_at >= DEBOUNCE:
-                    self._request(Command.SKIP)
-                self._armed = False
-                self._tell("button", action="release")
-
-    def press(self) -> None:
-        """A remote press (for example SIGUSR1): start when idle, next part when running."""
-        with self._lock:
-            if self._state is State.IDLE:
+                self._releasing = True
+                self.wake.set()  # the runner wakes to settle the release
+                return
+            if self._releasing and now - self._up_at < DEBOUNCE:
+                self._releasing = False  # a bounce: the same press goes on
+                return
+            self._settle(now, told)
+            settled = now - self._up_at >= DEBOUNCE
+            self._down_at = now
+            self._armed = settled and self._state is State.RUNNING
+            if settled and self._state is State.IDLE:
                 self._state = State.STARTING
                 self._request(Command.START)
-            elif self._state is State.RUNNING:
-                self._request(Command.SKIP)
-            self._tell("button", action="remote")
+            told.append("press")
+        self._tell(told)
 
     def quit(self) -> None:
         """Stop everything now (SIGTERM, Ctrl-C, 'q'): safe to call from a signal handler."""
         self._quit = True
-        self._pending.append(Command.QUIT)
         self.wake.set()
 
     def take(self, now: float) -> Command | None:
         """The next command for the runner, if any; a hold becomes STOP once it is long enough."""
+        told: list[str] = []
+        command = None
         with self._lock:
             self.wake.clear()
+            self._settle(now, told)
             if self._quit:
-                return Command.QUIT
-            if self._pending:
-                return self._pending.popleft()
-            if self._armed and self._down and now - self._down_at >= self.hold_seconds:
+                command = Command.QUIT
+            elif self._pending:
+                command = self._pending.popleft()
+            elif self._armed and self._down and now >= self._down_at + self.hold_seconds:
                 self._armed = False
-                self._tell("button", action="hold")
-                return Command.STOP
-            return None
+                told.append("hold")
+                command = Command.STOP
+        self._tell(told)
+        return command
 
-    def hold_deadline(self) -> float | None:
-        """When the current press becomes a hold, so the runner can wake exactly then."""
+    def next_deadline(self) -> float | None:
+        """When the controller next has something to decide (a hold, or a release settling),
+        so the runner can wake exactly then."""
         with self._lock:
+            if self._releasing:
+                return self._up_at + DEBOUNCE
             if self._armed and self._down:
                 return self._down_at + self.hold_seconds
             return None
@@ -143,9 +144,20 @@ class Controller:
             self._armed = False
             self._pending.clear()
 
+    def _settle(self, now: float, told: list[str]) -> None:
+        """A release that has stayed up for DEBOUNCE is real: a short press becomes SKIP."""
+        if self._releasing and now >= self._up_at + DEBOUNCE:  # as in next_deadline()
+            self._releasing = False
+            if self._armed and self._up_at - self._down_at >= DEBOUNCE:
+                self._request(Command.SKIP)
+            self._armed = False
+            told.append("release")
+
     def _request(self, command: Command) -> None:
         self._pending.append(command)
         self.wake.set()
 
-    def _tell(self, event: str, **fields: object) -> None:
-        self._listener(event, **fields)
+    def _tell(self, actions: list[str]) -> None:
+        """Report gestures outside the lock: a listener may write to a file or a screen."""
+        for action in actions:
+            self._listener("button", action=action)

@@ -49,7 +49,9 @@ class DemoScreen:
                 state = fields["state"]
                 if state != "started":
                     self.part, self.phase = "idle", ""
-                    self._print(f"-- session {state}; press Enter to begin again, q to quit --")
+                    again = "" if state == "interrupted" else (
+                        "; press Enter to begin again, q to quit")
+                    self._print(f"-- session {state}{again} --")
 
     def bar(self) -> str:
         filled = round(self.lightness * BAR)

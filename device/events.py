@@ -2,12 +2,13 @@
 
 An event is a name and a few fields:
   light(value=duty, lightness)  button(action)  part(name)  phase(name)
-  clip(text, seconds)  session(state)  audio(underflows)
+  clip(text, seconds)  session(state)
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import IO
@@ -31,16 +32,22 @@ class Listeners:
 
 
 class TraceFile:
-    """One JSON object per line per event, stamped with time.monotonic(), for diagnosis."""
+    """One JSON object per line per event, stamped with time.monotonic(), for diagnosis.
+
+    Events come from the runner and from the button's thread; the lock keeps lines whole
+    and in time order.
+    """
 
     def __init__(self, stream: IO[str]) -> None:
         self._stream = stream
+        self._lock = threading.Lock()
 
     def __call__(self, event: str, **fields: object) -> None:
-        record = {"t": round(time.monotonic(), 6), "event": event, **fields}
-        self._stream.write(json.dumps(record) + "\n")
-        if event != "light":
-            self._stream.flush()
+        with self._lock:
+            record = {"t": round(time.monotonic(), 6), "event": event, **fields}
+            self._stream.write(json.dumps(record) + "\n")
+            if event != "light":
+                self._stream.flush()
 
     def close(self) -> None:
         self._stream.close()

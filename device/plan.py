@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from device.config import Config
@@ -33,6 +33,7 @@ SENSE_PAUSE_STEP = 3.0
 BODY_PAUSE = 8.0
 AFTERCARE_PAUSE = 4.0
 INTRO_PAUSE = 2.0
+CUE_GRACE = 0.25  # a breathing cue may run this far past the end of its phase
 
 
 def sense_pause(count: int) -> float:
@@ -91,7 +92,6 @@ class SessionPlan:
     """The whole session: parts back to back, light ending at 0."""
 
     parts: tuple[Part, ...]
-    pattern: str
     _starts: tuple[float, ...] = field(init=False, repr=False, compare=False)
     _segments: tuple[Segment, ...] = field(init=False, repr=False, compare=False)
 
@@ -149,25 +149,36 @@ class _PartBuilder:
         self.cues.append(Cue(at, text, seconds))
         return at + seconds
 
-    def say_if_free(self, at: float, text: str, before: float) -> None:
-        """Place a line only if it neither overlaps the previous one nor runs past `before`."""
-        free = not self.cues or at >= self.speech_end + 0.1
-        if free and at + self.spoken(text) <= before:
-            self.say(at, text)
+    def say_fitting(self, at: float, choices: tuple[str, ...], first: int,
+                    before: float) -> bool:
+        """Place the first of `choices` (from index `first` on, round) that neither overlaps
+        the previous line nor runs past `before`; place nothing if none fits."""
+        if self.cues and at < self.speech_end + 0.1:
+            return False
+        for k in range(len(choices)):
+            text = choices[(first + k) % len(choices)]
+            if at + self.spoken(text) <= before:
+                self.say(at, text)
+                return True
+        return False
 
     def light(self, seconds: float, begin: float, end: float, phase: str | None = None) -> None:
         self.segments.append(Segment(self.light_end, seconds, begin, end, phase))
         self.light_end += seconds
 
     def breathe(self, pattern: BreathPattern, rate: float | None, low: float,
-                high: float) -> list[tuple[str, float]]:
-        """Add one breath of light; return its (phase, start) pairs."""
-        starts = []
+                high: float) -> list[tuple[str, float, float]]:
+        """Add one breath of light; return its phases as (name, start, end), a cyclic
+        sigh's top-up counted as part of its inhale."""
+        phases: list[tuple[str, float, float]] = []
         for phase in pattern.breath(rate):
-            starts.append((phase.name, self.light_end))
+            start = self.light_end
             self.light(phase.seconds, low + (high - low) * phase.begin,
                        low + (high - low) * phase.end, phase.name)
-        return starts
+            if phases and phases[-1][0] == phase.name:
+                start = phases.pop()[1]
+            phases.append((phase.name, start, self.light_end))
+        return phases
 
     def dim_rhythm_until(self, until: float, rate: float) -> None:
         """The slow, dim breathing under spoken parts, in whole breaths, to at least `until`."""
@@ -192,38 +203,35 @@ def _arrive(script: Script, spoken: Callable[[str], float]) -> Part:
 
 
 def _breathe(config: Config, script: Script, spoken: Callable[[str], float]) -> Part:
+    """Whole breaths for about `minutes`, then the words: each phase's cue on the first
+    few breaths, within its phase, then an occasional reminder on an exhale."""
     b = _PartBuilder("breathe", spoken)
     pattern = config.pattern()
     start, target = config.breathing.start_rate, config.breathing.target_rate
     until = config.breathing.minutes * 60.0
-    breath = 0
-    last_words = 0.0
-    while True:
+    breaths: list[list[tuple[str, float, float]]] = []
+    while pattern.max_cycles is None or len(breaths) < pattern.max_cycles:
         rate = None
         if pattern.paced:
             rate = start + (target - start) * min(b.light_end / RAMP_SECONDS, 1.0)
         seconds = pattern.seconds if rate is None else 60.0 / rate
-        if b.light_end + seconds / 2 > until and breath > 0:
+        if breaths and b.light_end + seconds / 2 > until:
             break
-        if pattern.max_cycles is not None and breath >= pattern.max_cycles:
-            break
-        phases = b.breathe(pattern, rate, FLOOR, PEAK)
-        breath_end = b.light_end
-        seen: set[str] = set()
-        for name, at in phases:
-            if name in seen:
-                continue  # the top-up of a cyclic sigh is part of the same inhale
-            seen.add(name)
-            if breath < script.cue_breaths:
-                lines = {"inhale": script.inhale, "exhale": script.exhale, "hold": script.hold}
-                choices = lines[name]
-                b.say_if_free(at, choices[breath % len(choices)], breath_end + 1.0)
-                last_words = b.speech_end
-            elif name == "exhale" and at - last_words >= script.reminder_seconds:
-                n = sum(1 for c in b.cues if c.text in script.reminders)
-                b.say_if_free(at, script.reminders[n % len(script.reminders)], until)
-                last_words = max(last_words, at)
-        breath += 1
+        breaths.append(b.breathe(pattern, rate, FLOOR, PEAK))
+    end = b.light_end
+    cues = {"inhale": script.inhale, "exhale": script.exhale, "hold": script.hold}
+    last_words = 0.0
+    reminders = 0
+    for n, phases in enumerate(breaths):
+        breath_end = phases[-1][2]
+        for name, at, phase_end in phases:
+            if n < script.cue_breaths:
+                b.say_fitting(at, cues[name], n, min(phase_end + CUE_GRACE, end))
+                last_words = max(last_words, b.speech_end)
+            elif (name == "exhale" and at - last_words >= script.reminder_seconds
+                  and b.say_fitting(at, script.reminders, reminders, min(breath_end, end))):
+                reminders += 1
+                last_words = at
     return b.build()
 
 
@@ -260,7 +268,7 @@ def build_plan(config: Config, script: Script, spoken: Callable[[str], float]) -
     for part in local:
         parts.append(_shifted(part, offset))
         offset += part.seconds
-    return SessionPlan(tuple(parts), config.breathing.pattern)
+    return SessionPlan(tuple(parts))
 
 
 def _shifted(part: Part, offset: float) -> Part:
@@ -272,6 +280,14 @@ def _shifted(part: Part, offset: float) -> Part:
               for s in part.segments),
         tuple(Cue(c.at + offset, c.text, c.seconds) for c in part.cues),
     )
+
+
+def plan_session(config: Config, script: Script,
+                 spoken_seconds: Mapping[str, float]) -> SessionPlan:
+    """The session, timed by each line's rendered length, or by a guess where there is none
+    (no speech engine): the timing stays the same with or without a voice."""
+    guess = estimate_spoken(config.voice.rate)
+    return build_plan(config, script, lambda text: spoken_seconds.get(text) or guess(text))
 
 
 def estimate_spoken(rate_wpm: int) -> Callable[[str], float]:

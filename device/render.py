@@ -18,11 +18,12 @@ from pathlib import Path
 from audio.clip import WavWriter
 from audio.mixer import Mixer
 from audio.speaker import Speaker
+from device.appliance import speaker_for
 from device.clock import SimulatedClock
 from device.config import Config
 from device.controller import Controller
-from device.plan import SessionPlan, build_plan, estimate_spoken
-from device.runner import Outcome, Runner
+from device.plan import SessionPlan, plan_session
+from device.runner import Runner
 from device.script import Script
 from hardware.light import Light
 from hardware.pins import mock_factory
@@ -96,12 +97,8 @@ class _ScheduledVoice:
 def render_session(config: Config, script: Script, out: Path) -> SessionPlan:
     """Write session.wav, light.csv and events.csv for one whole session into `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    mixer = Mixer(RENDER_RATE)
-    speaker = Speaker(voice=config.voice.voice, rate=config.voice.rate,
-                      volume=config.voice.volume, mixer=mixer)
-    lengths = speaker.prepare(script.texts())
-    guess = estimate_spoken(config.voice.rate)
-    plan = build_plan(config, script, lambda text: lengths.get(text) or guess(text))
+    speaker = speaker_for(config, Mixer(RENDER_RATE))
+    plan = plan_session(config, script, speaker.prepare(script.texts()))
 
     clock = SimulatedClock()
     recording = _Recording(clock)
@@ -111,20 +108,19 @@ def render_session(config: Config, script: Script, out: Path) -> SessionPlan:
         with WavWriter(out / "session.wav", RENDER_RATE) as wav:
             voice = _ScheduledVoice(speaker, clock, wav)
             runner = Runner(clock, _RecordedLight(light, recording), voice,
-                            Controller(clock, config.button.hold_seconds), recording,
-                            tick_hz=ROWS_PER_SECOND)
-            outcome = runner.run(plan)
+                            Controller(clock, config.button.hold_seconds), recording)
+            runner.run(plan)  # nothing presses the button, so it plays to the end
             voice.mix_until(math.ceil(plan.seconds * RENDER_RATE))
     finally:
         light.close()
-    assert outcome is Outcome.FINISHED, outcome
     _write_light(out / "light.csv", plan, recording)
     _write_events(out / "events.csv", recording)
     return plan
 
 
 def _write_light(path: Path, plan: SessionPlan, recording: _Recording) -> None:
-    """One row per 10 ms: the last value written at or before that instant."""
+    """One row per 10 ms: the last value written at or before that instant (the device
+    writes at its own tick rate, and on every phase boundary)."""
     rows = round(plan.seconds * ROWS_PER_SECOND) + 1
     with path.open("w", newline="") as f:
         writer = csv.writer(f)

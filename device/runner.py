@@ -131,9 +131,9 @@ class Runner:
             deadline = min(deadline, t0 + plan.seconds - shift)
             if i < len(marks):
                 deadline = min(deadline, t0 + marks[i].at - shift)
-            hold = control.hold_deadline()
-            if hold is not None:
-                deadline = min(deadline, hold)
+            decision = control.next_deadline()
+            if decision is not None:
+                deadline = min(deadline, decision)
             clock.wait_until(deadline, control.wake)
 
     def _fade_out(self) -> Outcome:
@@ -157,8 +157,10 @@ class Runner:
 
     def _happen(self, mark: _Mark) -> None:
         if mark.kind == "cue":
-            seconds = self._say(mark.detail)
-            self.listener("clip", text=mark.detail, seconds=round(seconds, 3))
+            if self._voice_ok:
+                seconds = self._say(mark.detail)
+                if self._voice_ok:
+                    self.listener("clip", text=mark.detail, seconds=round(seconds, 3))
         else:
             self.listener(mark.kind, name=mark.detail, seconds=round(mark.seconds, 3))
 
@@ -178,8 +180,6 @@ class Runner:
             self.listener("light", value=0.0, lightness=0.0)
 
     def _say(self, text: str) -> float:
-        if not self._voice_ok:
-            return 0.0
         try:
             return self.voice.say(text)
         except Exception as error:  # the light goes on without the voice

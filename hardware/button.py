@@ -22,15 +22,11 @@ class ButtonEdges:
     """
 
     def __init__(self, pin: int, on_edge: Callable[[bool], None], *, pin_factory=None,
-                 bounce_time: float | None = 0.02) -> None:
+                 bounce_time: float | None = None) -> None:
         self._button = DigitalInputDevice(pin, pull_up=True, bounce_time=bounce_time,
                                           pin_factory=pin_factory)
         self._button.when_activated = lambda: on_edge(True)
         self._button.when_deactivated = lambda: on_edge(False)
-
-    @property
-    def is_pressed(self) -> bool:
-        return bool(self._button.is_active)
 
     def close(self) -> None:
         self._button.close()

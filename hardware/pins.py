@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import warnings
 
 from gpiozero import Device
+from gpiozero.pins import Factory
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 
@@ -18,15 +20,16 @@ def mock_factory() -> MockFactory:
     return MockFactory(pin_class=MockPWMPin)
 
 
-def choose_factory(kind: str | None = None):
-    """Return a pin factory: "mock" for mock pins, otherwise gpiozero's own choice.
+def choose_factory() -> Factory:
+    """Return a pin factory: mock pins for GPIOZERO_PIN_FACTORY=mock, else gpiozero's choice.
 
     gpiozero's choice honours GPIOZERO_PIN_FACTORY. Its plain "mock" gives pins
     without PWM, so that case is built here with PWM-capable mock pins.
     """
-    kind = kind or os.environ.get("GPIOZERO_PIN_FACTORY")
-    if kind == "mock" and "GPIOZERO_MOCK_PIN_CLASS" not in os.environ:
+    wants_mock = os.environ.get("GPIOZERO_PIN_FACTORY") == "mock"
+    if wants_mock and "GPIOZERO_MOCK_PIN_CLASS" not in os.environ:
         return mock_factory()
+    _give_lgpio_a_writable_directory()
     with warnings.catch_warnings(record=True) as fallbacks:
         warnings.simplefilter("always")
         try:
@@ -40,6 +43,13 @@ def choose_factory(kind: str | None = None):
             ) from None
 
 
-def describe_factory(factory) -> str:
+def _give_lgpio_a_writable_directory() -> None:
+    """lgpio makes its notify pipe in the working directory (or $LG_WD); a service started
+    in a read-only directory would otherwise fail to open any pin."""
+    if "LG_WD" not in os.environ and not os.access(os.getcwd(), os.W_OK):
+        os.environ["LG_WD"] = os.environ.get("RUNTIME_DIRECTORY") or tempfile.gettempdir()
+
+
+def describe_factory(factory: Factory) -> str:
     """A one-line name for `ebbtide check`."""
     return type(factory).__name__

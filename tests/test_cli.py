@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -35,6 +33,13 @@ def test_check_reports_a_bad_config_with_exit_two(tmp_path, text, expected):
     assert result.returncode == 2
     assert str(path) in result.stderr and expected in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_config_and_verbose_work_before_the_command_too(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("bogus = 1\n")
+    result = ebbtide("--config", str(path), "-v", "check")
+    assert result.returncode == 2 and "unknown key bogus" in result.stderr
 
 
 def test_check_on_an_unreadable_config(tmp_path):
@@ -82,9 +87,7 @@ def test_run_on_mock_pins_stops_cleanly_on_sigterm(tmp_path):
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
     assert "Traceback" not in process.stderr.read()
-    assert trace.exists()
-    for record in map(json.loads, trace.read_text().splitlines()):
-        assert record["t"] <= time.monotonic()
+    assert trace.read_text() == "", "nothing happened while idle"
 
 
 def test_render_prints_the_part_timings(tmp_path):

@@ -7,7 +7,7 @@ import wave
 import numpy as np
 import pytest
 
-from audio.clip import Clip, WavWriter, write_wav
+from audio.clip import Clip, WavWriter
 
 
 def tone(freq: float, seconds: float, rate: int, amplitude: float = 0.5) -> np.ndarray:
@@ -68,18 +68,20 @@ def test_clip_samples_cannot_be_changed_but_the_callers_array_can() -> None:
     assert clip.samples[0] == 0.5
 
 
-def test_write_wav_stores_a_stereo_mix(tmp_path) -> None:
+def test_wav_writer_stores_a_stereo_mix(tmp_path) -> None:
     mix = np.stack([tone(440, 0.1, 16000), -tone(440, 0.1, 16000)], axis=1)
     path = tmp_path / "mix.wav"
-    write_wav(path, mix, 16000)
+    with WavWriter(path, 16000) as wav:
+        wav.write(mix)
     with wave.open(str(path), "rb") as wav:
         assert (wav.getnchannels(), wav.getframerate(), wav.getnframes()) == (2, 16000, 1600)
         assert wav.getsampwidth() == 2
 
 
-def test_write_wav_clips_out_of_range_samples(tmp_path) -> None:
+def test_wav_writer_clips_out_of_range_samples(tmp_path) -> None:
     path = tmp_path / "loud.wav"
-    write_wav(path, np.array([2.0, -2.0, 0.0], dtype=np.float32), 8000)
+    with WavWriter(path, 8000) as wav:
+        wav.write(np.array([2.0, -2.0, 0.0], dtype=np.float32))
     back = Clip.from_wav_bytes(path.read_bytes())
     assert back.samples.tolist() == pytest.approx([1.0, -1.0, 0.0])
 

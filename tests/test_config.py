@@ -210,3 +210,17 @@ def test_any_document_gives_a_config_or_one_clear_error(document):
         return
     assert isinstance(config, Config)
     config.pattern()
+
+
+def test_a_script_path_starts_from_the_config_folder(tmp_path):
+    (tmp_path / "words.toml").write_text("")
+    config = load(write(tmp_path, '[voice]\nscript = "words.toml"\n'))
+    assert config.voice.script == str(tmp_path / "words.toml")
+    message = error_for(tmp_path, '[voice]\nscript = "missing.toml"\n')
+    assert 'voice.script = "missing.toml"' in message
+    assert f"{tmp_path / 'missing.toml'} is not a file" in message
+
+
+def test_a_pin_clash_blames_the_key_that_was_set(tmp_path):
+    message = error_for(tmp_path, "[light]\npin = 17\n")
+    assert "light.pin = 17" in message and "other than button.pin (17)" in message

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from device.clock import SimulatedClock
-from device.controller import Command, Controller, State
+from device.controller import DEBOUNCE, Command, Controller, State
 from hardware.button import ButtonEdges
 
 
@@ -25,6 +25,25 @@ def at(clock, t, action):
     action()
 
 
+def running(clock, controller, pin):
+    """A session started by a press at 0 s and released at 0.2 s."""
+    pin.drive_low()
+    assert controller.wait_for_start()
+    controller.session_began()
+    at(clock, 0.2, pin.drive_high)
+    clock.run_pending(0.2 + DEBOUNCE)
+    assert controller.take(clock.now()) is None
+
+
+def bounce(clock, pin, t, settle_low: bool):
+    """Contact bounce at t: a few edges within 4 ms, ending down or up."""
+    first, second = (pin.drive_high, pin.drive_low) if settle_low else (
+        pin.drive_low, pin.drive_high)
+    for k in range(3):
+        at(clock, t + 0.001 * (2 * k + 1), first)
+        at(clock, t + 0.001 * (2 * k + 2), second)
+
+
 def test_a_press_when_idle_starts_at_once_on_the_press(rig):
     clock, controller, pin, heard = rig
     pin.drive_low()
@@ -41,69 +60,85 @@ def test_the_starting_press_is_never_a_hold_or_a_skip(rig):
     clock.run_pending(5.0)
     assert controller.take(clock.now()) is None
     pin.drive_high()
+    clock.run_pending(5.5)
     assert controller.take(clock.now()) is None
 
 
-def test_a_short_press_while_running_skips_on_release(rig):
-    clock, controller, pin, _ = rig
-    controller.press()
-    controller.take(0)
-    controller.session_began()
+def test_a_short_press_while_running_skips_once_the_release_settles(rig):
+    clock, controller, pin, heard = rig
+    running(clock, controller, pin)
     at(clock, 10.0, pin.drive_low)
     assert controller.take(clock.now()) is None
     at(clock, 10.3, pin.drive_high)
+    assert controller.next_deadline() == pytest.approx(10.3 + DEBOUNCE)
+    clock.run_pending(10.3 + DEBOUNCE)
     assert controller.take(clock.now()) is Command.SKIP
     assert controller.take(clock.now()) is None
+    assert heard[-2:] == ["press", "release"]
 
 
 def test_holding_stops_while_the_button_is_still_down(rig):
     clock, controller, pin, heard = rig
-    controller.press()
-    controller.take(0)
-    controller.session_began()
+    running(clock, controller, pin)
     at(clock, 10.0, pin.drive_low)
-    assert controller.hold_deadline() == 12.0
+    assert controller.next_deadline() == 12.0
     clock.run_pending(11.99)
     assert controller.take(clock.now()) is None
     clock.run_pending(12.0)
     assert controller.take(clock.now()) is Command.STOP
     at(clock, 13.0, pin.drive_high)
+    clock.run_pending(14.0)
     assert controller.take(clock.now()) is None, "the release after a hold is not a skip"
     assert heard[-2:] == ["hold", "release"]
 
 
-def test_bounces_do_not_skip_or_restart(rig):
+def test_a_bouncing_start_press_starts_once_and_its_release_does_nothing(rig):
     clock, controller, pin, _ = rig
-    for t in (0.0, 0.002, 0.004, 0.006):  # a bouncing start press
-        at(clock, t, pin.drive_low)
-        at(clock, t + 0.001, pin.drive_high)
-    at(clock, 0.008, pin.drive_low)
+    at(clock, 0.0, pin.drive_low)
+    bounce(clock, pin, 0.0, settle_low=True)
     assert controller.take(clock.now()) is Command.START
     controller.session_began()
-    for t in (0.5, 0.502, 0.504):  # bouncing on release
-        at(clock, t, pin.drive_high)
-        at(clock, t + 0.001, pin.drive_low)
-    at(clock, 0.506, pin.drive_high)
+    at(clock, 0.5, pin.drive_high)
+    bounce(clock, pin, 0.5, settle_low=False)
+    clock.run_pending(1.0)
     assert controller.take(clock.now()) is None
-    controller.session_ended()
-    at(clock, 30.0, pin.drive_low)  # a press after the session ended starts the next
-    assert controller.take(clock.now()) is Command.START
 
 
-def test_a_release_bounce_after_a_session_does_not_start_another(rig):
+def test_a_bouncing_short_press_skips_exactly_once(rig):
     clock, controller, pin, _ = rig
-    controller.press()
-    controller.take(0)
-    controller.session_began()
+    running(clock, controller, pin)
+    at(clock, 10.0, pin.drive_low)
+    bounce(clock, pin, 10.0, settle_low=True)
+    at(clock, 10.3, pin.drive_high)
+    bounce(clock, pin, 10.3, settle_low=False)
+    clock.run_pending(11.0)
+    assert controller.take(clock.now()) is Command.SKIP
+    assert controller.take(clock.now()) is None
+
+
+def test_a_bouncing_hold_still_stops(rig):
+    clock, controller, pin, _ = rig
+    running(clock, controller, pin)
+    at(clock, 10.0, pin.drive_low)
+    bounce(clock, pin, 10.0, settle_low=True)
+    clock.run_pending(12.0)
+    assert controller.take(clock.now()) is Command.STOP
+
+
+def test_a_release_bounce_after_a_stopping_hold_does_not_start_another(rig):
+    clock, controller, pin, _ = rig
+    running(clock, controller, pin)
     at(clock, 10.0, pin.drive_low)
     clock.run_pending(12.0)
     assert controller.take(clock.now()) is Command.STOP
     controller.session_ended()
     at(clock, 15.0, pin.drive_high)
-    at(clock, 15.003, pin.drive_low)  # contact bounce as the finger lifts
-    at(clock, 15.004, pin.drive_high)
+    bounce(clock, pin, 15.0, settle_low=False)
+    clock.run_pending(16.0)
     assert controller.take(clock.now()) is None
     assert controller.state is State.IDLE
+    at(clock, 30.0, pin.drive_low)  # a real press later starts the next session
+    assert controller.take(clock.now()) is Command.START
 
 
 def test_quit_wins_over_everything(rig):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -71,6 +72,23 @@ def test_demo_start_skip_hold_and_quit(tmp_path):
     finally:
         process.kill()
     assert "Traceback" not in process.stderr.read()
+    trace = [json.loads(line) for line in (tmp_path / "trace.jsonl").read_text().splitlines()]
+    kinds = {record["event"] for record in trace}
+    assert {"light", "button", "part", "phase", "clip", "session"} <= kinds
+    fields = {"light": "value", "button": "action", "part": "name", "phase": "name",
+              "clip": "text"}
+    for record in trace:
+        assert isinstance(record["t"], float)
+        if record["event"] in fields:
+            assert fields[record["event"]] in record
+    times = [record["t"] for record in trace]
+    assert times == sorted(times)
+    assert [r["action"] for r in trace if r["event"] == "button"][:4] == [
+        "press", "release", "press", "release"]
+    assert [r["name"] for r in trace if r["event"] == "part"] == ["arrive", "breathe",
+                                                                   "stopping"]
+    lights = [r["value"] for r in trace if r["event"] == "light"]
+    assert lights[0] > 0 and lights[-1] == 0.0
     bars = [line for line in seen if "duty" in line]
     assert bars, "the light bar is shown"
     assert bars[-1].rstrip().endswith("duty 0.000"), "the light ends off"

@@ -23,6 +23,19 @@ def test_max_brightness_caps_on_the_perceptual_scale(pins):
     assert math.isclose(pins.pin(18).state, duty_for(0.5))
 
 
+def test_coarse_pwm_keeps_a_dim_glow_visible_and_lands_on_whole_steps(pins):
+    light = Light(18, max_brightness=0.8, pin_factory=pins, steps=100)
+    pin = pins.pin(18)
+    assert duty_for(0.1 * 0.8) < 0.01  # would truncate to off on a 100-step backend
+    assert light.show(0.1) == 0.01
+    for lightness in (0.1, 0.3, 0.55, 0.9, 1.0):
+        duty = light.show(lightness)
+        assert math.isclose(duty * 100, round(duty * 100))
+        # what a truncating backend (gpiozero's lgpio pin) would send is the same step
+        assert int(pin.state * 100) == round(duty * 100)
+    assert light.show(0.0) == 0.0 and pin.state == 0.0
+
+
 def test_off_and_close_leave_the_pin_dark(pins):
     light = Light(18, pin_factory=pins)
     light.show(0.7)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
@@ -27,3 +29,16 @@ def test_no_gpio_is_one_clear_error(monkeypatch):
     else:  # on a real Pi there are pins
         factory.close()
         pytest.skip("this machine has real GPIO")
+
+
+def test_lgpio_gets_a_writable_directory_when_the_working_one_is_not(monkeypatch, tmp_path):
+    import os
+
+    monkeypatch.setenv("LG_WD", "placeholder")  # so that monkeypatch restores it afterwards
+    monkeypatch.delenv("LG_WD")
+    monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
+    monkeypatch.setenv("RUNTIME_DIRECTORY", str(tmp_path))
+    monkeypatch.chdir("/proc/self")  # not writable, even for root
+    with contextlib.suppress(NoPins):
+        choose_factory().close()
+    assert os.environ["LG_WD"] == str(tmp_path)

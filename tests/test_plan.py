@@ -5,11 +5,13 @@ from __future__ import annotations
 import itertools
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from device.config import Config, parse
 from device.plan import (
+    CUE_GRACE,
     FIRST_GLOW,
     PARTS,
     build_plan,
@@ -121,11 +123,39 @@ def test_grounding_pauses_meet_their_minimums_and_five_waits_longest():
         assert sense_pause(5) > sense_pause(1)
 
 
-def test_spoken_lines_never_overlap():
-    plan = plan_for()
+def assert_words_fit(plan):
+    """No two lines overlap, every line ends inside its part, and a breathing cue ends
+    with its phase (give or take CUE_GRACE)."""
     cues = plan.cues
     for a, b in itertools.pairwise(cues):
         assert a.at + a.seconds <= b.at + 1e-9, (a, b)
+    for part in plan.parts:
+        for cue in part.cues:
+            assert part.start <= cue.at and cue.at + cue.seconds <= part.stop + 1e-9, cue
+    breathe = plan.part_named("breathe")
+    phase_cues = {*SCRIPT.inhale, *SCRIPT.exhale, *SCRIPT.hold}
+    for cue in breathe.cues:
+        if cue.text in phase_cues:
+            kind = next(s for s in breathe.segments if abs(s.start - cue.at) < 1e-9).phase
+            end = next((s.start for s in breathe.segments
+                        if s.start > cue.at and s.phase != kind), breathe.stop)
+            assert cue.at + cue.seconds <= end + CUE_GRACE + 1e-9, cue
+
+
+def test_spoken_lines_never_overlap_and_fit_their_phases():
+    assert_words_fit(plan_for())
+
+
+@pytest.mark.parametrize(("document", "rate"), [
+    ({"breathing": {"pattern": "cyclic-sigh", "minutes": 5.75}}, 80),
+    ({"breathing": {"start_rate": 12, "target_rate": 12}}, 140),
+    ({"breathing": {"pattern": "box"}}, 80),
+])
+def test_slow_voices_and_fast_breaths_still_fit(document, rate):
+    plan = plan_for(document, estimate_spoken(rate))
+    assert_words_fit(plan)
+    breathe = plan.part_named("breathe")
+    assert any(c.text in SCRIPT.exhale for c in breathe.cues)
 
 
 def test_four_seven_eight_stops_after_four_cycles():
@@ -154,13 +184,17 @@ rates = st.floats(3.4, 12, allow_nan=False)
     minutes=st.floats(1, 50, allow_nan=False),
     pair=st.tuples(rates, rates).map(sorted),
     words_per_minute=st.integers(80, 250),
+    drawl=st.floats(0.5, 2.0),
 )
-def test_any_config_within_bounds_gives_a_sound_plan(pattern, minutes, pair, words_per_minute):
+def test_any_config_within_bounds_gives_a_sound_plan(pattern, minutes, pair, words_per_minute,
+                                                      drawl):
     target, start = pair
+    guess = estimate_spoken(words_per_minute)
     plan = build_plan(
         parse({"breathing": {"pattern": pattern, "minutes": minutes,
                              "start_rate": start, "target_rate": target}}),
-        SCRIPT, estimate_spoken(words_per_minute))
+        SCRIPT, lambda text: guess(text) * drawl)
+    assert_words_fit(plan)
     assert tuple(p.name for p in plan.parts) == PARTS
     for a, b in zip(plan.parts, plan.parts[1:], strict=False):
         assert math.isclose(a.stop, b.start, abs_tol=1e-6)

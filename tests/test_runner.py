@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from audio.mixer import Mixer
+from audio.speaker import Speaker
 from device.clock import SimulatedClock
 from device.config import Config, parse
-from device.controller import Controller
-from device.plan import build_plan, estimate_spoken
+from device.controller import DEBOUNCE, Controller
+from device.plan import build_plan
 from device.runner import Outcome, Runner
 from device.script import load_script
 from hardware.button import ButtonEdges
@@ -22,23 +24,27 @@ from hardware.lightness import lightness_for
 SCRIPT = load_script()
 
 
-@dataclass
-class VoiceLog:
-    """The voice as the runner sees it: what was said when, and when it was hushed."""
+@pytest.fixture(scope="module")
+def voice_cache(tmp_path_factory):
+    """One on-disk voice cache for the module: espeak-ng renders each line once."""
+    directory = tmp_path_factory.mktemp("voice")
+    Speaker(cache_dir=directory).prepare(SCRIPT.texts())
+    return directory
 
-    clock: SimulatedClock
-    said: list[tuple[float, str]] = field(default_factory=list)
-    hushed: list[float] = field(default_factory=list)
-    fail_after: float = math.inf
+
+class BreakingVoice:
+    """The real speaker, until its device fails at `fail_after` (fault injection)."""
+
+    def __init__(self, speaker: Speaker, clock: SimulatedClock, fail_after: float) -> None:
+        self.speaker, self.clock, self.fail_after = speaker, clock, fail_after
 
     def say(self, text: str) -> float:
         if self.clock.now() >= self.fail_after:
             raise OSError("device unplugged")
-        self.said.append((self.clock.now(), text))
-        return 1.0
+        return self.speaker.say(text)
 
     def hush(self) -> None:
-        self.hushed.append(self.clock.now())
+        self.speaker.hush()
 
 
 class FailingLight(Light):
@@ -58,7 +64,7 @@ class FailingLight(Light):
 class Rig:
     clock: SimulatedClock
     runner: Runner
-    voice: VoiceLog
+    speaker: Speaker
     controller: Controller
     pin: object
     led_pin: object
@@ -72,8 +78,17 @@ class Rig:
     def of(self, kind):
         return [(t, f) for t, e, f in self.events if e == kind]
 
+    def said(self):
+        return [(t, f["text"]) for t, f in self.of("clip")]
 
-def make_rig(pins, config: Config | None = None, light_cls=Light, **light_kwargs) -> Rig:
+    def silent_after(self) -> bool:
+        """Whether the voice has nothing left to play: what was queued got hushed."""
+        mixer = self.speaker.mixer
+        return float(abs(mixer.render(mixer.rate)).max()) == 0.0 and not mixer.busy
+
+
+def make_rig(pins, voice_cache, config: Config | None = None, light_cls=Light,
+             **light_kwargs) -> Rig:
     config = config or Config()
     clock = SimulatedClock()
     events: list = []
@@ -81,17 +96,18 @@ def make_rig(pins, config: Config | None = None, light_cls=Light, **light_kwargs
     button = ButtonEdges(config.button.pin, controller.edge, pin_factory=pins)
     light = light_cls(config.light.pin, max_brightness=config.light.max_brightness,
                       pin_factory=pins, **light_kwargs)
-    voice = VoiceLog(clock)
-    runner = Runner(clock, light, voice, controller,
+    speaker = Speaker(mixer=Mixer(48000), cache_dir=voice_cache)
+    lengths = speaker.prepare(SCRIPT.texts())
+    runner = Runner(clock, light, speaker, controller,
                     lambda e, **f: events.append((clock.now(), e, f)))
-    plan = build_plan(config, SCRIPT, estimate_spoken(config.voice.rate))
+    plan = build_plan(config, SCRIPT, lengths.__getitem__)
     controller.session_began()
-    return Rig(clock, runner, voice, controller, pins.pin(config.button.pin),
+    return Rig(clock, runner, speaker, controller, pins.pin(config.button.pin),
                pins.pin(config.light.pin), plan, events, button)
 
 
-def test_a_whole_session_plays_in_milliseconds_and_ends_dark(pins):
-    rig = make_rig(pins)
+def test_a_whole_session_plays_in_milliseconds_and_ends_dark(pins, voice_cache):
+    rig = make_rig(pins, voice_cache)
     assert rig.runner.run(rig.plan) is Outcome.FINISHED
     assert math.isclose(rig.clock.now(), rig.plan.seconds)
     assert rig.led_pin.state == 0
@@ -99,8 +115,8 @@ def test_a_whole_session_plays_in_milliseconds_and_ends_dark(pins):
     assert [f["name"] for _, f in rig.of("part")] == [p.name for p in rig.plan.parts]
 
 
-def test_the_light_follows_the_plan_on_the_cie_curve_at_fifty_hertz(pins):
-    rig = make_rig(pins, parse({"light": {"max_brightness": 0.6}}))
+def test_the_light_follows_the_plan_on_the_cie_curve_at_fifty_hertz(pins, voice_cache):
+    rig = make_rig(pins, voice_cache, parse({"light": {"max_brightness": 0.6}}))
     rig.runner.run(rig.plan)
     lights = rig.lights()
     for t, duty, lightness in lights[:-1]:
@@ -112,8 +128,8 @@ def test_the_light_follows_the_plan_on_the_cie_curve_at_fifty_hertz(pins):
     assert max(b - a for a, b in itertools.pairwise(times)) <= 0.02 + 1e-9
 
 
-def test_every_inhale_rises_and_every_exhale_falls(pins):
-    rig = make_rig(pins)
+def test_every_inhale_rises_and_every_exhale_falls(pins, voice_cache):
+    rig = make_rig(pins, voice_cache)
     rig.runner.run(rig.plan)
     lights = rig.lights()
     phases = rig.of("phase")
@@ -126,41 +142,49 @@ def test_every_inhale_rises_and_every_exhale_falls(pins):
             assert all(a > b for a, b in itertools.pairwise(inside)), t
 
 
-def test_phases_and_words_happen_exactly_on_their_planned_times(pins):
-    rig = make_rig(pins)
+def test_phases_and_words_happen_exactly_on_their_planned_times(pins, voice_cache):
+    rig = make_rig(pins, voice_cache)
     rig.runner.run(rig.plan)
     planned = [s.start for s in rig.plan.segments if s.phase]
     happened = [t for t, _ in rig.of("phase")]
     assert len(happened) == len(planned)
     assert max(abs(a - b) for a, b in zip(happened, planned, strict=True)) < 1e-6
-    assert [text for _, text in rig.voice.said] == [c.text for c in rig.plan.cues]
-    for (t, _), cue in zip(rig.voice.said, rig.plan.cues, strict=True):
+    said = rig.said()
+    assert [text for _, text in said] == [c.text for c in rig.plan.cues]
+    for (t, _), cue in zip(said, rig.plan.cues, strict=True):
         assert abs(t - cue.at) < 1e-6
+    clips = [f["seconds"] for _, f in rig.of("clip")]
+    assert clips == [round(c.seconds, 3) for c in rig.plan.cues], "real clip lengths"
 
 
-def test_a_short_press_moves_to_the_next_part_and_cuts_the_voice(pins):
-    rig = make_rig(pins)
+def test_a_short_press_moves_to_the_next_part_and_cuts_the_voice(pins, voice_cache):
+    rig = make_rig(pins, voice_cache)
     rig.clock.at(30.0, rig.pin.drive_low)
     rig.clock.at(30.2, rig.pin.drive_high)
+    rig.clock.at(30.2 + DEBOUNCE + 0.01, lambda: hushed.append(rig.silent_after()))
+    hushed: list[bool] = []
     assert rig.runner.run(rig.plan) is Outcome.FINISHED
+    skip_at = 30.2 + DEBOUNCE  # the release counts once it has settled
     parts = rig.of("part")
-    assert parts[2] == (30.2, {"name": "ground", "seconds": rig.plan.part_named("ground").seconds})
-    assert 30.2 in rig.voice.hushed
+    assert parts[2][1]["name"] == "ground"
+    assert parts[2][0] == pytest.approx(skip_at)
+    assert hushed == [True], "what the voice had queued was cut at the skip"
     ground = rig.plan.part_named("ground")
-    first_ground_line = next(t for t, text in rig.voice.said if text == ground.cues[0].text)
-    assert math.isclose(first_ground_line, 30.2 + ground.cues[0].at - ground.start)
+    first_ground_line = next(t for t, text in rig.said() if text == ground.cues[0].text)
+    assert math.isclose(first_ground_line, skip_at + ground.cues[0].at - ground.start)
     # the light glides into the new part rather than jumping
     after = [(t, d) for t, d, _ in rig.lights() if 30.0 <= t <= 31.5]
     assert max(abs(b[1] - a[1]) for a, b in itertools.pairwise(after)) < 0.05
 
 
-def test_holding_ends_the_session_voice_at_once_light_within_three_seconds(pins):
-    rig = make_rig(pins)
+def test_holding_ends_the_session_voice_at_once_light_within_three_seconds(pins, voice_cache):
+    rig = make_rig(pins, voice_cache)
     rig.clock.at(60.0, rig.pin.drive_low)
     rig.clock.at(70.0, rig.pin.drive_high)
     assert rig.runner.run(rig.plan) is Outcome.STOPPED
-    assert rig.voice.hushed[0] == 62.0
-    assert all(t <= 62.0 for t, _ in rig.voice.said)
+    assert all(t <= 62.0 for t, _ in rig.said())
+    assert rig.said(), "it was speaking before the hold"
+    assert rig.silent_after(), "the voice stopped at the hold"
     lights = rig.lights()
     assert lights[-1][1] == 0.0 and lights[-1][0] <= 65.0
     fading = [d for t, d, _ in lights if t >= 62.0]
@@ -168,34 +192,34 @@ def test_holding_ends_the_session_voice_at_once_light_within_three_seconds(pins)
     assert rig.led_pin.state == 0
 
 
-def test_quit_turns_the_light_off_at_once(pins):
-    rig = make_rig(pins)
+def test_quit_turns_the_light_off_at_once(pins, voice_cache):
+    rig = make_rig(pins, voice_cache)
     rig.clock.at(100.0, rig.controller.quit)
     assert rig.runner.run(rig.plan) is Outcome.INTERRUPTED
     assert rig.lights()[-1][:2] == (100.0, 0.0)
     assert rig.led_pin.state == 0
 
 
-def test_a_broken_light_still_ends_dark_and_the_error_is_raised(pins):
-    rig = make_rig(pins, light_cls=FailingLight, clock=None, fail_at=45.0)
+def test_a_broken_light_still_ends_dark_and_the_error_is_raised(pins, voice_cache):
+    rig = make_rig(pins, voice_cache, light_cls=FailingLight, clock=None, fail_at=45.0)
     rig.runner.light.clock = rig.clock
     with pytest.raises(RuntimeError, match="PWM write failed"):
         rig.runner.run(rig.plan)
     assert rig.led_pin.state == 0
 
 
-def test_a_broken_voice_leaves_a_light_only_session_that_finishes(pins, caplog):
-    rig = make_rig(pins)
-    rig.voice.fail_after = 20.0
+def test_a_broken_voice_leaves_a_light_only_session_that_finishes(pins, voice_cache, caplog):
+    rig = make_rig(pins, voice_cache)
+    rig.runner.voice = BreakingVoice(rig.speaker, rig.clock, fail_after=20.0)
     assert rig.runner.run(rig.plan) is Outcome.FINISHED
-    assert all(t < 20.0 for t, _ in rig.voice.said)
+    assert rig.said() and all(t < 20.0 for t, _ in rig.said())
     assert rig.led_pin.state == 0
     failures = [r for r in caplog.records if "voice failed" in r.getMessage()]
     assert len(failures) == 1
 
 
-def test_keyboard_interrupt_mid_session_leaves_the_light_off(pins):
-    rig = make_rig(pins)
+def test_keyboard_interrupt_mid_session_leaves_the_light_off(pins, voice_cache):
+    rig = make_rig(pins, voice_cache)
 
     def interrupt():
         raise KeyboardInterrupt

@@ -15,7 +15,6 @@ from audio.mixer import Mixer
 from audio.stream import (
     AudioUnavailable,
     SoundStream,
-    describe_default_output,
     describe_output,
     list_output_devices,
     output_rate,
@@ -25,14 +24,15 @@ from audio.stream import (
 @pytest.fixture
 def default_output() -> str:
     try:
-        return describe_default_output()
+        return describe_output(None)
     except AudioUnavailable as exc:
         pytest.skip(f"no audio output device here: {exc}")
 
 
 def test_plays_a_clip_and_leaves_no_thread_behind(default_output: str) -> None:
     threads_before = set(threading.enumerate())
-    stream = SoundStream.open()
+    stream = SoundStream(Mixer(output_rate()))
+    stream.start()
     try:
         assert stream.rate == output_rate()
         clip = np.sin(np.arange(stream.rate // 5) * 0.05).astype(np.float32) * 0.2
@@ -42,8 +42,6 @@ def test_plays_a_clip_and_leaves_no_thread_behind(default_output: str) -> None:
             time.sleep(0.01)
         assert not stream.mixer.busy  # the device pulled the whole clip through the mixer
         assert stream.mixer.position >= len(clip)
-        heard = stream.position_at(time.monotonic())
-        assert heard is not None and abs(heard - stream.mixer.position) < stream.rate // 2
         assert stream.errors == 0
     finally:
         stream.close()
@@ -65,7 +63,6 @@ def test_missing_device_names_the_ones_that_exist(default_output: str) -> None:
 def test_default_output_is_described(default_output: str) -> None:
     assert "Hz" in default_output
     assert any(name in default_output for name in list_output_devices())
-    assert describe_output(None) == default_output
     named = list_output_devices()[0]
     assert describe_output(named).startswith(named)
     with pytest.raises(AudioUnavailable, match="not found"):
@@ -76,13 +73,12 @@ def test_no_output_device_is_a_clear_error() -> None:
     # PortAudio reads the device list once, at import, so look from a fresh process that
     # cannot reach PulseAudio.
     code = (
-        "from audio.stream import AudioUnavailable, describe_default_output, "
-        "list_output_devices\n"
+        "from audio.stream import AudioUnavailable, describe_output, list_output_devices\n"
         "if list_output_devices():\n"
         "    print('HAS-DEVICES')\n"
         "else:\n"
         "    try:\n"
-        "        describe_default_output()\n"
+        "        describe_output(None)\n"
         "    except AudioUnavailable as exc:\n"
         "        print(exc)\n"
     )
