@@ -12,7 +12,6 @@ import os
 import tempfile
 import threading
 import wave
-from collections.abc import Iterable
 from pathlib import Path
 
 from audio.clip import Clip
@@ -89,11 +88,6 @@ class ClipCache:
                 self._store(text, clip)
             self._memory[text] = clip
             return clip
-
-    def warm(self, texts: Iterable[str]) -> None:
-        """Make sure every text is rendered and stored (e.g. at start-up)."""
-        for text in texts:
-            self.get(text)
 
     def _load(self, text: str) -> Clip | None:
         path = self.path_for(text)

@@ -4,8 +4,8 @@ Other threads call schedule() and hush(); they only append to a deque (atomic in
 fill() runs in the audio callback: it takes those commands, sums the clips into preallocated
 buffers and never blocks, allocates arrays or does I/O in the steady state.
 
-Clips may be scheduled far ahead (`ebbtide render` schedules a whole session before mixing
-it); they wait, sorted by start, and take one of max_clips playing slots when they begin.
+Clips may be scheduled ahead of time; they wait, sorted by start, and take one of max_clips
+playing slots when they begin.
 """
 
 from __future__ import annotations

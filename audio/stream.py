@@ -78,10 +78,6 @@ class SoundStream:
     def rate(self) -> int:
         return self.mixer.rate
 
-    @property
-    def active(self) -> bool:
-        return self._stream is not None
-
     def start(self) -> None:
         """Open and start the PortAudio stream; AudioUnavailable with a clear reason if not."""
         if self._stream is not None:

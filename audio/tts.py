@@ -146,11 +146,6 @@ class EspeakTTS:
         """The espeak voice id actually speaking (known after the first render)."""
         return self._resolved or self.voice
 
-    def available_voices(self) -> list[str]:
-        """The voice ids espeak offers, e.g. 'gmw/en', 'gmw/en-us'."""
-        with _engine_lock:
-            return self._voice_ids(_shared_engine())
-
     def render(self, text: str) -> Clip:
         """Synthesise one utterance into memory; raises TTSUnavailable if espeak cannot."""
         if not text.strip():

@@ -65,8 +65,7 @@ class Appliance:
         self.listener("session", state="started")
         outcome: Outcome | None = None
         try:
-            glow = self.plan.lightness_at(0.0)  # the light comes first, then the sound opens
-            self.listener("light", value=self.light.show(glow), lightness=glow)
+            self.runner.glow(self.plan)  # the light comes first, then the sound opens
             self.speaker.open()
             outcome = self.runner.run(self.plan)
         except Exception as error:
@@ -74,8 +73,8 @@ class Appliance:
                       error, exc_info=self.log_tracebacks)
         finally:
             self._light_off()
+            self.controller.session_ended()  # ready for the next press while the sound closes
             self.speaker.close()
-            self.controller.session_ended()
             self.listener("session", state=outcome.value if outcome else "error")
         return outcome
 

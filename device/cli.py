@@ -67,8 +67,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     with ExitStack() as stack:
         trace = _open_trace(args, stack)
+        # A crash's traceback goes to the journal, or to a terminal only when asked for.
+        tracebacks = args.verbose or "JOURNAL_STREAM" in os.environ
         appliance = Appliance(config, script, clock=MonotonicClock(), pin_factory=factory,
-                              listener=Listeners(trace, _SessionLog()))
+                              listener=Listeners(trace, _SessionLog()),
+                              log_tracebacks=tracebacks)
         stack.callback(appliance.close)
         stack.callback(appliance.quit_on_signals())
         log.info("ready: press the button on GPIO%d to begin", config.button.pin)

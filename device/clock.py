@@ -45,10 +45,13 @@ class SimulatedClock:
     `t`; waiting past `t` runs it, and if it sets the wake event the wait ends there.
     """
 
+    STUCK = 10_000  # waits in a row that let no time pass: the caller is spinning
+
     def __init__(self, start: float = 0.0) -> None:
         self._now = start
         self._actions: list[tuple[float, int, Callable[[], None]]] = []
         self._order = itertools.count()
+        self._idle_waits = 0
 
     def now(self) -> float:
         return self._now
@@ -57,15 +60,22 @@ class SimulatedClock:
         heapq.heappush(self._actions, (t, next(self._order), action))
 
     def wait_until(self, deadline: float, wake: threading.Event) -> None:
+        before = self._now
+        acted = False
         while self._actions and self._actions[0][0] <= deadline and not wake.is_set():
             t, _, action = heapq.heappop(self._actions)
             self._now = max(self._now, t)
             action()
-        if wake.is_set():
-            return
-        if deadline == math.inf:
-            raise RuntimeError("simulated clock: waiting forever with nothing scheduled")
-        self._now = max(self._now, deadline)
+            acted = True
+        if not wake.is_set():
+            if deadline == math.inf:
+                raise RuntimeError("simulated clock: waiting forever with nothing scheduled")
+            self._now = max(self._now, deadline)
+        self._idle_waits = 0 if acted or wake.is_set() or self._now > before else (
+            self._idle_waits + 1)
+        if self._idle_waits > self.STUCK:
+            raise RuntimeError(f"simulated clock: {self.STUCK} waits at {self._now} s let no "
+                               "time pass; the caller is spinning")
 
     def run_pending(self, until: float) -> None:
         """Let time reach `until` outside a session, running the actions due by then."""

@@ -77,11 +77,12 @@ class Controller:
                 self._releasing = True
                 self.wake.set()  # the runner wakes to settle the release
                 return
-            if self._releasing and now - self._up_at < DEBOUNCE:
+            self.wake.set()  # a waiting runner learns the new hold deadline
+            if self._releasing and now < self._up_at + DEBOUNCE:
                 self._releasing = False  # a bounce: the same press goes on
                 return
             self._settle(now, told)
-            settled = now - self._up_at >= DEBOUNCE
+            settled = now >= self._up_at + DEBOUNCE
             self._down_at = now
             self._armed = settled and self._state is State.RUNNING
             if settled and self._state is State.IDLE:
@@ -106,7 +107,7 @@ class Controller:
                 command = Command.QUIT
             elif self._pending:
                 command = self._pending.popleft()
-            elif self._armed and self._down and now >= self._down_at + self.hold_seconds:
+            elif self._armed and now >= self._down_at + self.hold_seconds:
                 self._armed = False
                 told.append("hold")
                 command = Command.STOP
@@ -117,11 +118,12 @@ class Controller:
         """When the controller next has something to decide (a hold, or a release settling),
         so the runner can wake exactly then."""
         with self._lock:
+            moments = []
             if self._releasing:
-                return self._up_at + DEBOUNCE
-            if self._armed and self._down:
-                return self._down_at + self.hold_seconds
-            return None
+                moments.append(self._up_at + DEBOUNCE)
+            if self._armed:  # down, or up so briefly it may yet be a bounce
+                moments.append(self._down_at + self.hold_seconds)
+            return min(moments, default=None)
 
     def wait_for_start(self) -> bool:
         """Block, without polling, until a press starts a session (True) or quit (False)."""
@@ -131,7 +133,8 @@ class Controller:
                 return False
             if command is Command.START:
                 return True
-            self.clock.wait_until(math.inf, self.wake)
+            decision = self.next_deadline()
+            self.clock.wait_until(math.inf if decision is None else decision, self.wake)
 
     def session_began(self) -> None:
         with self._lock:

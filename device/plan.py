@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from device.config import Config
+from device.config import SESSION_MINUTES, Config, ConfigError
 from device.patterns import BUILT_IN, BreathPattern
 from device.script import Script
 
@@ -287,7 +287,16 @@ def plan_session(config: Config, script: Script,
     """The session, timed by each line's rendered length, or by a guess where there is none
     (no speech engine): the timing stays the same with or without a voice."""
     guess = estimate_spoken(config.voice.rate)
-    return build_plan(config, script, lambda text: spoken_seconds.get(text) or guess(text))
+    plan = build_plan(config, script, lambda text: spoken_seconds.get(text) or guess(text))
+    longest = SESSION_MINUTES[1]
+    if plan.seconds > longest * 60:
+        where = config.source or "the built-in config"
+        raise ConfigError([
+            f"{where}: the session would last {plan.seconds / 60:.0f} min with "
+            f"breathing.minutes = {config.breathing.minutes:g} and its script; the whole "
+            f"session must stay within {longest:g} min: use fewer minutes or a shorter "
+            "script."])
+    return plan
 
 
 def estimate_spoken(rate_wpm: int) -> Callable[[str], float]:

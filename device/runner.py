@@ -8,7 +8,6 @@ sleep-after-sleep, so there is no drift. Whatever happens, the light ends at 0.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -20,7 +19,6 @@ from device.plan import SessionPlan, ease
 
 log = logging.getLogger("ebbtide")
 
-EARLY = 1e-9  # float slack: a wake this close before a deadline counts as on it
 SKIP_BLEND = 1.0  # seconds to glide from the old light to the new part's
 
 
@@ -80,9 +78,12 @@ class Runner:
         self._lightness = 0.0
         self._voice_ok = True
 
+    def glow(self, plan: SessionPlan) -> None:
+        """Show the plan's first light now, before anything slower (opening the sound)."""
+        self._show(plan.lightness_at(0.0))
+
     def run(self, plan: SessionPlan) -> Outcome:
         """Play `plan` from now until it ends, is stopped or is interrupted."""
-        self._duty = None
         self._voice_ok = True
         try:
             return self._play(plan)
@@ -91,44 +92,51 @@ class Runner:
             self._dark()
 
     def _play(self, plan: SessionPlan) -> Outcome:
+        """Plan time p happens at clock time t0 + p - shift (a skip moves `shift` on).
+
+        Every deadline is computed by the same expression as the test that acts on it, so
+        a clock that wakes exactly at a deadline always finds it due: no float slack, and
+        no chance of waiting again for a moment that has already come.
+        """
         clock, control = self.clock, self.control
         marks = _marks(plan)
         t0 = clock.now()
-        shift = 0.0  # plan time = clock time - t0 + shift; a skip moves it on
+        shift = 0.0
         blend: tuple[float, float] | None = None  # (clock time, lightness) a skip glides from
-        i = 0
+        i = 0  # the next mark
+        k = 0  # the next light tick, at t0 + k / tick_hz
         while True:
             now = clock.now()
             command = control.take(now)
             if command is Command.QUIT:
                 return Outcome.INTERRUPTED
-            at = now - t0 + shift
             if command is Command.SKIP:
-                following = [p for p in plan.parts if p.start > at + EARLY]
+                following = [p for p in plan.parts if t0 + p.start - shift > now]
                 if not following:
                     command = Command.STOP
                 else:
                     self._hush()
-                    shift += following[0].start - at
-                    at = following[0].start
-                    i = next(k for k, m in enumerate(marks) if m.at >= at - EARLY)
+                    shift = following[0].start - (now - t0)
+                    i = next(n for n, m in enumerate(marks) if m.at >= following[0].start)
                     blend = (now, self._lightness)
             if command is Command.STOP:
                 self._hush()
                 return self._fade_out()
-            if at >= plan.seconds - EARLY:
+            end = t0 + plan.seconds - shift
+            if now >= end:
                 return Outcome.FINISHED
-            while i < len(marks) and marks[i].at <= at + EARLY:
+            while i < len(marks) and now >= t0 + marks[i].at - shift:
                 self._happen(marks[i])
                 i += 1
-            level = plan.lightness_at(at)
+            level = plan.lightness_at(now - t0 + shift)
             if blend is not None:
                 x = (now - blend[0]) / SKIP_BLEND
                 level = ease(blend[1], level, x) if x < 1 else level
                 blend = None if x >= 1 else blend
             self._show(level)
-            deadline = t0 + (math.floor((now - t0) * self.tick_hz + EARLY) + 1) / self.tick_hz
-            deadline = min(deadline, t0 + plan.seconds - shift)
+            while t0 + k / self.tick_hz <= now:
+                k += 1
+            deadline = min(t0 + k / self.tick_hz, end)
             if i < len(marks):
                 deadline = min(deadline, t0 + marks[i].at - shift)
             decision = control.next_deadline()
@@ -139,21 +147,19 @@ class Runner:
     def _fade_out(self) -> Outcome:
         """Glide from the current light to off over stop_fade seconds."""
         start, begin = self.clock.now(), self._lightness
-        self.listener("part", name="stopping")
+        end = start + self.stop_fade
+        self.listener("part", name="stopping", seconds=self.stop_fade)
         k = 1
         while True:
             now = self.clock.now()
             if self.control.take(now) is Command.QUIT:
                 return Outcome.INTERRUPTED
-            x = (now - start) / self.stop_fade
-            if x >= 1.0:
+            if now >= end:
                 return Outcome.STOPPED
-            self._show(ease(begin, 0.0, x))
-            deadline = start + k / self.tick_hz
-            while deadline <= now:
+            self._show(ease(begin, 0.0, (now - start) / self.stop_fade))
+            while start + k / self.tick_hz <= now:
                 k += 1
-                deadline = start + k / self.tick_hz
-            self.clock.wait_until(min(deadline, start + self.stop_fade), self.control.wake)
+            self.clock.wait_until(min(start + k / self.tick_hz, end), self.control.wake)
 
     def _happen(self, mark: _Mark) -> None:
         if mark.kind == "cue":

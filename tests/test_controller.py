@@ -12,12 +12,24 @@ from hardware.button import ButtonEdges
 @pytest.fixture
 def rig(pins):
     clock = SimulatedClock()
-    heard = []
+    heard = Heard()
     controller = Controller(clock, hold_seconds=2.0,
-                            listener=lambda e, **f: heard.append(f["action"]))
+                            listener=lambda e, **f: heard.note(clock.now(), f["action"]))
     button = ButtonEdges(17, controller.edge, pin_factory=pins)
     yield clock, controller, pins.pin(17), heard
     button.close()
+
+
+class Heard(list):
+    """The gestures the controller reported, in order; `.times` says when."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: list[float] = []
+
+    def note(self, t: float, action: str) -> None:
+        self.append(action)
+        self.times.append(t)
 
 
 def at(clock, t, action):
@@ -154,3 +166,37 @@ def test_waiting_for_a_press_runs_until_the_press(rig):
     clock.at(42.0, pin.drive_low)
     assert controller.wait_for_start() is True
     assert clock.now() == 42.0
+
+
+def test_a_hold_released_while_bouncing_is_still_a_stop(rig):
+    clock, controller, pin, _ = rig
+    running(clock, controller, pin)
+    at(clock, 10.0, pin.drive_low)
+    at(clock, 11.99, pin.drive_high)  # the finger lifts just before 2 s; contacts bounce
+    clock.run_pending(12.0)
+    assert controller.take(clock.now()) is Command.STOP
+    clock.run_pending(13.0)
+    assert controller.take(clock.now()) is None, "and not a skip as well"
+
+
+def test_a_release_while_idle_is_noticed_when_it_settles(rig):
+    clock, controller, pin, heard = rig
+    clock.at(10.0, pin.drive_low)
+    assert controller.wait_for_start()
+    controller.session_began()
+    controller.session_ended()  # say the session was over in a moment
+    clock.at(10.2, pin.drive_high)
+    clock.at(50.0, pin.drive_low)
+    assert controller.wait_for_start()
+    assert heard == ["press", "release", "press"]
+    assert heard.times[1] == pytest.approx(10.2 + DEBOUNCE), "reported as it settled"
+
+
+def test_a_press_exactly_one_debounce_after_a_release_counts(rig):
+    clock, controller, pin, _ = rig
+    running(clock, controller, pin)
+    controller.session_ended()
+    release = 0.29
+    at(clock, release, pin.drive_high)
+    at(clock, release + DEBOUNCE, pin.drive_low)
+    assert controller.take(clock.now()) is Command.START

@@ -214,3 +214,19 @@ def test_any_config_within_bounds_gives_a_sound_plan(pattern, minutes, pair, wor
     ends = [c.at for c in ground.cues[2:]] + [ground.stop]
     for cue, sense, nxt in zip(ground.cues[1:], SCRIPT.senses, ends, strict=True):
         assert nxt - (cue.at + cue.seconds) >= sense_pause(sense.count) - 1e-9
+
+
+def test_a_session_longer_than_an_hour_is_refused_with_a_clear_message(tmp_path):
+    from device.config import ConfigError, load
+    from device.plan import plan_session
+
+    path = tmp_path / "long.toml"
+    path.write_text("[breathing]\nminutes = 50\n")
+    config = load(path)
+    slow_voice = {text: 25.0 for text in SCRIPT.texts()}  # a script read very slowly
+    with pytest.raises(ConfigError) as caught:
+        plan_session(config, SCRIPT, slow_voice)
+    message = str(caught.value)
+    assert str(path) in message and "breathing.minutes = 50" in message
+    assert "within 60 min" in message
+    assert plan_session(config, SCRIPT, {}).seconds <= 60 * 60

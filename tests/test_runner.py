@@ -88,9 +88,9 @@ class Rig:
 
 
 def make_rig(pins, voice_cache, config: Config | None = None, light_cls=Light,
-             **light_kwargs) -> Rig:
+             epoch: float = 0.0, **light_kwargs) -> Rig:
     config = config or Config()
-    clock = SimulatedClock()
+    clock = SimulatedClock(epoch)
     events: list = []
     controller = Controller(clock, config.button.hold_seconds)
     button = ButtonEdges(config.button.pin, controller.edge, pin_factory=pins)
@@ -136,6 +136,9 @@ def test_every_inhale_rises_and_every_exhale_falls(pins, voice_cache):
     assert len(phases) == len([s for s in rig.plan.segments if s.phase])
     for (t, f), (t_next, _) in itertools.pairwise(phases):
         inside = [d for (u, d, _) in lights if t <= u < t_next]
+        if f["name"] in ("inhale", "exhale"):
+            assert len(inside) >= 0.5 * 50 * (t_next - t), "written at 50 Hz while it moves"
+            assert inside[-1] != inside[0], t
         if f["name"] == "inhale":
             assert all(a < b for a, b in itertools.pairwise(inside)), t
         elif f["name"] == "exhale":
@@ -172,9 +175,39 @@ def test_a_short_press_moves_to_the_next_part_and_cuts_the_voice(pins, voice_cac
     ground = rig.plan.part_named("ground")
     first_ground_line = next(t for t, text in rig.said() if text == ground.cues[0].text)
     assert math.isclose(first_ground_line, skip_at + ground.cues[0].at - ground.start)
-    # the light glides into the new part rather than jumping
-    after = [(t, d) for t, d, _ in rig.lights() if 30.0 <= t <= 31.5]
-    assert max(abs(b[1] - a[1]) for a, b in itertools.pairwise(after)) < 0.05
+
+
+
+def test_a_skip_at_the_top_of_a_breath_glides_down_into_the_next_part(pins, voice_cache):
+    rig = make_rig(pins, voice_cache)
+    breathe = rig.plan.part_named("breathe")
+    peak = next(s.stop for s in breathe.segments if s.phase == "inhale" and s.start > 40)
+    rig.clock.at(peak - DEBOUNCE - 0.2, rig.pin.drive_low)
+    rig.clock.at(peak - DEBOUNCE, rig.pin.drive_high)  # the skip lands on the peak
+    rig.runner.run(rig.plan)
+    lights = [(t, lightness) for t, _, lightness in rig.lights()]
+    before = [v for t, v in lights if t < peak][-1]
+    assert before > 0.95
+    assert rig.plan.part_named("ground").segments[0].begin < 0.2
+    after = [v for t, v in lights if peak <= t <= peak + 1.5]
+    assert after[-1] < 0.3, "it reached the new part's light"
+    assert max(abs(b - a) for a, b in itertools.pairwise([before, *after])) < 0.05
+
+
+@pytest.mark.parametrize("stop_at", [2.6, 3.1, 14.4, 62.0, 201.7])
+@pytest.mark.parametrize("epoch", [0.0, 1e6])
+def test_a_hold_at_any_moment_fades_to_off_on_any_clock(pins, voice_cache, stop_at, epoch):
+    rig = make_rig(pins, voice_cache, epoch=epoch)
+    rig.clock.at(epoch + stop_at - 2.0, rig.pin.drive_low)
+    assert rig.runner.run(rig.plan) is Outcome.STOPPED
+    assert rig.clock.now() == pytest.approx(epoch + stop_at + 2.0)
+    assert rig.led_pin.state == 0
+
+
+def test_a_whole_session_on_a_clock_far_from_zero(pins, voice_cache):
+    rig = make_rig(pins, voice_cache, epoch=1e6)
+    assert rig.runner.run(rig.plan) is Outcome.FINISHED
+    assert rig.clock.now() == pytest.approx(1e6 + rig.plan.seconds)
 
 
 def test_holding_ends_the_session_voice_at_once_light_within_three_seconds(pins, voice_cache):

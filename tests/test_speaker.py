@@ -6,6 +6,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -85,13 +86,20 @@ def test_live_session_opens_speaks_and_closes(tmp_path) -> None:
     speaker.prepare(TEXTS[:1])
     if not speaker.open():
         pytest.skip("no audio output device here")
+    mixer = speaker.mixer
     try:
         assert speaker.say(TEXTS[0]) > 0.5
-        assert speaker.mixer.busy
-        speaker.hush()
+        assert mixer.busy
+        deadline = time.monotonic() + 5.0
+        while mixer.position < 0.3 * mixer.rate and time.monotonic() < deadline:
+            time.sleep(0.01)  # real audio: let the device get into its stride mid-sentence
     finally:
-        speaker.close()  # waits for the short fade, then releases the device
-    assert not speaker.mixer.busy
+        mid_sentence = mixer.position
+        speaker.close()  # fades the voice out, lets the device play the fade, then releases it
+    played = mixer.position - mid_sentence
+    assert played >= 0.05 * mixer.rate, "the fade reached the device before it was closed"
+    assert played < 1.0 * mixer.rate, "and the rest of the sentence did not"
+    assert not mixer.busy
 
 
 MISSING_LIBRARIES = """

@@ -49,9 +49,10 @@ def test_empty_text_is_an_empty_clip() -> None:
     assert EspeakTTS().render("  ").seconds == 0.0
 
 
-def test_known_voice_is_used_and_listed() -> None:
-    tts = EspeakTTS(voice="gmw/en-us")
-    assert "gmw/en-us" in tts.available_voices()
+def test_known_voice_is_used() -> None:
+    tts = EspeakTTS(voice="en-us")
+    tts.render("a")
+    assert tts.voice_in_use == "gmw/en-us"
     # American English says "alone" differently, so the length differs from the default.
     assert tts.render(LONGER).seconds != EspeakTTS().render(LONGER).seconds
 
