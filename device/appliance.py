@@ -17,6 +17,7 @@ from device.runner import Outcome, Runner
 from device.script import Script
 from hardware.button import ButtonEdges
 from hardware.light import Light
+from hardware.pins import PinFactory
 
 log = logging.getLogger("ebbtide")
 
@@ -30,7 +31,7 @@ def speaker_for(config: Config, mixer: Mixer | None = None) -> Speaker:
 class Appliance:
     """Owns the pins, the voice and the plan, and serves sessions until told to quit."""
 
-    def __init__(self, config: Config, script: Script, *, clock: Clock, pin_factory,
+    def __init__(self, config: Config, script: Script, *, clock: Clock, pin_factory: PinFactory,
                  listener: Listener, speaker: Speaker | None = None,
                  log_tracebacks: bool = True) -> None:
         self.config = config

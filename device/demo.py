@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import IO
+from typing import IO, Protocol
 
 from device.controller import Controller
 
@@ -80,10 +80,18 @@ class DemoScreen:
         self.out.flush()
 
 
+class MockButtonPin(Protocol):
+    """The mock pin the keyboard works (gpiozero's MockPin)."""
+
+    def drive_low(self) -> None: ...
+
+    def drive_high(self) -> None: ...
+
+
 class Keyboard:
     """Reads lines from stdin and works the mock button pin as a person would."""
 
-    def __init__(self, pin, controller: Controller, hold_seconds: float,
+    def __init__(self, pin: MockButtonPin, controller: Controller, hold_seconds: float,
                  stream: IO[str] = sys.stdin) -> None:
         self.pin = pin
         self.controller = controller

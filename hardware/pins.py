@@ -10,6 +10,8 @@ from gpiozero import Device
 from gpiozero.pins import Factory
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
+PinFactory = Factory  # what device/ passes around, without importing gpiozero itself
+
 
 class NoPins(Exception):
     """No GPIO backend could be loaded on this machine."""
