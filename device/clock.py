@@ -71,8 +71,10 @@ class SimulatedClock:
             if deadline == math.inf:
                 raise RuntimeError("simulated clock: waiting forever with nothing scheduled")
             self._now = max(self._now, deadline)
-        self._idle_waits = 0 if acted or wake.is_set() or self._now > before else (
-            self._idle_waits + 1)
+        if acted or wake.is_set() or self._now > before:
+            self._idle_waits = 0
+            return
+        self._idle_waits += 1
         if self._idle_waits > self.STUCK:
             raise RuntimeError(f"simulated clock: {self.STUCK} waits at {self._now} s let no "
                                "time pass; the caller is spinning")

@@ -163,10 +163,9 @@ class Runner:
 
     def _happen(self, mark: _Mark) -> None:
         if mark.kind == "cue":
-            if self._voice_ok:
-                seconds = self._say(mark.detail)
-                if self._voice_ok:
-                    self.listener("clip", text=mark.detail, seconds=round(seconds, 3))
+            seconds = self._say(mark.detail)
+            if seconds is not None:
+                self.listener("clip", text=mark.detail, seconds=round(seconds, 3))
         else:
             self.listener(mark.kind, name=mark.detail, seconds=round(mark.seconds, 3))
 
@@ -185,13 +184,16 @@ class Runner:
             self._duty = 0.0
             self.listener("light", value=0.0, lightness=0.0)
 
-    def _say(self, text: str) -> float:
+    def _say(self, text: str) -> float | None:
+        """Speak; the clip's length, or None once the voice has failed (light only)."""
+        if not self._voice_ok:
+            return None
         try:
             return self.voice.say(text)
         except Exception as error:  # the light goes on without the voice
             self._voice_ok = False
             log.error("the voice failed (%s); the session goes on with the light only", error)
-            return 0.0
+            return None
 
     def _hush(self) -> None:
         if self._voice_ok:

@@ -28,20 +28,15 @@ class Light:
         self._led = PWMLED(pin, frequency=frequency, pin_factory=pin_factory)
         self.steps = steps or PWM_STEPS.get(type(self._led.pin_factory).__name__)
 
-    def duty_for(self, lightness: float) -> float:
-        """The duty this light sends for `lightness` (0-1 of max)."""
-        duty = duty_for(lightness * self.max_brightness)
-        if self.steps is None or duty <= 0:
-            return duty
-        return max(1, round(duty * self.steps)) / self.steps
-
     def show(self, lightness: float) -> float:
         """Set the light to `lightness` (0-1 of max); return the duty sent to the pin."""
-        duty = self.duty_for(lightness)
-        if self.steps is None or duty == 0:
+        duty = duty_for(lightness * self.max_brightness)
+        if self.steps is None or duty <= 0:
             self._led.value = duty
-        else:  # half a step up, so that the backend's truncation lands on this step
-            self._led.value = min(1.0, duty + 0.5 / self.steps)
+            return duty
+        duty = max(1, round(duty * self.steps)) / self.steps  # never rounds a glow to off
+        # Half a step up, so that the backend's truncation lands on this step.
+        self._led.value = min(1.0, duty + 0.5 / self.steps)
         return duty
 
     def off(self) -> None:

@@ -28,12 +28,24 @@ class GlitchyPWMPin(MockPWMPin):
         super()._set_state(value)
 
 
+class WatchedSpeaker(Speaker):
+    """The real speaker, noting how bright the LED already was when the sound was opened."""
+
+    led = None
+    duty_at_open: list[float]
+
+    def open(self) -> bool:
+        self.duty_at_open.append(self.led.state)
+        return super().open()
+
+
 @pytest.fixture
 def appliance(tmp_path):
     factory = MockFactory(pin_class=GlitchyPWMPin)
     clock = SimulatedClock()
     events: list = []
-    speaker = Speaker(mixer=Mixer(48000), cache_dir=tmp_path / "voice")
+    speaker = WatchedSpeaker(mixer=Mixer(48000), cache_dir=tmp_path / "voice")
+    speaker.led, speaker.duty_at_open = factory.pin(18), []
     device = Appliance(parse({"breathing": {"minutes": 1}}), SCRIPT, clock=clock,
                        pin_factory=factory, speaker=speaker,
                        listener=lambda e, **f: events.append((clock.now(), e, f)))
@@ -63,6 +75,8 @@ def test_a_press_runs_a_whole_session_then_waits_for_the_next(appliance):
     assert all(f["seconds"] > 0.3 for f in said), "real espeak-ng clips have real lengths"
     first_light = next(t for t, e, f in events if e == "light" and f["value"] > 0)
     assert first_light == 5.0, "the light appears on the press itself"
+    assert len(device.speaker.duty_at_open) == 2
+    assert all(duty > 0 for duty in device.speaker.duty_at_open), "glowing before any sound"
 
 
 def test_a_crash_in_a_session_is_logged_and_the_next_press_works(appliance, caplog):

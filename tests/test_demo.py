@@ -59,6 +59,8 @@ def test_demo_start_skip_hold_and_quit(tmp_path):
         process.stdin.write("\n")  # press: the session starts
         process.stdin.flush()
         assert _read_until(process.stdout, "I'm here. You're not alone.", seen)
+        live = (tmp_path / "trace.jsonl").read_text()
+        assert '"event": "session"' in live, "the trace can be followed while it runs"
         time.sleep(0.5)
         process.stdin.write("\n")  # press again: on to the breathing
         process.stdin.flush()

@@ -28,6 +28,8 @@ def test_coarse_pwm_keeps_a_dim_glow_visible_and_lands_on_whole_steps(pins):
     pin = pins.pin(18)
     assert duty_for(0.1 * 0.8) < 0.01  # would truncate to off on a 100-step backend
     assert light.show(0.1) == 0.01
+    assert duty_for(0.05 * 0.8) < 0.005  # would even round to off
+    assert light.show(0.05) == 0.01
     for lightness in (0.1, 0.3, 0.55, 0.9, 1.0):
         duty = light.show(lightness)
         assert math.isclose(duty * 100, round(duty * 100))
