@@ -50,6 +50,8 @@ case "$mode" in
     demo) exec .venv/bin/ebbtide demo ;;
     test)
         .venv/bin/ruff check .
+        # The real-audio tests must run here, not skip: the audio stack was installed above.
+        export EBBTIDE_REQUIRE_AUDIO=1
         exec .venv/bin/python -m pytest ;;
 esac
 echo "setup: done. Try .venv/bin/ebbtide demo"

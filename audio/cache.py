@@ -56,7 +56,7 @@ class ClipCache:
     def __init__(self, tts: EspeakTTS, directory: Path | None) -> None:
         self.tts = tts
         self.renders = 0  # syntheses done by this cache; cache hits do not count
-        self._memory: dict[str, Clip] = {}
+        self._memory: dict[tuple[str, int | None], Clip] = {}
         self._lock = threading.Lock()
         self.directory: Path | None = None
         if directory is None:
@@ -69,28 +69,36 @@ class ClipCache:
             return
         self.directory = Path(directory)
 
-    def path_for(self, text: str) -> Path | None:
-        """The file that holds (or would hold) the clip for text; None without a directory."""
+    def path_for(self, text: str, rate: int | None = None) -> Path | None:
+        """The file that holds (or would hold) the clip for text, as rendered or resampled to
+        `rate`; None without a directory."""
         if self.directory is None:
             return None
-        key = hashlib.sha256(f"{self.tts.identity}\n{text}".encode()).hexdigest()
-        return self.directory / f"{key}.wav"
+        name = f"{self.tts.identity}\n{text}" + ("" if rate is None else f"\n{rate} Hz")
+        return self.directory / f"{hashlib.sha256(name.encode()).hexdigest()}.wav"
 
-    def get(self, text: str) -> Clip:
-        """The clip for text; renders it only on a miss (TTSUnavailable if it cannot)."""
+    def get(self, text: str, rate: int | None = None) -> Clip:
+        """The clip for text, at `rate` if given (resampled once, then kept on disk too);
+        renders it only on a miss (TTSUnavailable if it cannot)."""
         with self._lock:
-            clip = self._memory.get(text)
-            if clip is None:
-                clip = self._load(text)
-            if clip is None:
+            return self._get(text, rate)
+
+    def _get(self, text: str, rate: int | None) -> Clip:
+        clip = self._memory.get((text, rate))
+        if clip is None:
+            clip = self._load(text, rate)
+        if clip is None:
+            if rate is None:
                 clip = self.tts.render(text)
                 self.renders += 1
-                self._store(text, clip)
-            self._memory[text] = clip
-            return clip
+            else:
+                clip = self._get(text, None).resampled(rate)
+            self._store(text, rate, clip)
+        self._memory[(text, rate)] = clip
+        return clip
 
-    def _load(self, text: str) -> Clip | None:
-        path = self.path_for(text)
+    def _load(self, text: str, rate: int | None) -> Clip | None:
+        path = self.path_for(text, rate)
         if path is None:
             return None
         try:
@@ -101,9 +109,9 @@ class ClipCache:
             log.debug("cached clip %s is unreadable (%s); rendering it again", path.name, exc)
             return None
 
-    def _store(self, text: str, clip: Clip) -> None:
+    def _store(self, text: str, rate: int | None, clip: Clip) -> None:
         """Write via a temporary file and os.replace, so a reader never sees half a clip."""
-        path = self.path_for(text)
+        path = self.path_for(text, rate)
         if path is None:
             return
         tmp_name = ""

@@ -1,16 +1,21 @@
 """A sample-accurate mixer for an audio callback: clips start at exact sample positions.
 
-Other threads call schedule() and hush(); they only append to a deque (atomic in CPython).
-fill() runs in the audio callback: it takes those commands, sums the clips into preallocated
-buffers and never blocks, allocates arrays or does I/O in the steady state.
+Other threads call schedule(), hush() and fade_to(); they only append to a deque (atomic in
+CPython). fill() runs in the audio callback: it takes those commands, sums the clips into
+preallocated buffers and never blocks, allocates arrays or does I/O in the steady state.
 
 Clips may be scheduled ahead of time; they wait, sorted by start, and take one of max_clips
 playing slots when they begin.
+
+The mixer also keeps the map from clock time to sample position: each fill() may say when
+its first sample reaches the speaker (PortAudio's DAC time, on the caller's clock), and
+sample_at(t) turns a clock time into the sample that will be heard at t.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 from collections import deque
 
 import numpy as np
@@ -18,6 +23,11 @@ import numpy as np
 # Mixes above this level are bent smoothly towards (never past) full scale. One espeak
 # prompt peaks near 0.7, so the limiter only acts where clips overlap.
 _KNEE = 0.8
+
+# A DAC time this far from where the running map expects it means the stream stalled or
+# restarted: the map jumps to it. Smaller differences are timing jitter, averaged away.
+_ANCHOR_JUMP_S = 0.005
+_ANCHOR_SMOOTHING = 0.02
 
 _INITIAL_FRAMES = 4096  # covers usual callback sizes; a bigger block grows it once
 _OFFLINE_BLOCK = 4096  # render() works in blocks of this size to bound scratch memory
@@ -43,7 +53,8 @@ class Mixer:
     """Sums scheduled mono clips into callback buffers, sample-accurately.
 
     Positions are counted in samples mixed so far (`position`), so a caller that knows the
-    mixer's position and rate can place a clip on an exact future sample.
+    mixer's position and rate can place a clip on an exact future sample. A master gain
+    (`fade_to`) scales the whole mix, ramped per sample so it never clicks.
     """
 
     def __init__(self, rate: int, channels: int = 1, max_clips: int = 8) -> None:
@@ -53,7 +64,14 @@ class Mixer:
         self.channels = int(channels)
         self.position = 0  # samples mixed so far; written only by fill()
         self.dropped = 0  # clips not played because max_clips were already playing
-        self._commands: deque[tuple[_Voice | None, int]] = deque()
+        # (position, clock time) of one sample on its way to the speaker; None until a
+        # fill() has said when its block is heard. Replaced whole, so readers see a pair.
+        self.anchor: tuple[int, float] | None = None
+        self.block = 0  # frames in the last fill()
+        self.gain = 1.0  # the master gain reached so far
+        self._gain_target = 1.0
+        self._gain_step = 0.0  # per sample, towards _gain_target
+        self._commands: deque[tuple[_Voice | None, int, float]] = deque()
         self._waiting: list[_Voice] = []  # not started yet, sorted by start
         self._voices: list[_Voice | None] = [None] * max_clips  # playing
         self._allocate(_INITIAL_FRAMES)
@@ -75,20 +93,25 @@ class Mixer:
         data = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
         if len(data) == 0:
             return
-        self._commands.append((_Voice(data, -1 if at is None else max(int(at), 0)), 0))
+        self._commands.append((_Voice(data, -1 if at is None else max(int(at), 0)), 0, 0.0))
 
     def hush(self, fade_s: float = 0.05) -> None:
         """Fade out everything playing or scheduled so far, linearly over fade_s, then drop it.
 
         Clips scheduled after this call are not affected.
         """
-        self._commands.append((None, max(0, round(fade_s * self.rate))))
+        self._commands.append((None, max(0, round(fade_s * self.rate)), -1.0))
+
+    def fade_to(self, gain: float, seconds: float = 0.0) -> None:
+        """Move the master gain to `gain` in a straight line over `seconds` from the next block."""
+        self._commands.append((None, max(0, round(seconds * self.rate)), max(0.0, float(gain))))
 
     def clear(self) -> None:
         """Drop everything at once. Only while nothing is filling (e.g. the stream is closed)."""
         self._commands.clear()
         self._waiting.clear()
         self._voices[:] = [None] * len(self._voices)
+        self.anchor = None
 
     @property
     def busy(self) -> bool:
@@ -99,14 +122,37 @@ class Mixer:
             bool(self._commands) or bool(self._waiting) or any(v is not None for v in self._voices)
         )
 
+    def sample_at(self, t: float) -> int | None:
+        """The first sample heard at or after clock time t; None before any timed fill()."""
+        anchor = self.anchor
+        if anchor is None:
+            return None
+        return anchor[0] + math.ceil(round((t - anchor[1]) * self.rate, 6))
+
+    def time_at(self, position: int) -> float | None:
+        """The clock time at which sample `position` is heard; None before any timed fill()."""
+        anchor = self.anchor
+        if anchor is None:
+            return None
+        return anchor[1] + (position - anchor[0]) / self.rate
+
+    def earliest(self) -> float | None:
+        """The soonest clock time a clip scheduled now can be heard: after the next block."""
+        return self.time_at(self.position + self.block)
+
     # -- the audio callback ----------------------------------------------------------------
 
-    def fill(self, out: np.ndarray) -> None:
-        """Write the next len(out) frames of the mix into out (float32, (frames, channels))."""
+    def fill(self, out: np.ndarray, heard_at: float | None = None) -> None:
+        """Write the next len(out) frames of the mix into out (float32, (frames, channels)).
+
+        heard_at: the clock time at which out[0] reaches the speaker, if known.
+        """
         frames = out.shape[0]
         if frames > len(self._mix):
             self._allocate(frames)  # a bigger block than ever before; happens once
         pos = self.position
+        if heard_at is not None:
+            self._move_anchor(pos, heard_at)
         self._take_commands(pos)
         mix = self._mix[:frames]
         mix.fill(0.0)
@@ -115,30 +161,70 @@ class Mixer:
                 self._voices[index] = None
         self._start_due(mix, pos, frames)
         self._limit(mix)
+        self._apply_gain(mix)
         if out.ndim == 1:
             out[:] = mix
         else:
             out[:] = mix[:, np.newaxis]
+        self.block = frames
         self.position = pos + frames
 
     def render(self, frames: int) -> np.ndarray:
-        """Mix the next `frames` frames offline (e.g. into a WAV file)."""
+        """Mix the next `frames` frames offline (e.g. into a WAV file).
+
+        Offline, clock time is the mix's own time: sample n is heard at n / rate seconds.
+        """
         out = np.zeros((frames, self.channels), dtype=np.float32)
         for start in range(0, frames, _OFFLINE_BLOCK):
-            self.fill(out[start : start + _OFFLINE_BLOCK])
+            self.fill(out[start : start + _OFFLINE_BLOCK], self.position / self.rate)
         return out
+
+    def _move_anchor(self, pos: int, heard_at: float) -> None:
+        """Follow the DAC: jump on a stall, else average out the jitter of its reports."""
+        anchor = self.anchor
+        if anchor is None:
+            self.anchor = (pos, heard_at)
+            return
+        expected = anchor[1] + (pos - anchor[0]) / self.rate
+        error = heard_at - expected
+        if abs(error) > _ANCHOR_JUMP_S:
+            self.anchor = (pos, heard_at)
+        else:
+            self.anchor = (pos, expected + _ANCHOR_SMOOTHING * error)
 
     def _take_commands(self, pos: int) -> None:
         commands = self._commands
         while commands:
-            voice, fade_len = commands[0]
-            if voice is None:
-                self._start_fade(pos, fade_len)
-            else:
+            voice, length, gain = commands[0]
+            if voice is not None:
                 if voice.start < pos:  # "as soon as possible", or already late
                     voice.start = pos
                 bisect.insort(self._waiting, voice, key=_start_of)
+            elif gain < 0:
+                self._start_fade(pos, length)
+            elif length == 0:
+                self.gain, self._gain_target, self._gain_step = gain, gain, 0.0
+            else:
+                self._gain_target = gain
+                self._gain_step = (gain - self.gain) / length
             commands.popleft()
+
+    def _apply_gain(self, mix: np.ndarray) -> None:
+        """Scale the mix by the master gain, ramping it sample by sample towards its target."""
+        if self._gain_step == 0.0:
+            if self.gain != 1.0:
+                mix *= self.gain
+            return
+        n = len(mix)
+        ramp = self._work[:n]
+        np.multiply(self._ramp[:n], self._gain_step, out=ramp)
+        ramp += self.gain + self._gain_step  # the first sample already moves one step
+        low, high = sorted((self.gain, self._gain_target))
+        np.clip(ramp, low, high, out=ramp)
+        mix *= ramp
+        self.gain = float(ramp[-1]) if n else self.gain
+        if self.gain == self._gain_target:
+            self._gain_step = 0.0
 
     def _start_due(self, mix: np.ndarray, pos: int, frames: int) -> None:
         """Mix the clips that begin in this block; those that go on take a playing slot.

@@ -1,17 +1,24 @@
-"""The voice of a session: cached clips mixed into one output stream.
+"""The sound of a session: the voice, the chime and the breath, mixed into one output stream.
 
-This is the whole interface the device side uses. Audio faults never raise out of it: a
-missing speech engine or speaker is logged once, and the session runs with the light only.
+This is the whole interface the device side uses. Times are clock seconds: a sound placed
+`at` a time is heard then, because the stream says when each block reaches the speaker.
+Audio faults never raise out of it: a missing speech engine or speaker, or an output that
+dies mid-session, is logged once, and the session goes on with the light only.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from audio.breath import BreathSound
 from audio.cache import ClipCache, default_cache_dir
+from audio.chime import soft_chime
 from audio.clip import Clip
 from audio.mixer import Mixer
 from audio.stream import FALLBACK_RATE, AudioUnavailable, SoundStream, output_rate
@@ -19,13 +26,29 @@ from audio.tts import EspeakTTS, TTSUnavailable
 
 log = logging.getLogger("ebbtide.audio")
 
-_HUSH_FADE_S = 0.05
-# How long close() lets a hush fade play out before it stops the stream.
-_CLOSE_GRACE_S = 0.3
+LEAD_S = 0.3  # how far ahead sounds should be placed: more than the output's latency
+FADE_IN_S = 0.5  # all sound rises over this at the start of a session
+FADE_OUT_S = 0.12  # and falls over this when it is stopped: quick, and never a click
+# A sound is placed this much after its moment, so the voice never leads the light it
+# belongs to (sound early is noticed sooner than sound late).
+_LATE_S = 0.002
+_START_WAIT_S = 0.5  # how long open() waits for the stream to say when it is heard
+_CLOSE_GRACE_S = 0.5  # how long close() lets the fade-out play before it stops the stream
+
+
+@dataclass(frozen=True)
+class AudioReport:
+    """How the sound went in one session (all zero is a clean session)."""
+
+    underflows: int  # blocks the device ran dry: heard as a crackle
+    dropped: int  # sounds not played because too many were already playing
+    failure: str | None  # why the output stopped mid-session, if it did
 
 
 class Speaker:
-    """The voice of a session: cached clips mixed into one output stream."""
+    """The voice, chime and breath sound of sessions: cached clips in one output stream."""
+
+    lead = LEAD_S
 
     def __init__(
         self,
@@ -36,6 +59,8 @@ class Speaker:
         device: str | int | None = None,
         cache_dir: Path | None = None,
         mixer: Mixer | None = None,
+        chime: bool = True,
+        breath_sound: bool = False,
     ) -> None:
         """cache_dir None means default_cache_dir(). A given mixer means offline rendering:
         no stream is ever opened and the caller pulls the sound with mixer.render()."""
@@ -46,9 +71,17 @@ class Speaker:
         )
         self._mixer = mixer
         self._offline = mixer is not None
+        if mixer is not None and mixer.anchor is None:
+            # Offline, the mix keeps its own time: sample n is heard at n / rate seconds.
+            mixer.anchor = (mixer.position, mixer.position / mixer.rate)
         self._clips: dict[str, Clip] = {}  # at the mixer's rate, ready to schedule
         self._voice_ok = True
+        self._with_chime = chime
+        self._chime: np.ndarray | None = None
+        self._breath: BreathSound | None = None
+        self._with_breath = breath_sound
         self._stream: SoundStream | None = None
+        self._failure_told = False  # the output's failure this session is in the log
 
     @property
     def mixer(self) -> Mixer:
@@ -63,82 +96,138 @@ class Speaker:
 
     @property
     def rate(self) -> int:
-        """The mixer's sample rate: `at` positions count samples at this rate."""
+        """The mixer's sample rate."""
         return self.mixer.rate
 
     def prepare(self, texts: Iterable[str]) -> dict[str, float]:
         """Render/cache every text now (before the first session); return spoken seconds per text.
 
-        If the TTS engine is unavailable: log ONE clear line, return {}, and say() becomes a
-        no-op.
+        The chime and breath sound are made here too. If the TTS engine is unavailable: log
+        ONE clear line, return {}, and say() becomes a no-op.
         """
+        if self._with_chime and self._chime is None:
+            self._chime = soft_chime(self.rate)
+        if self._with_breath and self._breath is None:
+            self._breath = BreathSound(self.rate)
         seconds: dict[str, float] = {}
         for text in texts:
-            clip = self._clip(text)
+            clip = self.clip(text)
             if clip is None:
                 return {}
             seconds[text] = clip.seconds
         return seconds
 
-    def open(self) -> bool:
-        """Open the output stream for a session; False (and one log line) if there is none."""
-        if self._offline or self._stream is not None:
-            return True
-        stream = SoundStream(self.mixer, self.device)
-        try:
-            stream.start()
-        except AudioUnavailable as exc:
-            log.warning("%s; the session runs with the light only", exc)
-            return False
-        self._stream = stream
-        return True
+    def open(self, volume: float = 1.0) -> float | None:
+        """Start a session's sound at `volume` (0-1), fading in.
 
-    def say(self, text: str, at: int | None = None) -> float:
-        """Start speaking text (at sample position `at` of the mixer, or ASAP).
+        Returns the seconds until a sound placed now can be heard, or None (and one log
+        line) if there is no output: then the session runs with the light only.
+        """
+        mixer = self.mixer
+        if not self._offline and self._stream is None:
+            mixer.clear()
+            stream = SoundStream(mixer, self.device)
+            try:
+                stream.start()
+            except AudioUnavailable as exc:
+                log.warning("%s; the session runs with the light only", exc)
+                return None
+            self._stream = stream
+            self._failure_told = False
+        mixer.fade_to(0.0)
+        mixer.fade_to(volume, FADE_IN_S)
+        return self._delay()
+
+    def _delay(self) -> float:
+        """Seconds from now until the first sample the mixer has not yet filled is heard."""
+        if self._offline:
+            return 0.0
+        deadline = time.monotonic() + _START_WAIT_S
+        while self.mixer.anchor is None and time.monotonic() < deadline:
+            time.sleep(0.001)  # the first callback comes within a block or two
+        earliest = self.mixer.earliest()
+        return 0.0 if earliest is None else min(max(earliest - time.monotonic(), 0.0),
+                                                _START_WAIT_S)
+
+    def say(self, text: str, at: float | None = None) -> float:
+        """Speak text from clock time `at` (None: as soon as possible).
 
         Returns its length in seconds (also when there is no speaker, so the session keeps
-        its timing); 0.0 if the voice is unavailable. Never raises for audio faults.
+        its timing); 0.0 if the voice is unavailable.
         """
         if text not in self._clips and self._voice_ok:
             log.debug("rendering a prompt that was not prepared: %r", text)
-        clip = self._clip(text)
+        clip = self.clip(text)
         if clip is None:
             return 0.0
-        if self._offline or self._stream is not None:
-            self.mixer.schedule(clip.samples, at)
+        self._place(clip.samples, at)
         return clip.seconds
 
-    def hush(self) -> None:
-        """Stop speaking at once (short fade)."""
-        if self._offline or self._stream is not None:  # else nothing plays or ever fills
-            self.mixer.hush(_HUSH_FADE_S)
+    def chime(self, at: float | None = None) -> None:
+        """Sound the soft chime that marks a new part (if it is switched on)."""
+        if self._with_chime:
+            if self._chime is None:
+                self._chime = soft_chime(self.rate)
+            self._place(self._chime, at)
 
-    def close(self) -> None:
-        """End the session's sound: let a hush fade play out, then release the device."""
+    def breathe(self, at: float, seconds: float, levels: Sequence[float], inhale: bool) -> None:
+        """The breath sound of one phase (if switched on), loudness following `levels`."""
+        if self._with_breath:
+            if self._breath is None:
+                self._breath = BreathSound(self.rate)
+            self._place(self._breath.clip(seconds, levels, inhale), at)
+
+    def hush(self) -> None:
+        """Stop every sound at once, with a short fade."""
+        if self._offline or self._stream is not None:  # else nothing plays or ever fills
+            self.mixer.hush(FADE_OUT_S)
+
+    def close(self) -> AudioReport | None:
+        """End the session's sound: fade out, let the fade play, then release the device."""
         stream, self._stream = self._stream, None
         if stream is None:
-            return
+            return None
         mixer = self.mixer
-        if mixer.busy:
-            mixer.hush(_HUSH_FADE_S)
+        if self._alive(stream):
+            mixer.hush(FADE_OUT_S)
+            mixer.fade_to(0.0, FADE_OUT_S)
             deadline = time.monotonic() + _CLOSE_GRACE_S
-            while mixer.busy and time.monotonic() < deadline:
+            while (mixer.busy or mixer.gain > 0) and stream.playing and \
+                    time.monotonic() < deadline:
                 time.sleep(0.005)
             time.sleep(min(stream.latency, 0.1))  # the fade's last block reaches the speaker
         stream.close()
         mixer.clear()  # nothing left over plays when the next session opens
-        if stream.underflows or stream.errors or mixer.dropped:
-            log.warning("audio this session: the output ran dry %d times, the mixer failed %d "
-                        "times, %d clips were dropped",
-                        stream.underflows, stream.errors, mixer.dropped)
+        report = AudioReport(stream.underflows, mixer.dropped, stream.failure)
+        if report.underflows or report.dropped:
+            log.warning("audio this session: the output ran dry %d times, %d sounds were "
+                        "dropped", report.underflows, report.dropped)
+        return report
 
-    def _clip(self, text: str) -> Clip | None:
+    def _place(self, samples: np.ndarray, at: float | None) -> None:
+        """Schedule samples to be heard at clock time `at`, if there is an output."""
+        stream = self._stream
+        if not self._offline and (stream is None or not self._alive(stream)):
+            return  # no output this session: the light carries on alone
+        position = None if at is None else self.mixer.sample_at(at + _LATE_S)
+        self.mixer.schedule(samples, position)
+
+    def _alive(self, stream: SoundStream) -> bool:
+        """False once the stream has stopped by itself; says so in one log line."""
+        if stream.playing:
+            return True
+        if not self._failure_told:
+            self._failure_told = True
+            log.warning("%s; the session goes on with the light only", stream.failure)
+        return False
+
+    def clip(self, text: str) -> Clip | None:
         """The clip for text at the mixer's rate, loading it once; None without a voice."""
         clip = self._clips.get(text)
         if clip is not None or not self._voice_ok:
             return clip
         try:
-            clip = self._cache.get(text).resampled(self.rate)
+            clip = self._cache.get(text, self.rate)
         except TTSUnavailable as exc:
             self._voice_ok = False
             log.warning("%s; sessions run without the voice", exc)

@@ -7,6 +7,7 @@ must still start (light only) on such a machine.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from audio.mixer import Mixer
@@ -15,6 +16,10 @@ log = logging.getLogger("ebbtide.audio.stream")
 
 # Used when the output rate cannot be asked (no device yet); nearly every DAC supports it.
 FALLBACK_RATE = 48000
+# Seconds of sound buffered ahead of the speaker. PortAudio's "low" (a few ms) underflows
+# through PulseAudio and would make a Pi Zero wake every 2 ms; 50 ms plays steadily and
+# still puts the first word well within 100 ms of a press.
+LATENCY_S = 0.05
 
 
 class AudioUnavailable(Exception):
@@ -64,15 +69,22 @@ def output_rate(device: str | int | None = None) -> int:
 
 
 class SoundStream:
-    """A running output stream whose callback is mixer.fill; the mixer's rate is used."""
+    """A running output stream whose callback is mixer.fill; the mixer's rate is used.
+
+    The callback tells the mixer when each block will be heard on the monotonic clock, so
+    clips can be placed for a moment in time. If the callback fails or the device goes away,
+    the stream stops and `failure` says why; nothing is retried until the next start().
+    """
 
     def __init__(self, mixer: Mixer, device: str | int | None = None, blocksize: int = 0) -> None:
         self.mixer = mixer
         self.device = device
         self.blocksize = blocksize
         self.underflows = 0  # blocks the device ran dry (heard as a crackle)
-        self.errors = 0  # callbacks where the mixer failed; silence was played instead
+        self.failure: str | None = None  # why the stream stopped by itself, if it did
         self._stream: Any = None
+        self._closing = False
+        self._abort: type[Exception] = Exception  # sounddevice.CallbackAbort once started
 
     @property
     def rate(self) -> int:
@@ -84,6 +96,9 @@ class SoundStream:
             return
         sd = _sounddevice()
         _device_info(self.device)  # a missing device gets a message that lists the others
+        self.failure = None
+        self._closing = False
+        self._abort = sd.CallbackAbort
         try:
             stream = sd.OutputStream(
                 samplerate=self.mixer.rate,
@@ -91,8 +106,9 @@ class SoundStream:
                 device=self.device,
                 channels=self.mixer.channels,
                 dtype="float32",
-                latency="low",
+                latency=LATENCY_S,
                 callback=self._callback,
+                finished_callback=self._finished,
             )
         except (sd.PortAudioError, ValueError) as exc:
             raise AudioUnavailable(f"audio device {self.device!r} cannot play: {exc}") from exc
@@ -108,6 +124,7 @@ class SoundStream:
         stream, self._stream = self._stream, None
         if stream is None:
             return
+        self._closing = True
         # abort(), not stop(): stop() drains PortAudio's buffers, which takes over a second
         # through PulseAudio's ALSA plugin; by now those buffers only hold silence.
         stream.abort(ignore_errors=True)
@@ -119,12 +136,28 @@ class SoundStream:
         stream = self._stream
         return float(stream.latency) if stream is not None else 0.0
 
+    @property
+    def playing(self) -> bool:
+        """True while started and not stopped by a failure."""
+        return self._stream is not None and self.failure is None
+
     def _callback(self, outdata: Any, frames: int, time_info: Any, status: Any) -> None:
-        """PortAudio's thread: mix and count underflows; never raise, block or allocate."""
+        """PortAudio's thread: mix and count underflows; never block or allocate arrays.
+
+        A failure plays silence and stops the stream (CallbackAbort), so a broken mix is
+        never heard twice; the session goes on with the light only.
+        """
         if status.output_underflow:
             self.underflows += 1
+        heard_at = time.monotonic() + (time_info.outputBufferDacTime - time_info.currentTime)
         try:
-            self.mixer.fill(outdata)
-        except Exception:  # a mixer bug must not kill the stream: play silence, count it
+            self.mixer.fill(outdata, heard_at)
+        except Exception as error:
             outdata.fill(0)
-            self.errors += 1
+            self.failure = f"the sound mixer failed ({error})"
+            raise self._abort from error
+
+    def _finished(self) -> None:
+        """PortAudio's thread, once the stream has stopped: by close(), or by itself."""
+        if not self._closing and self.failure is None:
+            self.failure = "the audio output stopped (the device went away)"

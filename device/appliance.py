@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 import signal
 from collections.abc import Callable
+from pathlib import Path
 
 from audio.mixer import Mixer
 from audio.speaker import Speaker
 from device.clock import Clock
-from device.config import Config
+from device.config import MIN_BRIGHTNESS, Config
 from device.controller import Controller
 from device.events import Listener
 from device.plan import SessionPlan, plan_session
@@ -22,10 +24,17 @@ from hardware.pins import PinFactory
 log = logging.getLogger("ebbtide")
 
 
-def speaker_for(config: Config, mixer: Mixer | None = None) -> Speaker:
-    """The voice configured in [voice] and [audio]; with a mixer, an offline one."""
+def speaker_for(config: Config, mixer: Mixer | None = None,
+                cache_dir: Path | None = None) -> Speaker:
+    """The sound configured in [voice] and [audio]; with a mixer, an offline one."""
     return Speaker(voice=config.voice.voice, rate=config.voice.rate,
-                   volume=config.voice.volume, device=config.audio.output, mixer=mixer)
+                   volume=config.voice.volume, device=config.audio.output, mixer=mixer,
+                   cache_dir=cache_dir, chime=config.audio.chime,
+                   breath_sound=config.audio.breath_sound)
+
+
+def _local_time() -> datetime.time:
+    return datetime.datetime.now().time()
 
 
 class Appliance:
@@ -33,8 +42,11 @@ class Appliance:
 
     def __init__(self, config: Config, script: Script, *, clock: Clock, pin_factory: PinFactory,
                  listener: Listener, speaker: Speaker | None = None,
-                 log_tracebacks: bool = True) -> None:
+                 log_tracebacks: bool = True,
+                 local_time: Callable[[], datetime.time] = _local_time) -> None:
+        """local_time says the time of day, for the quiet hours in [night]."""
         self.config = config
+        self.local_time = local_time
         self.listener = listener
         self.log_tracebacks = log_tracebacks
         self.controller = Controller(clock, config.button.hold_seconds, listener)
@@ -63,19 +75,25 @@ class Appliance:
     def session(self) -> Outcome | None:
         """Run one session; a crash inside it is logged and the appliance goes back to idle."""
         self.controller.session_began()
-        self.listener("session", state="started")
+        volume, brightness = self.config.night.scales(self.local_time())
+        self.light.max_brightness = max(MIN_BRIGHTNESS,
+                                        self.config.light.max_brightness * brightness)
+        self.listener("session", state="started", night=(volume, brightness) != (1.0, 1.0))
         outcome: Outcome | None = None
         try:
             self.runner.glow(self.plan)  # the light comes first, then the sound opens
-            self.speaker.open()
-            outcome = self.runner.run(self.plan)
+            delay = self.speaker.open(self.config.audio.volume * volume)
+            outcome = self.runner.run(self.plan, delay or 0.0)
         except Exception as error:
             log.error("the session failed: %s; the light is off and Ebbtide is ready again",
                       error, exc_info=self.log_tracebacks)
         finally:
             self._light_off()
             self.controller.session_ended()  # ready for the next press while the sound closes
-            self.speaker.close()
+            report = self.speaker.close()
+            if report is not None:
+                self.listener("audio", underflows=report.underflows, dropped=report.dropped,
+                              failure=report.failure)
             self.listener("session", state=outcome.value if outcome else "error")
         return outcome
 

@@ -7,6 +7,7 @@ value and what is allowed.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import math
 import os
@@ -51,6 +52,9 @@ class BreathingConfig:
     target_rate: float = 6.0
 
 
+MIN_BRIGHTNESS = 0.2  # below this a Pi's PWM has too few steps left to look like breathing
+
+
 @dataclass(frozen=True)
 class LightConfig:
     pin: int = 18
@@ -74,11 +78,36 @@ class VoiceConfig:
 @dataclass(frozen=True)
 class AudioConfig:
     device: str | int = ""
+    volume: float = 0.8
+    chime: bool = True
+    breath_sound: bool = False
 
     @property
     def output(self) -> str | int | None:
         """The device to open: None for the system default."""
         return None if self.device == "" else self.device
+
+
+@dataclass(frozen=True)
+class NightConfig:
+    """Quiet hours (local time): from `start` to `end`, sound and light are turned down."""
+
+    start: str = "21:00"
+    end: str = "07:00"
+    volume_scale: float = 0.6
+    brightness_scale: float = 0.5
+
+    def active(self, now: datetime.time) -> bool:
+        """Whether `now` is within the quiet hours; they may run over midnight."""
+        start, end = _clock_time(self.start), _clock_time(self.end)
+        now = now.replace(second=0, microsecond=0, tzinfo=None)
+        if start <= end:
+            return start <= now < end
+        return now >= start or now < end
+
+    def scales(self, now: datetime.time) -> tuple[float, float]:
+        """(volume, brightness) multipliers for a session starting at `now`."""
+        return (self.volume_scale, self.brightness_scale) if self.active(now) else (1.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -90,6 +119,7 @@ class Config:
     button: ButtonConfig = ButtonConfig()
     voice: VoiceConfig = VoiceConfig()
     audio: AudioConfig = AudioConfig()
+    night: NightConfig = NightConfig()
     patterns: Mapping[str, BreathPattern] = field(
         default_factory=lambda: MappingProxyType({})
     )
@@ -152,6 +182,29 @@ def _text(value: Any) -> str:
     return value
 
 
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Bad("true or false")
+    return value
+
+
+def _clock_time(text: str) -> datetime.time:
+    hours, _, minutes = text.partition(":")
+    return datetime.time(int(hours), int(minutes))
+
+
+def _time_of_day(value: Any) -> str:
+    allowed = 'a time of day in quotes, 24-hour "HH:MM" such as "22:30"'
+    if not isinstance(value, str) or len(value) != 5 or value[2] != ":" or \
+            not (value[:2] + value[3:]).isdigit():
+        raise _Bad(allowed)
+    try:
+        _clock_time(value)
+    except ValueError:
+        raise _Bad(allowed) from None
+    return value
+
+
 def _device(value: Any) -> str | int:
     if isinstance(value, str) or (
         isinstance(value, int) and not isinstance(value, bool) and value >= 0
@@ -171,7 +224,7 @@ _SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
     },
     "light": {
         "pin": _integer(0, 27, _GPIO),
-        "max_brightness": _number(0.2, 1.0),
+        "max_brightness": _number(MIN_BRIGHTNESS, 1.0),
     },
     "button": {
         "pin": _integer(0, 27, _GPIO),
@@ -183,7 +236,18 @@ _SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
         "voice": _text,
         "script": _text,
     },
-    "audio": {"device": _device},
+    "audio": {
+        "device": _device,
+        "volume": _number(0.0, 1.0),
+        "chime": _boolean,
+        "breath_sound": _boolean,
+    },
+    "night": {
+        "start": _time_of_day,
+        "end": _time_of_day,
+        "volume_scale": _number(0.0, 1.0),
+        "brightness_scale": _number(MIN_BRIGHTNESS, 1.0),
+    },
 }
 
 _PATTERN_KEYS: dict[str, Callable[[Any], float]] = {
@@ -200,6 +264,7 @@ _SECTION_CLASSES = {
     "button": ButtonConfig,
     "voice": VoiceConfig,
     "audio": AudioConfig,
+    "night": NightConfig,
 }
 
 

@@ -1,8 +1,9 @@
 """`ebbtide render`: play a whole session offline, faster than real time, into files.
 
 The real runner plays the plan on a simulated clock, against the real Light on a
-mock pin and the real mixer, so the files show what the device would do:
-  session.wav  the audio mix at real time positions
+mock pin and the real speaker and mixer, so the files show what the device would do
+(by day: the quiet hours of [night] are not applied):
+  session.wav  the audio mix at real time positions: voice, chime and breath sound
   light.csv    t_s,part,lightness,duty at 100 rows per second
   events.csv   t_s,kind,detail,duration_s for parts, phases and spoken lines
 """
@@ -12,8 +13,12 @@ from __future__ import annotations
 import bisect
 import csv
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
+
+import numpy as np
 
 from audio.clip import WavWriter
 from audio.mixer import Mixer
@@ -68,30 +73,50 @@ class _RecordedLight:
         self._recording.light_rows.append((0.0, 0.0))
 
 
-class _ScheduledVoice:
-    """Speaks into the offline mixer at the sample that matches the simulated time.
+class AudioSink(Protocol):
+    def write(self, samples: np.ndarray) -> None: ...
 
-    The mix is written out up to each cue before the cue is scheduled, so the mixer
-    holds only what is playing, as it would live, and the WAV is streamed to disk.
+
+class OfflineSound:
+    """The real speaker on an offline mixer, mixed out to a sink as the session goes.
+
+    Offline, sample n is heard at n / rate seconds after the clock's `origin`, so the mixer
+    places every sound exactly as it would live. The mix is written out up to the present
+    before each new sound, so the mixer holds only what is playing, as it would live, and
+    a WAV is streamed to disk.
     """
 
-    def __init__(self, speaker: Speaker, clock: SimulatedClock, wav: WavWriter) -> None:
-        self._speaker = speaker
+    def __init__(self, speaker: Speaker, clock: SimulatedClock, sink: AudioSink) -> None:
+        self.speaker = speaker
+        self.lead = speaker.lead
         self._clock = clock
-        self._wav = wav
+        self._sink = sink
+        self._origin = clock.now()
 
-    def mix_until(self, sample: int) -> None:
-        mixer = self._speaker.mixer
+    def mix_until(self, t: float) -> None:
+        """Write the mix out up to clock time t."""
+        mixer = self.speaker.mixer
+        sample = round((t - self._origin) * mixer.rate)
         while mixer.position < sample:
-            self._wav.write(mixer.render(min(sample - mixer.position, RENDER_RATE)))
+            self._sink.write(mixer.render(min(sample - mixer.position, mixer.rate)))
 
-    def say(self, text: str) -> float:
-        at = round(self._clock.now() * self._speaker.rate)
-        self.mix_until(at)
-        return self._speaker.say(text, at=at)
+    def _at(self, at: float | None) -> float | None:
+        self.mix_until(self._clock.now())
+        return None if at is None else at - self._origin
+
+    def say(self, text: str, at: float | None = None) -> float:
+        return self.speaker.say(text, self._at(at))
+
+    def chime(self, at: float | None = None) -> None:
+        self.speaker.chime(self._at(at))
+
+    def breathe(self, at: float, seconds: float, levels: Sequence[float], inhale: bool) -> None:
+        self.mix_until(self._clock.now())
+        self.speaker.breathe(at - self._origin, seconds, levels, inhale)
 
     def hush(self) -> None:
-        """Nothing to cut short: a rendered session is never stopped."""
+        self._at(None)
+        self.speaker.hush()
 
 
 def render_session(config: Config, script: Script, out: Path) -> SessionPlan:
@@ -106,11 +131,11 @@ def render_session(config: Config, script: Script, out: Path) -> SessionPlan:
                   pin_factory=mock_factory())
     try:
         with WavWriter(out / "session.wav", RENDER_RATE) as wav:
-            voice = _ScheduledVoice(speaker, clock, wav)
-            runner = Runner(clock, _RecordedLight(light, recording), voice,
+            sound = OfflineSound(speaker, clock, wav)
+            runner = Runner(clock, _RecordedLight(light, recording), sound,
                             Controller(clock, config.button.hold_seconds), recording)
-            runner.run(plan)  # nothing presses the button, so it plays to the end
-            voice.mix_until(math.ceil(plan.seconds * RENDER_RATE))
+            runner.run(plan, speaker.open(config.audio.volume) or 0.0)  # plays to the end
+            sound.mix_until(math.ceil(plan.seconds * RENDER_RATE) / RENDER_RATE)
     finally:
         light.close()
     _write_light(out / "light.csv", plan, recording)

@@ -3,11 +3,16 @@
 It wakes at absolute deadlines: every light tick (t0 + k/tick_hz), every phase
 boundary and cue, and the moment a held button becomes a hold. Nothing is
 sleep-after-sleep, so there is no drift. Whatever happens, the light ends at 0.
+
+Sounds are handed to the sound output `lead` seconds before their moment, each with the
+clock time it must be heard at, so the output can place it on the exact sample.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -15,11 +20,12 @@ from typing import Protocol
 from device.clock import Clock
 from device.controller import Command, Controller
 from device.events import Listener, ignore
-from device.plan import SessionPlan, ease
+from device.plan import Segment, SessionPlan, ease
 
 log = logging.getLogger("ebbtide")
 
 SKIP_BLEND = 1.0  # seconds to glide from the old light to the new part's
+BREATH_LEVELS_HZ = 50  # how finely a breath sound's loudness follows the light
 
 
 class LightOutput(Protocol):
@@ -29,12 +35,22 @@ class LightOutput(Protocol):
     def off(self) -> None: ...
 
 
-class VoiceOutput(Protocol):
-    def say(self, text: str) -> float:
-        """Start speaking now; return the clip's length in seconds."""
+class SoundOutput(Protocol):
+    """The voice, chime and breath sound. `at` is the clock time a sound must be heard."""
+
+    lead: float  # seconds ahead of `at` that a sound should be handed over
+
+    def say(self, text: str, at: float | None = None) -> float:
+        """Speak text at `at`; return the clip's length in seconds."""
+
+    def chime(self, at: float | None = None) -> None:
+        """Mark the start of a part."""
+
+    def breathe(self, at: float, seconds: float, levels: Sequence[float], inhale: bool) -> None:
+        """The breath sound of one phase, its loudness following the light's `levels`."""
 
     def hush(self) -> None:
-        """Stop speaking at once."""
+        """Stop every sound at once."""
 
 
 class Outcome(Enum):
@@ -51,47 +67,81 @@ class _Mark:
     kind: str
     detail: str
     seconds: float
+    cue: int = -1  # for a cue: its index in the plan
+
+
+@dataclass(frozen=True)
+class _Sound:
+    """Something heard at one plan time: a cue, the chime of a new part, a breath."""
+
+    at: float
+    kind: str  # "say", "chime" or "breath"
+    text: str = ""
+    cue: int = -1
+    segment: Segment | None = None
 
 
 def _marks(plan: SessionPlan) -> list[_Mark]:
     marks = [_Mark(p.start, "part", p.name, p.seconds) for p in plan.parts]
     marks += [_Mark(s.start, "phase", s.phase, s.seconds) for s in plan.segments if s.phase]
-    marks += [_Mark(c.at, "cue", c.text, c.seconds) for c in plan.cues]
+    marks += [_Mark(c.at, "cue", c.text, c.seconds, n) for n, c in enumerate(plan.cues)]
     order = {"part": 0, "phase": 1, "cue": 2}
     return sorted(marks, key=lambda m: (m.at, order[m.kind]))
 
 
-class Runner:
-    """Plays one plan against a light and a voice, obeying the controller."""
+def _sounds(plan: SessionPlan) -> list[_Sound]:
+    """Every sound of the plan in time order: breath and chime first, so the voice is on top."""
+    sounds = [_Sound(p.start, "chime") for p in plan.parts[1:]]
+    sounds += [_Sound(s.start, "breath", segment=s) for s in plan.segments
+               if s.phase in ("inhale", "exhale")]
+    sounds += [_Sound(c.at, "say", c.text, n) for n, c in enumerate(plan.cues)]
+    order = {"breath": 0, "chime": 1, "say": 2}
+    return sorted(sounds, key=lambda s: (s.at, order[s.kind]))
 
-    def __init__(self, clock: Clock, light: LightOutput, voice: VoiceOutput,
+
+def _levels(segment: Segment) -> list[float]:
+    """The segment's lightness at evenly spaced moments, both ends included."""
+    n = max(1, math.ceil(segment.seconds * BREATH_LEVELS_HZ))
+    return [segment.lightness_at(segment.start + segment.seconds * k / n) for k in range(n + 1)]
+
+
+class Runner:
+    """Plays one plan against a light and a sound output, obeying the controller."""
+
+    def __init__(self, clock: Clock, light: LightOutput, sound: SoundOutput,
                  control: Controller, listener: Listener = ignore, *,
                  tick_hz: float = 50.0, stop_fade: float = 2.0) -> None:
         self.clock = clock
         self.light = light
-        self.voice = voice
+        self.sound = sound
         self.control = control
         self.listener = listener
         self.tick_hz = tick_hz
         self.stop_fade = stop_fade
         self._duty: float | None = None
         self._lightness = 0.0
-        self._voice_ok = True
+        self._sound_ok = True
+        self._spoken: dict[int, float] = {}  # cue index -> seconds, once handed over
 
     def glow(self, plan: SessionPlan) -> None:
         """Show the plan's first light now, before anything slower (opening the sound)."""
         self._show(plan.lightness_at(0.0))
 
-    def run(self, plan: SessionPlan) -> Outcome:
-        """Play `plan` from now until it ends, is stopped or is interrupted."""
-        self._voice_ok = True
+    def run(self, plan: SessionPlan, delay: float = 0.0) -> Outcome:
+        """Play `plan` from `delay` seconds from now until it ends, is stopped or interrupted.
+
+        The delay is the sound output's own latency at the start: with it, the first word
+        is heard exactly when plan time 0 comes; the light holds its first glow meanwhile.
+        """
+        self._sound_ok = True
+        self._spoken.clear()
         try:
-            return self._play(plan)
+            return self._play(plan, self.clock.now() + delay)
         finally:
             self._hush()
             self._dark()
 
-    def _play(self, plan: SessionPlan) -> Outcome:
+    def _play(self, plan: SessionPlan, t0: float) -> Outcome:
         """Plan time p happens at clock time t0 + p - shift (a skip moves `shift` on).
 
         Every deadline is computed by the same expression as the test that acts on it, so
@@ -99,11 +149,11 @@ class Runner:
         no chance of waiting again for a moment that has already come.
         """
         clock, control = self.clock, self.control
-        marks = _marks(plan)
-        t0 = clock.now()
+        marks, sounds, lead = _marks(plan), _sounds(plan), self.sound.lead
         shift = 0.0
         blend: tuple[float, float] | None = None  # (clock time, lightness) a skip glides from
         i = 0  # the next mark
+        j = 0  # the next sound to hand over
         k = 0  # the next light tick, at t0 + k / tick_hz
         while True:
             now = clock.now()
@@ -118,6 +168,8 @@ class Runner:
                     self._hush()
                     shift = following[0].start - (now - t0)
                     i = next(n for n, m in enumerate(marks) if m.at >= following[0].start)
+                    j = next((n for n, s in enumerate(sounds) if s.at >= following[0].start),
+                             len(sounds))
                     blend = (now, self._lightness)
             if command is Command.STOP:
                 self._hush()
@@ -125,10 +177,13 @@ class Runner:
             end = t0 + plan.seconds - shift
             if now >= end:
                 return Outcome.FINISHED
+            while j < len(sounds) and now >= t0 + sounds[j].at - shift - lead:
+                self._hand_over(sounds[j], t0 + sounds[j].at - shift)
+                j += 1
             while i < len(marks) and now >= t0 + marks[i].at - shift:
                 self._happen(marks[i])
                 i += 1
-            level = plan.lightness_at(now - t0 + shift)
+            level = plan.lightness_at(max(now - t0 + shift, 0.0))
             if blend is not None:
                 x = (now - blend[0]) / SKIP_BLEND
                 level = ease(blend[1], level, x) if x < 1 else level
@@ -139,6 +194,8 @@ class Runner:
             deadline = min(t0 + k / self.tick_hz, end)
             if i < len(marks):
                 deadline = min(deadline, t0 + marks[i].at - shift)
+            if j < len(sounds):
+                deadline = min(deadline, t0 + sounds[j].at - shift - lead)
             decision = control.next_deadline()
             if decision is not None:
                 deadline = min(deadline, decision)
@@ -163,11 +220,31 @@ class Runner:
 
     def _happen(self, mark: _Mark) -> None:
         if mark.kind == "cue":
-            seconds = self._say(mark.detail)
+            seconds = self._spoken.pop(mark.cue, None)
             if seconds is not None:
                 self.listener("clip", text=mark.detail, seconds=round(seconds, 3))
         else:
             self.listener(mark.kind, name=mark.detail, seconds=round(mark.seconds, 3))
+
+    def _hand_over(self, sound: _Sound, at: float) -> None:
+        """Give one sound to the output, to be heard at clock time `at`.
+
+        If the output fails, the session goes on with the light only: one log line, and no
+        sound is tried again until the next session.
+        """
+        if not self._sound_ok:
+            return
+        try:
+            if sound.kind == "say":
+                self._spoken[sound.cue] = self.sound.say(sound.text, at)
+            elif sound.kind == "chime":
+                self.sound.chime(at)
+            elif sound.segment is not None:
+                segment = sound.segment
+                self.sound.breathe(at, segment.seconds, _levels(segment),
+                                   segment.phase == "inhale")
+        except Exception as error:
+            self._sound_failed(error)
 
     def _show(self, lightness: float) -> None:
         self._lightness = lightness
@@ -184,22 +261,13 @@ class Runner:
             self._duty = 0.0
             self.listener("light", value=0.0, lightness=0.0)
 
-    def _say(self, text: str) -> float | None:
-        """Speak; the clip's length, or None once the voice has failed (light only)."""
-        if not self._voice_ok:
-            return None
-        try:
-            return self.voice.say(text)
-        except Exception as error:  # the light goes on without the voice
-            self._voice_ok = False
-            log.error("the voice failed (%s); the session goes on with the light only", error)
-            return None
-
     def _hush(self) -> None:
-        if self._voice_ok:
+        if self._sound_ok:
             try:
-                self.voice.hush()
+                self.sound.hush()
             except Exception as error:
-                self._voice_ok = False
-                log.error("the voice failed (%s); the session goes on with the light only",
-                          error)
+                self._sound_failed(error)
+
+    def _sound_failed(self, error: Exception) -> None:
+        self._sound_ok = False
+        log.error("the sound failed (%s); the session goes on with the light only", error)

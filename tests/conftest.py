@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 
 import pytest
 from gpiozero import Device
@@ -25,6 +26,27 @@ def _pulse_running() -> bool:
     return subprocess.run(["pactl", "info"], capture_output=True).returncode == 0
 
 
+def start_pulseaudio() -> bool:
+    """Start PulseAudio with a null sink (as in DESIGN.md) and wait until it answers."""
+    subprocess.run(
+        ["pulseaudio", "-D", "--exit-idle-time=-1", "-n",
+         "--load=module-null-sink", "--load=module-native-protocol-unix"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
+    )
+    deadline = time.monotonic() + 10
+    while not _pulse_running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _pulse_running()
+
+
+def kill_pulseaudio() -> None:
+    """Kill the PulseAudio server, as when the sound device goes away, and wait until it has."""
+    subprocess.run(["pulseaudio", "--kill"], capture_output=True, check=False)
+    deadline = time.monotonic() + 10
+    while _pulse_running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def null_sink():
     """A real audio output for the tests: PulseAudio with a null sink, started if needed.
@@ -37,12 +59,15 @@ def null_sink():
         return
     started = False
     if not _pulse_running():
-        subprocess.run(
-            ["pulseaudio", "-D", "--exit-idle-time=-1", "-n",
-             "--load=module-null-sink", "--load=module-native-protocol-unix"],
-            capture_output=True, check=False,
-        )
-        started = _pulse_running()
+        started = start_pulseaudio()
     yield "null"
     if started:
         subprocess.run(["pulseaudio", "--kill"], capture_output=True, check=False)
+
+
+@pytest.fixture
+def pulseaudio_control(null_sink):
+    """(kill, start) functions for the PulseAudio server; it is running after the test."""
+    yield kill_pulseaudio, start_pulseaudio
+    if not _pulse_running():
+        start_pulseaudio()

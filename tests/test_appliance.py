@@ -3,6 +3,8 @@ again; a crash in a session is logged and the next press still works."""
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
@@ -12,6 +14,7 @@ from device.appliance import Appliance
 from device.clock import SimulatedClock
 from device.config import parse
 from device.script import load_script
+from hardware.lightness import lightness_for
 
 SCRIPT = load_script()
 
@@ -33,10 +36,12 @@ class WatchedSpeaker(Speaker):
 
     led = None
     duty_at_open: list[float]
+    volumes: list[float]
 
-    def open(self) -> bool:
+    def open(self, volume: float = 1.0) -> float | None:
         self.duty_at_open.append(self.led.state)
-        return super().open()
+        self.volumes.append(volume)
+        return super().open(volume)
 
 
 @pytest.fixture
@@ -45,13 +50,17 @@ def appliance(tmp_path):
     clock = SimulatedClock()
     events: list = []
     speaker = WatchedSpeaker(mixer=Mixer(48000), cache_dir=tmp_path / "voice")
-    speaker.led, speaker.duty_at_open = factory.pin(18), []
+    speaker.led, speaker.duty_at_open, speaker.volumes = factory.pin(18), [], []
     device = Appliance(parse({"breathing": {"minutes": 1}}), SCRIPT, clock=clock,
                        pin_factory=factory, speaker=speaker,
-                       listener=lambda e, **f: events.append((clock.now(), e, f)))
+                       listener=lambda e, **f: events.append((clock.now(), e, f)),
+                       local_time=lambda: LOCAL_TIME["now"])
     yield device, clock, factory, events
     device.close()
     factory.close()
+
+
+LOCAL_TIME = {"now": datetime.time(12, 0)}
 
 
 def sessions(events):
@@ -94,6 +103,34 @@ def test_a_crash_in_a_session_is_logged_and_the_next_press_works(appliance, capl
     failure = [r for r in caplog.records if "session failed" in r.getMessage()]
     assert len(failure) == 1 and "PWM write failed" in failure[0].getMessage()
     assert failure[0].exc_info is not None, "the traceback goes to the log"
+
+
+def test_in_quiet_hours_a_session_is_dimmer_and_quieter(appliance, monkeypatch):
+    device, clock, factory, events = appliance
+    button, led = factory.pin(17), factory.pin(18)
+    monkeypatch.setitem(LOCAL_TIME, "now", datetime.time(12, 0))
+    clock.at(1.0, button.drive_low)
+    clock.at(1.1, button.drive_high)
+    clock.at(40.0, button.drive_low)  # held: stops the day session
+    clock.at(50.0, button.drive_high)
+    clock.at(50.5, lambda: LOCAL_TIME.__setitem__("now", datetime.time(23, 30)))
+    clock.at(51.0, button.drive_low)
+    clock.at(51.1, button.drive_high)
+    clock.at(90.0, device.controller.quit)
+    device.serve()
+    assert sessions(events) == ["started", "stopped", "started", "interrupted"]
+    night = device.config.night
+    day_volume, night_volume = device.speaker.volumes
+    assert day_volume == device.config.audio.volume
+    assert night_volume == pytest.approx(day_volume * night.volume_scale)
+    duties = [(t, f["value"]) for t, e, f in events if e == "light"]
+    day = max(d for t, d in duties if t < 40.0)
+    by_night = max(d for t, d in duties if 51.0 <= t < 90.0)
+    # The same breaths, at a lower peak: the brightness scale is on the perceptual curve.
+    scale = lightness_for(by_night) / lightness_for(day)
+    assert scale == pytest.approx(night.brightness_scale, abs=0.02)
+    assert [f["night"] for _, e, f in events if e == "session" and "night" in f] == [False, True]
+    assert led.state == 0
 
 
 def test_sigterm_handling_restores_the_previous_handlers(appliance):

@@ -95,3 +95,18 @@ def test_default_cache_dir_follows_systemd_then_xdg_then_home(monkeypatch, tmp_p
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert default_cache_dir() == tmp_path / "home" / ".cache" / "ebbtide" / "voice"
+
+
+def test_a_clip_at_the_output_rate_is_resampled_once_and_kept_on_disk(tmp_path) -> None:
+    first = ClipCache(EspeakTTS(), tmp_path)
+    native = first.get(TEXTS[1])
+    at_48k = first.get(TEXTS[1], 48000)
+    assert at_48k.rate == 48000 and native.rate == 22050
+    assert abs(at_48k.seconds - native.seconds) < 1e-3
+    assert first.path_for(TEXTS[1], 48000) != first.path_for(TEXTS[1])
+    assert first.path_for(TEXTS[1], 48000).stat().st_mode & 0o777 == 0o600
+
+    second = ClipCache(EspeakTTS(), tmp_path)
+    loaded = second.get(TEXTS[1], 48000)
+    assert second.renders == 0
+    assert np.allclose(loaded.samples, at_48k.samples, atol=1 / 32767)

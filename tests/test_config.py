@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -224,3 +226,28 @@ def test_a_script_path_starts_from_the_config_folder(tmp_path):
 def test_a_pin_clash_blames_the_key_that_was_set(tmp_path):
     message = error_for(tmp_path, "[light]\npin = 17\n")
     assert "light.pin = 17" in message and "other than button.pin (17)" in message
+
+
+@pytest.mark.parametrize(("start", "end", "now", "quiet"), [
+    ("21:00", "07:00", "23:30", True),
+    ("21:00", "07:00", "03:00", True),
+    ("21:00", "07:00", "07:00", False),
+    ("21:00", "07:00", "12:00", False),
+    ("13:00", "15:00", "14:59", True),
+    ("13:00", "15:00", "12:59", False),
+    ("22:00", "22:00", "22:00", False),
+])
+def test_quiet_hours_may_run_over_midnight(start, end, now, quiet):
+    night = parse({"night": {"start": start, "end": end}}).night
+    assert night.active(datetime.time.fromisoformat(now)) is quiet
+    scales = (night.volume_scale, night.brightness_scale) if quiet else (1.0, 1.0)
+    assert night.scales(datetime.time.fromisoformat(now)) == scales
+
+
+def test_night_and_audio_values_are_checked(tmp_path):
+    problems = error_for(tmp_path, '[night]\nstart = "9pm"\nbrightness_scale = 0.1\n'
+                                   '[audio]\nbreath_sound = "yes"\nvolume = 1.5\n').splitlines()
+    assert any('night.start = "9pm"' in p and '"HH:MM"' in p for p in problems)
+    assert any("night.brightness_scale = 0.1" in p and "0.2 to 1" in p for p in problems)
+    assert any('audio.breath_sound = "yes"' in p and "true or false" in p for p in problems)
+    assert any("audio.volume = 1.5" in p and "0 to 1" in p for p in problems)

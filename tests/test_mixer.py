@@ -181,3 +181,63 @@ def test_fill_allocates_no_arrays_in_steady_state() -> None:
     # numpy's call machinery keeps a few hundred bytes of small objects; a single array the
     # size of this block would be 16 kB.
     assert peak - base < 4096
+
+
+def timed_drive(mixer: Mixer, blocks: int, frames: int, heard_at, jitter=()) -> None:
+    """fill() as a live callback calls it: each block says when its first sample is heard."""
+    noise = itertools.cycle(jitter or (0.0,))
+    for _ in range(blocks):
+        out = np.zeros((frames, 1), dtype=np.float32)
+        mixer.fill(out, heard_at(mixer.position) + next(noise))
+
+
+def test_clock_times_map_to_the_samples_heard_then() -> None:
+    mixer = Mixer(RATE)
+    assert mixer.sample_at(1.0) is None and mixer.earliest() is None
+    timed_drive(mixer, 10, 100, lambda pos: 500.0 + pos / RATE)
+    assert mixer.sample_at(500.0) == 0
+    assert mixer.sample_at(500.5) == RATE // 2
+    assert mixer.sample_at(500.5 + 0.1 / RATE) == RATE // 2 + 1, "never a sample early"
+    assert mixer.time_at(RATE) == pytest.approx(501.0)
+    assert mixer.earliest() == pytest.approx(500.0 + 1100 / RATE), "after the next block"
+
+
+def test_jittery_dac_reports_are_averaged_and_a_stall_is_followed_at_once() -> None:
+    mixer = Mixer(RATE)
+    timed_drive(mixer, 400, 100, lambda pos: 10.0 + pos / RATE, jitter=(0.002, -0.002, 0.001))
+    assert mixer.time_at(0) == pytest.approx(10.0, abs=0.0005)
+    # The device stalled for a second: everything from now on is heard one second later.
+    timed_drive(mixer, 5, 100, lambda pos: 11.0 + pos / RATE)
+    assert mixer.time_at(mixer.position) == pytest.approx(11.0 + mixer.position / RATE)
+
+
+def test_a_fade_in_rises_smoothly_to_the_volume_and_stays() -> None:
+    mixer = Mixer(RATE)
+    mixer.fade_to(0.0)
+    mixer.fade_to(0.5, 0.25)
+    mixer.schedule(dc(0.8, RATE))
+    out = drive(mixer, RATE, (97, 256))
+    ramp = out[: RATE // 4]
+    assert ramp[0] < 0.01 and np.all(np.diff(ramp) > 0), "rising from silence"
+    assert np.max(np.diff(ramp)) < 0.4 / (RATE // 4) * 1.01, "by even, tiny steps"
+    assert np.allclose(out[RATE // 4 :], 0.4), "then steady at the volume"
+
+
+@pytest.mark.parametrize("volume", [1.0, 0.6, 0.25])
+def test_the_volume_scales_everything(volume: float) -> None:
+    mixer = Mixer(RATE)
+    mixer.fade_to(volume)
+    clip = np.sin(np.arange(2000) * 0.05).astype(np.float32) * 0.5
+    mixer.schedule(clip, at=0)
+    assert np.allclose(drive(mixer, 2000), clip * volume, atol=1e-6)
+
+
+def test_a_stop_fades_out_within_its_time_without_a_click() -> None:
+    mixer = Mixer(RATE)
+    mixer.schedule(dc(0.7, RATE))
+    drive(mixer, 1000)
+    mixer.hush(0.1)
+    mixer.fade_to(0.0, 0.1)
+    out = drive(mixer, RATE // 2, (64,))
+    assert np.all(out[round(0.1 * RATE) :] == 0.0)
+    assert np.max(np.abs(np.diff(np.concatenate([[0.7], out])))) < 0.7 / (0.1 * RATE) * 2.01

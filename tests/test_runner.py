@@ -7,14 +7,18 @@ import itertools
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import pytest
 
+from audio.chime import soft_chime
 from audio.mixer import Mixer
-from audio.speaker import Speaker
+from audio.speaker import FADE_OUT_S, Speaker
+from device.appliance import speaker_for
 from device.clock import SimulatedClock
 from device.config import Config, parse
 from device.controller import DEBOUNCE, Controller
 from device.plan import build_plan
+from device.render import OfflineSound
 from device.runner import Outcome, Runner
 from device.script import load_script
 from hardware.button import ButtonEdges
@@ -22,6 +26,7 @@ from hardware.light import Light
 from hardware.lightness import lightness_for
 
 SCRIPT = load_script()
+RATE = 16000
 
 
 @pytest.fixture(scope="module")
@@ -32,19 +37,25 @@ def voice_cache(tmp_path_factory):
     return directory
 
 
-class BreakingVoice:
-    """The real speaker, until its device fails at `fail_after` (fault injection)."""
+class BreakingSound(OfflineSound):
+    """The real sound, until its device fails at `fail_after` (fault injection)."""
 
-    def __init__(self, speaker: Speaker, clock: SimulatedClock, fail_after: float) -> None:
-        self.speaker, self.clock, self.fail_after = speaker, clock, fail_after
+    fail_after = math.inf
 
-    def say(self, text: str) -> float:
-        if self.clock.now() >= self.fail_after:
+    def _at(self, at: float | None) -> float | None:
+        if self._clock.now() >= self.fail_after:
             raise OSError("device unplugged")
-        return self.speaker.say(text)
+        return super()._at(at)
 
-    def hush(self) -> None:
-        self.speaker.hush()
+
+class Recording:
+    """Collects the mixed sound, as a WAV file would."""
+
+    def __init__(self) -> None:
+        self.blocks: list[np.ndarray] = []
+
+    def write(self, samples: np.ndarray) -> None:
+        self.blocks.append(samples[:, 0].copy())
 
 
 class FailingLight(Light):
@@ -71,6 +82,9 @@ class Rig:
     plan: object
     events: list = field(default_factory=list)
     button: ButtonEdges | None = None
+    sound: OfflineSound | None = None
+    recording: Recording | None = None
+    epoch: float = 0.0
 
     def lights(self):
         return [(t, f["value"], f["lightness"]) for t, e, f in self.events if e == "light"]
@@ -81,14 +95,20 @@ class Rig:
     def said(self):
         return [(t, f["text"]) for t, f in self.of("clip")]
 
-    def silent_after(self) -> bool:
-        """Whether the voice has nothing left to play: what was queued got hushed."""
-        mixer = self.speaker.mixer
-        return float(abs(mixer.render(mixer.rate)).max()) == 0.0 and not mixer.busy
+    def audio(self, until: float | None = None) -> np.ndarray:
+        """Everything heard from the start of the session until `until` (default: now)."""
+        self.sound.mix_until(self.clock.now() if until is None else until)
+        return np.concatenate(self.recording.blocks)
+
+    def loudness(self, start: float, stop: float) -> float:
+        """The peak level heard between two clock times."""
+        audio = self.audio(stop + 0.1)
+        first, last = (round((t - self.epoch) * self.speaker.rate) for t in (start, stop))
+        return float(np.abs(audio[first:last]).max(initial=0.0))
 
 
 def make_rig(pins, voice_cache, config: Config | None = None, light_cls=Light,
-             epoch: float = 0.0, **light_kwargs) -> Rig:
+             epoch: float = 0.0, sound_cls=OfflineSound, **light_kwargs) -> Rig:
     config = config or Config()
     clock = SimulatedClock(epoch)
     events: list = []
@@ -96,14 +116,16 @@ def make_rig(pins, voice_cache, config: Config | None = None, light_cls=Light,
     button = ButtonEdges(config.button.pin, controller.edge, pin_factory=pins)
     light = light_cls(config.light.pin, max_brightness=config.light.max_brightness,
                       pin_factory=pins, **light_kwargs)
-    speaker = Speaker(mixer=Mixer(48000), cache_dir=voice_cache)
+    speaker = speaker_for(config, Mixer(RATE), voice_cache)
     lengths = speaker.prepare(SCRIPT.texts())
-    runner = Runner(clock, light, speaker, controller,
+    recording = Recording()
+    sound = sound_cls(speaker, clock, recording)
+    runner = Runner(clock, light, sound, controller,
                     lambda e, **f: events.append((clock.now(), e, f)))
     plan = build_plan(config, SCRIPT, lengths.__getitem__)
     controller.session_began()
     return Rig(clock, runner, speaker, controller, pins.pin(config.button.pin),
-               pins.pin(config.light.pin), plan, events, button)
+               pins.pin(config.light.pin), plan, events, button, sound, recording, epoch)
 
 
 def test_a_whole_session_plays_in_milliseconds_and_ends_dark(pins, voice_cache):
@@ -161,21 +183,50 @@ def test_phases_and_words_happen_exactly_on_their_planned_times(pins, voice_cach
 
 
 def test_a_short_press_moves_to_the_next_part_and_cuts_the_voice(pins, voice_cache):
-    rig = make_rig(pins, voice_cache)
-    rig.clock.at(30.0, rig.pin.drive_low)
-    rig.clock.at(30.2, rig.pin.drive_high)
-    rig.clock.at(30.2 + DEBOUNCE + 0.01, lambda: hushed.append(rig.silent_after()))
-    hushed: list[bool] = []
+    rig = make_rig(pins, voice_cache, parse({"audio": {"chime": False}}))
+    line = rig.plan.part_named("breathe").cues[1]  # "And out, slowly."
+    press = line.at + 0.1
+    rig.clock.at(press, rig.pin.drive_low)
+    rig.clock.at(press + 0.1, rig.pin.drive_high)
     assert rig.runner.run(rig.plan) is Outcome.FINISHED
-    skip_at = 30.2 + DEBOUNCE  # the release counts once it has settled
+    skip_at = press + 0.1 + DEBOUNCE  # the release counts once it has settled
     parts = rig.of("part")
     assert parts[2][1]["name"] == "ground"
     assert parts[2][0] == pytest.approx(skip_at)
-    assert hushed == [True], "what the voice had queued was cut at the skip"
     ground = rig.plan.part_named("ground")
     first_ground_line = next(t for t, text in rig.said() if text == ground.cues[0].text)
     assert math.isclose(first_ground_line, skip_at + ground.cues[0].at - ground.start)
+    assert rig.loudness(line.at + 0.05, skip_at) > 0.1, "it was speaking at the skip"
+    assert rig.loudness(skip_at + FADE_OUT_S + 0.01, first_ground_line) == 0.0, \
+        "the line was cut at the skip (after a short fade), and nothing else sounded"
+    assert rig.loudness(first_ground_line, first_ground_line + 0.5) > 0.1
 
+
+def test_each_new_part_begins_with_the_chime_under_its_first_words(pins, voice_cache):
+    rig = make_rig(pins, voice_cache)
+    rig.runner.run(rig.plan)
+    audio = rig.audio(rig.plan.seconds)
+    for part in rig.plan.parts[1:]:
+        start = round(part.start * RATE)
+        heard = audio[start : start + round(0.3 * RATE)]
+        assert np.array_equal(audio[start - round(0.05 * RATE) : start], np.zeros(round(
+            0.05 * RATE), dtype=np.float32)) or part.name == "breathe", part.name
+        if part.cues and part.cues[0].at > part.start + 0.3:  # the chime alone, at first
+            expected = soft_chime(RATE)[: len(heard)]
+            assert np.allclose(heard[round(0.002 * RATE):], expected[: len(heard) - round(
+                0.002 * RATE)], atol=2e-4), part.name
+
+
+def test_a_broken_sound_leaves_a_light_only_session_that_finishes(pins, voice_cache, caplog):
+    rig = make_rig(pins, voice_cache, sound_cls=BreakingSound)
+    rig.sound.fail_after = 20.0
+    assert rig.runner.run(rig.plan) is Outcome.FINISHED
+    assert rig.said() and all(t < 20.0 + rig.sound.lead for t, _ in rig.said())
+    assert rig.led_pin.state == 0
+    assert rig.lights()[-1][1] == 0.0
+    failures = [r for r in caplog.records if "sound failed" in r.getMessage()]
+    assert len(failures) == 1
+    assert "light only" in failures[0].getMessage()
 
 
 def test_a_skip_at_the_top_of_a_breath_glides_down_into_the_next_part(pins, voice_cache):
@@ -217,7 +268,7 @@ def test_holding_ends_the_session_voice_at_once_light_within_three_seconds(pins,
     assert rig.runner.run(rig.plan) is Outcome.STOPPED
     assert all(t <= 62.0 for t, _ in rig.said())
     assert rig.said(), "it was speaking before the hold"
-    assert rig.silent_after(), "the voice stopped at the hold"
+    assert rig.loudness(62.0 + FADE_OUT_S + 0.001, 65.0) == 0.0, "the sound stopped at the hold"
     lights = rig.lights()
     assert lights[-1][1] == 0.0 and lights[-1][0] <= 65.0
     fading = [d for t, d, _ in lights if t >= 62.0]
@@ -239,16 +290,6 @@ def test_a_broken_light_still_ends_dark_and_the_error_is_raised(pins, voice_cach
     with pytest.raises(RuntimeError, match="PWM write failed"):
         rig.runner.run(rig.plan)
     assert rig.led_pin.state == 0
-
-
-def test_a_broken_voice_leaves_a_light_only_session_that_finishes(pins, voice_cache, caplog):
-    rig = make_rig(pins, voice_cache)
-    rig.runner.voice = BreakingVoice(rig.speaker, rig.clock, fail_after=20.0)
-    assert rig.runner.run(rig.plan) is Outcome.FINISHED
-    assert rig.said() and all(t < 20.0 for t, _ in rig.said())
-    assert rig.led_pin.state == 0
-    failures = [r for r in caplog.records if "voice failed" in r.getMessage()]
-    assert len(failures) == 1
 
 
 def test_keyboard_interrupt_mid_session_leaves_the_light_off(pins, voice_cache):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from audio.mixer import Mixer
-from audio.speaker import Speaker
+from audio.speaker import FADE_OUT_S, Speaker
 
 RATE = 16000
 TEXTS = ["You are not alone.", "Breathe in as the light grows.", "And out, slowly."]
@@ -35,12 +35,12 @@ def test_prepare_returns_the_spoken_length_of_every_text(tmp_path) -> None:
     assert speaker.rate == RATE
 
 
-def test_say_places_the_speech_at_the_requested_sample(tmp_path) -> None:
+def test_say_places_the_speech_at_the_sample_heard_just_after_its_time(tmp_path) -> None:
     mixer = Mixer(RATE)
     speaker = Speaker(mixer=mixer, cache_dir=tmp_path)
     lengths = speaker.prepare(TEXTS)
-    at = RATE // 2
-    assert speaker.say(TEXTS[0], at=at) == lengths[TEXTS[0]]
+    assert speaker.say(TEXTS[0], at=0.5) == lengths[TEXTS[0]]
+    at = RATE // 2 + round(0.002 * RATE)  # a hair late, never early
     out = mixer.render(RATE * 4)[:, 0]
     assert np.all(out[:at] == 0.0)
     assert at <= first_loud(out) < at + round(0.01 * RATE)  # speech begins on time
@@ -52,10 +52,13 @@ def test_hush_silences_the_voice(tmp_path) -> None:
     mixer = Mixer(RATE)
     speaker = Speaker(mixer=mixer, cache_dir=tmp_path)
     speaker.say(TEXTS[1], at=0)
-    assert np.max(np.abs(mixer.render(RATE // 2))) > 0.1
+    speech = mixer.render(RATE // 2)[:, 0]
+    assert np.max(np.abs(speech)) > 0.1
     speaker.hush()
     rest = mixer.render(RATE)[:, 0]
-    assert np.all(rest[round(0.05 * RATE) :] == 0.0)
+    assert np.all(rest[round(FADE_OUT_S * RATE) :] == 0.0)
+    steps = np.abs(np.diff(np.concatenate([speech[-1:], rest])))
+    assert steps.max() <= np.abs(np.diff(speech)).max(), "faded, never cut with a click"
     assert not mixer.busy
 
 
@@ -70,7 +73,7 @@ def test_missing_device_runs_light_only_with_one_log_line(tmp_path, caplog) -> N
     caplog.set_level(logging.WARNING, logger="ebbtide")
     speaker = Speaker(device="no-such-device", cache_dir=tmp_path)
     speaker.prepare(TEXTS)
-    assert speaker.open() is False
+    assert speaker.open() is None
     assert speaker.say(TEXTS[0]) > 0.5  # the session keeps its timing
     speaker.hush()
     speaker.close()
@@ -107,7 +110,7 @@ import logging, sys
 sys.modules["pyttsx3"] = None       # as on a machine without them
 sys.modules["sounddevice"] = None
 logging.basicConfig(level=logging.WARNING, format="LOG %(name)s %(message)s")
-from audio.speaker import Speaker
+from audio.speaker import FADE_OUT_S, Speaker
 speaker = Speaker(cache_dir=None if len(sys.argv) < 2 else __import__("pathlib").Path(sys.argv[1]))
 print("prepare", speaker.prepare(["Hello."]))
 print("open", speaker.open())
@@ -123,7 +126,7 @@ def test_without_speech_engine_or_portaudio_the_session_still_runs(tmp_path) -> 
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     assert "prepare {}" in done.stdout
-    assert "open False" in done.stdout
+    assert "open None" in done.stdout
     assert "say 0.0" in done.stdout
     logs = [line for line in done.stderr.splitlines() if line.startswith("LOG ")]
     assert len(logs) == 2, logs  # one line for the voice, one for the output
@@ -161,7 +164,7 @@ def test_no_output_device_at_all_runs_light_only(tmp_path) -> None:
     )  # fmt: skip
     if "HAS-DEVICES" in done.stdout:
         pytest.skip("this machine has sound hardware besides PulseAudio")
-    assert "open False say True" in done.stdout
+    assert "open None say True" in done.stdout
     logs = [line for line in done.stderr.splitlines() if line.startswith("LOG ")]
     assert len(logs) == 1
     assert "no audio output device" in logs[0] and "light only" in logs[0]
