@@ -21,6 +21,8 @@ packages=(espeak-ng libespeak-ng1 libportaudio2)
 if [ "$mode" = test ]; then
     # A real audio stack for the tests: PulseAudio with a null sink, recorded from its monitor.
     packages+=(pulseaudio pulseaudio-utils libasound2-plugins)
+    # systemd-analyze checks the unit file; shellcheck checks the installer.
+    packages+=(systemd shellcheck)
 fi
 if ! "$PYTHON" -c 'import ensurepip' 2>/dev/null; then
     packages+=(python3-venv)

@@ -21,10 +21,14 @@ log = logging.getLogger("ebbtide.audio.cache")
 
 
 def default_cache_dir() -> Path:
-    """Where rendered voice clips live: systemd's CacheDirectory=, else the XDG cache."""
+    """Where rendered voice clips live: under systemd's StateDirectory= (or CacheDirectory=),
+    else the XDG cache."""
+    # systemd joins several entries with ':'; the first one is ours.
+    state = os.environ.get("STATE_DIRECTORY", "")
+    if state:
+        return Path(state.split(":", 1)[0]) / "voice"
     systemd = os.environ.get("CACHE_DIRECTORY", "")
     if systemd:
-        # systemd joins several CacheDirectory= entries with ':'; the first one is ours.
         return Path(systemd.split(":", 1)[0])
     xdg = os.environ.get("XDG_CACHE_HOME", "")
     base = Path(xdg) if xdg else Path.home() / ".cache"

@@ -95,6 +95,11 @@ class Speaker:
         return self._mixer
 
     @property
+    def cache_directory(self) -> Path | None:
+        """Where rendered lines are kept; None when only in memory."""
+        return self._cache.directory
+
+    @property
     def rate(self) -> int:
         """The mixer's sample rate."""
         return self.mixer.rate

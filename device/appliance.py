@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime
 import logging
+import math
 import signal
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +16,8 @@ from device.clock import Clock
 from device.config import MIN_BRIGHTNESS, Config
 from device.controller import Controller
 from device.events import Listener
+from device.history import History, HistoryUnavailable
+from device.notify import ServiceNotifier
 from device.plan import SessionPlan, plan_session
 from device.runner import Outcome, Runner
 from device.script import Script
@@ -22,6 +26,9 @@ from hardware.light import Light
 from hardware.pins import PinFactory
 
 log = logging.getLogger("ebbtide")
+
+BLINK_ON_S = 0.15
+BLINK_OFF_S = 0.25
 
 
 def speaker_for(config: Config, mixer: Mixer | None = None,
@@ -43,10 +50,20 @@ class Appliance:
     def __init__(self, config: Config, script: Script, *, clock: Clock, pin_factory: PinFactory,
                  listener: Listener, speaker: Speaker | None = None,
                  log_tracebacks: bool = True,
-                 local_time: Callable[[], datetime.time] = _local_time) -> None:
-        """local_time says the time of day, for the quiet hours in [night]."""
+                 local_time: Callable[[], datetime.time] = _local_time,
+                 history: History | None = None,
+                 notifier: ServiceNotifier | None = None) -> None:
+        """local_time says the time of day, for the quiet hours in [night]; each session is
+        recorded in `history`, if given; `notifier` tells systemd when Ebbtide is ready and
+        that its loop is alive."""
         self.config = config
+        self.clock = clock
+        self.notifier = notifier or ServiceNotifier({})
+        self._watchdog_every = self.notifier.watchdog_interval() or math.inf
+        self._next_watchdog = -math.inf
         self.local_time = local_time
+        self.history = history
+        self._record: tuple[int, list[str]] | None = None  # (row, parts begun) of this session
         self.listener = listener
         self.log_tracebacks = log_tracebacks
         self.controller = Controller(clock, config.button.hold_seconds, listener)
@@ -60,17 +77,54 @@ class Appliance:
             self.light.close()
             raise
         self.speaker = speaker or speaker_for(config)
-        self.runner = Runner(clock, self.light, self.speaker, self.controller, listener)
+        self.runner = Runner(clock, self.light, self.speaker, self.controller,
+                             self._noting_parts, heartbeat=self._alive)
         # Rendering every line now fills the voice cache before the first press.
         self.plan: SessionPlan = plan_session(config, script,
                                               self.speaker.prepare(script.texts()))
 
     def serve(self) -> None:
-        """Wait (without polling) for a press, run the session, and again, until quit."""
-        while self.controller.wait_for_start():
+        """Wait (without polling) for a press, run the session, and again, until quit.
+
+        Idle, it wakes only to tell systemd's watchdog it is alive (if there is one).
+        """
+        self.notifier.ready()
+        self.notifier.status(f"ready: press the button on GPIO{self.config.button.pin}")
+        while True:
+            started = self.controller.wait_for_start(self._watchdog_every)
+            self._alive()
+            if started is None:
+                continue
+            if not started:
+                break
+            self.notifier.status("in a session")
             self.session()
+            self.notifier.status("ready")
             if self.controller.quitting:
                 break
+        self.notifier.stopping()
+
+    def blink(self, times: int = 3) -> None:
+        """Short blinks at the top brightness, so the owner looks (e.g. a config was refused)."""
+        wake = threading.Event()
+        try:
+            for _ in range(times):
+                if self.controller.quitting:
+                    break
+                self.listener("light", value=self.light.show(1.0), lightness=1.0)
+                self.clock.wait_until(self.clock.now() + BLINK_ON_S, wake)
+                self.light.off()
+                self.listener("light", value=0.0, lightness=0.0)
+                self.clock.wait_until(self.clock.now() + BLINK_OFF_S, wake)
+        finally:
+            self._light_off()
+
+    def _alive(self) -> None:
+        """WATCHDOG=1 when it is due: from the main loop itself, never from a helper thread."""
+        now = self.clock.now()
+        if now >= self._next_watchdog:
+            self._next_watchdog = now + self._watchdog_every
+            self.notifier.watchdog()
 
     def session(self) -> Outcome | None:
         """Run one session; a crash inside it is logged and the appliance goes back to idle."""
@@ -81,7 +135,8 @@ class Appliance:
         self.listener("session", state="started", night=(volume, brightness) != (1.0, 1.0))
         outcome: Outcome | None = None
         try:
-            self.runner.glow(self.plan)  # the light comes first, then the sound opens
+            self.runner.glow(self.plan)  # the light comes first, then the sound and history
+            self._remember(self._begin)
             delay = self.speaker.open(self.config.audio.volume * volume)
             outcome = self.runner.run(self.plan, delay or 0.0)
         except Exception as error:
@@ -95,7 +150,40 @@ class Appliance:
                 self.listener("audio", underflows=report.underflows, dropped=report.dropped,
                               failure=report.failure)
             self.listener("session", state=outcome.value if outcome else "error")
+            self._end(outcome)
         return outcome
+
+    def _noting_parts(self, event: str, **fields: object) -> None:
+        """The runner's events, passed on; each part begun means the one before is done."""
+        if event == "part" and self._record is not None and fields["name"] != "stopping":
+            row, parts = self._record
+            if parts:
+                self._remember(lambda h: h.part_done(row, parts[-1]))
+            parts.append(str(fields["name"]))
+        self.listener(event, **fields)
+
+    def _begin(self, history: History) -> None:
+        self._record = (history.begin(self.config.breathing.pattern), [])
+
+    def _end(self, outcome: Outcome | None) -> None:
+        if self._record is None:
+            return
+        (row, parts), self._record = self._record, None
+        if outcome is Outcome.FINISHED and parts:
+            self._remember(lambda h: h.part_done(row, parts[-1]))
+        self._remember(lambda h: h.end(row, outcome.value if outcome else "error"))
+
+    def _remember(self, write: Callable[[History], None]) -> None:
+        """Write to the history; if it fails (a full or read-only card), say so once and
+        go on without it: a session never depends on its record."""
+        if self.history is None:
+            return
+        try:
+            write(self.history)
+        except HistoryUnavailable as error:
+            log.error("%s; sessions are no longer recorded", error)
+            self.history = None
+            self._record = None
 
     def _light_off(self) -> None:
         """Off at the end of every session, whatever happened (the runner already tries)."""
@@ -112,11 +200,14 @@ class Appliance:
         finally:
             self.light.close()
 
-    def quit_on_signals(self) -> Callable[[], None]:
-        """SIGTERM and SIGINT end the session at once, light off. Returns a restorer."""
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-        for sig in previous:
-            signal.signal(sig, lambda *_: self.controller.quit())
+    def handle_signals(self) -> Callable[[], None]:
+        """SIGTERM and SIGINT end the session at once, light off; SIGUSR1 is a press (start,
+        or next part). Returns a restorer."""
+        handlers = {signal.SIGTERM: self.controller.quit, signal.SIGINT: self.controller.quit,
+                    signal.SIGUSR1: self.controller.remote_press}
+        previous = {sig: signal.getsignal(sig) for sig in handlers}
+        for sig, action in handlers.items():
+            signal.signal(sig, lambda *_, act=action: act())
 
         def restore() -> None:
             for sig, handler in previous.items():

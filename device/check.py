@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from audio.stream import AudioUnavailable, describe_output
 from audio.tts import EspeakTTS, TTSUnavailable
+from device.appliance import speaker_for
 from device.config import Config
 from device.script import Script
 from hardware.pins import NoPins, choose_factory, describe_factory
@@ -24,6 +25,11 @@ def report(config: Config, script: Script) -> int:
               f"{tts.rate} words/min: ok ({clip.seconds:.1f} s for the first line)")
     except TTSUnavailable as error:
         print(f"voice: warning: {error}; sessions run with the light only")
+    else:
+        speaker = speaker_for(config)  # fills the voice cache, as the service will use it
+        if speaker.prepare(script.texts()):
+            where = speaker.cache_directory or "memory only (the cache is not writable)"
+            print(f"voice cache: {where}: all {len(script.texts())} lines ready")
     try:
         print(f"audio: {describe_output(config.audio.output)}")
     except AudioUnavailable as error:

@@ -22,10 +22,25 @@ EXIT_FAILED = 1
 EXIT_CONFIG = 2
 
 
+_SYSLOG_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
+                    logging.CRITICAL: 2}
+
+
+class _JournalFormatter(logging.Formatter):
+    """journald reads a "<N>" syslog priority at the start of a line as the line's level."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        priority = _SYSLOG_PRIORITY.get(record.levelno, 6)
+        return "\n".join(f"<{priority}>{line}" for line in super().format(record).splitlines())
+
+
 def _setup_logging(verbose: bool) -> None:
     """One line per event on stderr; journald adds its own timestamps, so we never do."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("ebbtide: %(message)s"))
+    if "JOURNAL_STREAM" in os.environ:
+        handler.setFormatter(_JournalFormatter("%(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("ebbtide: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -53,13 +68,32 @@ def _open_trace(args: argparse.Namespace, stack: ExitStack):
     return trace
 
 
+def _load_or_defaults(args: argparse.Namespace) -> tuple[Config, Script, bool]:
+    """The config and script, or the built-in ones (and False) if either is refused: a
+    bedside appliance still works with a bad file; the log says what to fix."""
+    valid = True
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        log.error("invalid config, running with the built-in defaults: %s",
+                  "; ".join(error.problems))
+        config, valid = Config(), False
+    try:
+        script = load_script(config.voice.script)
+    except ScriptError as error:
+        log.error("invalid script, running with the built-in words: %s", error)
+        script, valid = load_script(), False
+    return config, script, valid
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from device.appliance import Appliance
     from device.clock import MonotonicClock
     from device.events import Listeners
+    from device.notify import ServiceNotifier
     from hardware.pins import NoPins, choose_factory
 
-    config, script = _load(args)
+    config, script, valid = _load_or_defaults(args)
     try:
         factory = choose_factory()
     except NoPins as error:
@@ -67,15 +101,65 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     with ExitStack() as stack:
         trace = _open_trace(args, stack)
+        history = _open_history(config, stack)
         # A crash's traceback goes to the journal, or to a terminal only when asked for.
         tracebacks = args.verbose or "JOURNAL_STREAM" in os.environ
         appliance = Appliance(config, script, clock=MonotonicClock(), pin_factory=factory,
                               listener=Listeners(trace, _SessionLog()),
-                              log_tracebacks=tracebacks)
+                              log_tracebacks=tracebacks, history=history,
+                              notifier=ServiceNotifier())
         stack.callback(appliance.close)
-        stack.callback(appliance.quit_on_signals())
+        stack.callback(appliance.handle_signals())
+        if not valid:
+            appliance.blink(3)  # so the owner notices, and looks at the log
         log.info("ready: press the button on GPIO%d to begin", config.button.pin)
         appliance.serve()
+    return 0
+
+
+def _open_history(config: Config, stack: ExitStack):
+    """The session history, with any session cut off by a crash or power loss marked
+    interrupted; None (and one log line) when it is switched off or cannot be used."""
+    if not config.history.enabled:
+        return None
+    from device.history import History, HistoryUnavailable, default_directory
+
+    try:
+        history = History(default_directory())
+        recovered = history.recover()
+    except HistoryUnavailable as error:
+        log.warning("%s; sessions are not recorded", error)
+        return None
+    stack.callback(history.close)
+    if recovered:
+        log.info("%d session(s) cut off last time are recorded as interrupted", recovered)
+    return history
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from device.history import (
+        History,
+        HistoryUnavailable,
+        default_directory,
+        format_recent,
+        format_weekly,
+        write_csv,
+    )
+
+    try:
+        with History(default_directory()) as history:
+            records = history.recent(args.limit)
+            weeks = history.weekly()
+    except HistoryUnavailable as error:
+        log.error("%s", error)
+        return EXIT_FAILED
+    if args.csv:
+        write_csv(records, sys.stdout)
+        return 0
+    print(format_recent(records))
+    if records:
+        print()
+        print(format_weekly(weeks))
     return 0
 
 
@@ -103,7 +187,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         appliance = Appliance(config, script, clock=MonotonicClock(), pin_factory=factory,
                               listener=Listeners(screen, trace), log_tracebacks=False)
         stack.callback(appliance.close)
-        stack.callback(appliance.quit_on_signals())
+        stack.callback(appliance.handle_signals())
         print(f"Session: {appliance.plan.seconds / 60:.1f} min, pattern "
               f"{config.breathing.pattern}.")
         print("Press Enter to press the button (start, or next part); "
@@ -172,10 +256,16 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--out", required=True, metavar="DIR")
     sub.add_parser("check", parents=[common],
                    help="check the config, the voice, the audio output and the pins")
+    history = sub.add_parser("history", parents=[common],
+                             help="recent sessions and a count per week (kept on this device)")
+    history.add_argument("--csv", action="store_true", help="all columns as CSV, for export")
+    history.add_argument("--limit", type=int, default=20, metavar="N",
+                         help="how many recent sessions (default 20)")
     return parser
 
 
-COMMANDS = {"run": cmd_run, "demo": cmd_demo, "render": cmd_render, "check": cmd_check}
+COMMANDS = {"run": cmd_run, "demo": cmd_demo, "render": cmd_render, "check": cmd_check,
+            "history": cmd_history}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,3 +289,7 @@ def main(argv: list[str] | None = None) -> int:
                   exc_info=args.verbose)
         return EXIT_FAILED
 
+
+
+if __name__ == "__main__":
+    sys.exit(main())

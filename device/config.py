@@ -111,6 +111,11 @@ class NightConfig:
 
 
 @dataclass(frozen=True)
+class HistoryConfig:
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; `source` is the file it came from, if any."""
 
@@ -120,6 +125,7 @@ class Config:
     voice: VoiceConfig = VoiceConfig()
     audio: AudioConfig = AudioConfig()
     night: NightConfig = NightConfig()
+    history: HistoryConfig = HistoryConfig()
     patterns: Mapping[str, BreathPattern] = field(
         default_factory=lambda: MappingProxyType({})
     )
@@ -135,6 +141,8 @@ class ConfigError(Exception):
     """One or more problems in a config file, each a complete sentence for a person."""
 
     def __init__(self, problems: list[str]) -> None:
+        # A value may hold a line break ("a\nb" in TOML); each problem stays one line.
+        problems = [p.replace("\r", "\\r").replace("\n", "\\n") for p in problems]
         super().__init__("\n".join(problems))
         self.problems = problems
 
@@ -195,8 +203,9 @@ def _clock_time(text: str) -> datetime.time:
 
 def _time_of_day(value: Any) -> str:
     allowed = 'a time of day in quotes, 24-hour "HH:MM" such as "22:30"'
+    digits = value[:2] + value[3:] if isinstance(value, str) else ""
     if not isinstance(value, str) or len(value) != 5 or value[2] != ":" or \
-            not (value[:2] + value[3:]).isdigit():
+            not (digits.isascii() and digits.isdigit()):
         raise _Bad(allowed)
     try:
         _clock_time(value)
@@ -248,6 +257,7 @@ _SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
         "volume_scale": _number(0.0, 1.0),
         "brightness_scale": _number(MIN_BRIGHTNESS, 1.0),
     },
+    "history": {"enabled": _boolean},
 }
 
 _PATTERN_KEYS: dict[str, Callable[[Any], float]] = {
@@ -265,6 +275,7 @@ _SECTION_CLASSES = {
     "voice": VoiceConfig,
     "audio": AudioConfig,
     "night": NightConfig,
+    "history": HistoryConfig,
 }
 
 
@@ -404,10 +415,15 @@ def parse(document: Mapping[str, Any], where: str = "config",
 
 def _with_script_path(voice: VoiceConfig, reader: _Reader, folder: Path | None) -> VoiceConfig:
     """The script path made absolute (from the config file's folder), and checked."""
-    path = Path(voice.script).expanduser()
-    if not path.is_absolute():
-        path = (folder or Path.cwd()) / path
-    if not path.is_file():
+    try:
+        path = Path(voice.script).expanduser()
+        if not path.is_absolute():
+            path = (folder or Path.cwd()) / path
+        found = path.is_file()
+    except (OSError, RuntimeError) as error:  # a name too long, or "~nobody/..."
+        reader.bad("voice.script", voice.script, f"the path of a script file ({error})")
+        return voice
+    if not found:
         reader.bad("voice.script", voice.script,
                    f"the path of a script file; {path} is not a file (a relative path "
                    "starts from the config file's folder)")
@@ -460,6 +476,9 @@ def load(path: Path) -> Config:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError([f"{where}: is not valid TOML: {error}."]) from None
+    except RecursionError:
+        raise ConfigError([f"{where}: is nested too deeply to read; a config file is a few "
+                           "flat [sections]."]) from None
     return _with_source(parse(document, where, path.parent), path)
 
 

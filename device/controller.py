@@ -55,6 +55,10 @@ class Controller:
         self._releasing = False  # up, but maybe only bouncing: not yet a release
         self._armed = False  # this press may still become a skip or a hold
         self._quit = False
+        # Remote presses (SIGUSR1) asked for and taken: two counters, so the signal handler
+        # only ever adds to its own and never needs the lock.
+        self._remote_asked = 0
+        self._remote_taken = 0
 
     @property
     def state(self) -> State:
@@ -96,6 +100,12 @@ class Controller:
         self._quit = True
         self.wake.set()
 
+    def remote_press(self) -> None:
+        """A press from afar (`systemctl kill -s USR1 ebbtide`): starts a session, or moves
+        on to the next part. Safe to call from a signal handler."""
+        self._remote_asked += 1
+        self.wake.set()
+
     def take(self, now: float) -> Command | None:
         """The next command for the runner, if any; a hold becomes STOP once it is long enough."""
         told: list[str] = []
@@ -107,6 +117,14 @@ class Controller:
                 command = Command.QUIT
             elif self._pending:
                 command = self._pending.popleft()
+            elif self._remote_taken < self._remote_asked:
+                self._remote_taken = self._remote_asked  # presses that queued up count once
+                told.append("remote press")
+                if self._state is State.IDLE:
+                    self._state = State.STARTING
+                    command = Command.START
+                elif self._state is State.RUNNING:
+                    command = Command.SKIP
             elif self._armed and now >= self._down_at + self.hold_seconds:
                 self._armed = False
                 told.append("hold")
@@ -125,16 +143,22 @@ class Controller:
                 moments.append(self._down_at + self.hold_seconds)
             return min(moments, default=None)
 
-    def wait_for_start(self) -> bool:
-        """Block, without polling, until a press starts a session (True) or quit (False)."""
+    def wait_for_start(self, timeout: float = math.inf) -> bool | None:
+        """Block, without polling, until a press starts a session (True), quit (False), or
+        `timeout` seconds pass (None: so a caller can show it is alive, then wait again)."""
+        until = self.clock.now() + timeout
         while True:
-            command = self.take(self.clock.now())
+            now = self.clock.now()
+            command = self.take(now)
             if command is Command.QUIT:
                 return False
             if command is Command.START:
                 return True
+            if now >= until:
+                return None
             decision = self.next_deadline()
-            self.clock.wait_until(math.inf if decision is None else decision, self.wake)
+            self.clock.wait_until(until if decision is None else min(decision, until),
+                                  self.wake)
 
     def session_began(self) -> None:
         with self._lock:

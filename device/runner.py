@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -110,8 +110,12 @@ class Runner:
 
     def __init__(self, clock: Clock, light: LightOutput, sound: SoundOutput,
                  control: Controller, listener: Listener = ignore, *,
-                 tick_hz: float = 50.0, stop_fade: float = 2.0) -> None:
+                 tick_hz: float = 50.0, stop_fade: float = 2.0,
+                 heartbeat: Callable[[], None] = lambda: None) -> None:
+        """heartbeat is called on every wake-up: the service's watchdog comes from here,
+        so a hung loop stops it."""
         self.clock = clock
+        self.heartbeat = heartbeat
         self.light = light
         self.sound = sound
         self.control = control
@@ -156,6 +160,7 @@ class Runner:
         j = 0  # the next sound to hand over
         k = 0  # the next light tick, at t0 + k / tick_hz
         while True:
+            self.heartbeat()
             now = clock.now()
             command = control.take(now)
             if command is Command.QUIT:
@@ -208,6 +213,7 @@ class Runner:
         self.listener("part", name="stopping", seconds=self.stop_fade)
         k = 1
         while True:
+            self.heartbeat()
             now = self.clock.now()
             if self.control.take(now) is Command.QUIT:
                 return Outcome.INTERRUPTED

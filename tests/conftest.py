@@ -71,3 +71,21 @@ def pulseaudio_control(null_sink):
     yield kill_pulseaudio, start_pulseaudio
     if not _pulse_running():
         start_pulseaudio()
+
+
+@pytest.fixture(scope="session")
+def tell(request):
+    """A function that writes one line to the terminal, even under -q and output capture
+    (modules use it to report how many random cases they ran)."""
+    plugins = request.config.pluginmanager
+
+    def write(line: str) -> None:
+        reporter = plugins.get_plugin("terminalreporter")
+        capture = plugins.get_plugin("capturemanager")
+        if reporter is None or capture is None:
+            print(line)
+            return
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(line)
+
+    return write

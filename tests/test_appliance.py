@@ -4,15 +4,21 @@ again; a crash in a session is logged and the next press still works."""
 from __future__ import annotations
 
 import datetime
+import itertools
+import os
+import signal
+import socket
 
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from audio.mixer import Mixer
 from audio.speaker import Speaker
-from device.appliance import Appliance
+from device.appliance import BLINK_OFF_S, BLINK_ON_S, Appliance
 from device.clock import SimulatedClock
 from device.config import parse
+from device.history import History
+from device.notify import ServiceNotifier
 from device.script import load_script
 from hardware.lightness import lightness_for
 
@@ -46,18 +52,25 @@ class WatchedSpeaker(Speaker):
 
 @pytest.fixture
 def appliance(tmp_path):
-    factory = MockFactory(pin_class=GlitchyPWMPin)
-    clock = SimulatedClock()
-    events: list = []
-    speaker = WatchedSpeaker(mixer=Mixer(48000), cache_dir=tmp_path / "voice")
-    speaker.led, speaker.duty_at_open, speaker.volumes = factory.pin(18), [], []
-    device = Appliance(parse({"breathing": {"minutes": 1}}), SCRIPT, clock=clock,
-                       pin_factory=factory, speaker=speaker,
-                       listener=lambda e, **f: events.append((clock.now(), e, f)),
-                       local_time=lambda: LOCAL_TIME["now"])
-    yield device, clock, factory, events
-    device.close()
-    factory.close()
+    made = []
+
+    def make(**options):
+        factory = MockFactory(pin_class=GlitchyPWMPin)
+        clock = SimulatedClock()
+        events: list = []
+        speaker = WatchedSpeaker(mixer=Mixer(48000), cache_dir=tmp_path / "voice")
+        speaker.led, speaker.duty_at_open, speaker.volumes = factory.pin(18), [], []
+        device = Appliance(parse({"breathing": {"minutes": 1}}), SCRIPT, clock=clock,
+                           pin_factory=factory, speaker=speaker,
+                           listener=lambda e, **f: events.append((clock.now(), e, f)),
+                           local_time=lambda: LOCAL_TIME["now"], **options)
+        made.append((device, factory))
+        return device, clock, factory, events
+
+    yield make
+    for device, factory in made:
+        device.close()
+        factory.close()
 
 
 LOCAL_TIME = {"now": datetime.time(12, 0)}
@@ -68,7 +81,7 @@ def sessions(events):
 
 
 def test_a_press_runs_a_whole_session_then_waits_for_the_next(appliance):
-    device, clock, factory, events = appliance
+    device, clock, factory, events = appliance()
     button, led = factory.pin(17), factory.pin(18)
     clock.at(5.0, button.drive_low)
     clock.at(5.2, button.drive_high)
@@ -89,7 +102,7 @@ def test_a_press_runs_a_whole_session_then_waits_for_the_next(appliance):
 
 
 def test_a_crash_in_a_session_is_logged_and_the_next_press_works(appliance, caplog):
-    device, clock, factory, events = appliance
+    device, clock, factory, events = appliance()
     button, led = factory.pin(17), factory.pin(18)
     clock.at(1.0, button.drive_low)
     clock.at(1.1, button.drive_high)
@@ -106,7 +119,7 @@ def test_a_crash_in_a_session_is_logged_and_the_next_press_works(appliance, capl
 
 
 def test_in_quiet_hours_a_session_is_dimmer_and_quieter(appliance, monkeypatch):
-    device, clock, factory, events = appliance
+    device, clock, factory, events = appliance()
     button, led = factory.pin(17), factory.pin(18)
     monkeypatch.setitem(LOCAL_TIME, "now", datetime.time(12, 0))
     clock.at(1.0, button.drive_low)
@@ -136,9 +149,116 @@ def test_in_quiet_hours_a_session_is_dimmer_and_quieter(appliance, monkeypatch):
 def test_sigterm_handling_restores_the_previous_handlers(appliance):
     import signal
 
-    device = appliance[0]
+    device = appliance()[0]
     before = signal.getsignal(signal.SIGTERM)
-    restore = device.quit_on_signals()
+    restore = device.handle_signals()
     assert signal.getsignal(signal.SIGTERM) is not before
     restore()
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_every_session_is_recorded_in_the_history(appliance, tmp_path):
+    history = History(tmp_path / "state")
+    device, clock, factory, _events = appliance(history=history)
+    button = factory.pin(17)
+    clock.at(1.0, button.drive_low)       # 1: plays to the end
+    clock.at(1.1, button.drive_high)
+    clock.at(1000.0, button.drive_low)    # 2: stopped by a hold in the breathing
+    clock.at(1000.1, button.drive_high)
+    clock.at(1020.0, button.drive_low)
+    clock.at(1030.0, button.drive_high)
+    clock.at(2000.0, button.drive_low)    # 3: crashes (a PWM write fails)
+    clock.at(2000.1, button.drive_high)
+    clock.at(2010.0, lambda: setattr(GlitchyPWMPin, "glitch", True))
+    clock.at(3000.0, button.drive_low)    # 4: SIGTERM mid-session
+    clock.at(3000.1, button.drive_high)
+    clock.at(3005.0, device.controller.quit)
+    device.serve()
+    rows = list(reversed(history.recent()))
+    assert [r.outcome for r in rows] == ["finished", "stopped", "error", "interrupted"]
+    assert all(r.pattern == "paced-exhale" for r in rows)
+    assert rows[0].parts == tuple(p.name for p in device.plan.parts), "every part done"
+    assert rows[1].parts == ("arrive",), "the breathing was cut short, so not done"
+    assert rows[3].parts == ()
+    assert all(r.ended is not None for r in rows)
+
+
+def test_a_history_that_fails_is_logged_once_and_the_sessions_go_on(appliance, tmp_path,
+                                                                     caplog):
+    history = History(tmp_path / "state")
+    device, clock, factory, events = appliance(history=history)
+    history.close()  # as if the card went read-only: every write now fails
+    button = factory.pin(17)
+    for t in (1.0, 500.0):
+        clock.at(t, button.drive_low)
+        clock.at(t + 0.1, button.drive_high)
+    clock.at(999.0, device.controller.quit)
+    device.serve()
+    assert sessions(events) == ["started", "finished", "started", "finished"]
+    lines = [r.getMessage() for r in caplog.records if "no longer recorded" in r.getMessage()]
+    assert len(lines) == 1
+
+
+def test_the_watchdog_is_fed_from_the_loop_while_idle_and_in_a_session(appliance, tmp_path):
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(tmp_path / "notify"))
+    listener.setblocking(False)
+    notifier = ServiceNotifier({"NOTIFY_SOCKET": str(tmp_path / "notify"),
+                                "WATCHDOG_USEC": "30000000"})
+    device, clock, factory, events = appliance(notifier=notifier)
+    button = factory.pin(17)
+    clock.at(100.0, button.drive_low)
+    clock.at(100.1, button.drive_high)
+    sent: list[tuple[float, str]] = []  # (when read, message)
+
+    def drain() -> None:
+        sent.extend((clock.now(), m) for m in receive(listener))
+
+    for t in range(100, 1000, 50):  # systemd reads as they come; a socket holds only ~10
+        clock.at(t + 1.0, drain)
+    clock.at(1000.0, device.controller.quit)
+    device.serve()
+    drain()
+    assert sent[0][1] == "READY=1" and sent[-1][1] == "STOPPING=1"
+    pings = [t for t, m in sent if m == "WATCHDOG=1"]
+    assert len(pings) == pytest.approx(1000 / 15, abs=2), "about every 15 s throughout"
+    began, ended = (t for t, e, _ in events if e == "session")
+    in_session = [t for t in pings if began + 50 < t <= ended]
+    assert len(in_session) >= 2 * ((ended - began - 50) // 50), "also from the runner's loop"
+
+
+def receive(listener: socket.socket) -> list[str]:
+    messages = []
+    while True:
+        try:
+            messages.append(listener.recv(4096).decode())
+        except BlockingIOError:
+            return messages
+
+
+def test_three_short_blinks_end_dark(appliance):
+    device, clock, factory, _ = appliance()
+    led = factory.pin(18)
+    led.clear_states()
+    device.blink(3)
+    levels = [round(s.state, 3) for s in led.states]
+    pulses = [a for a, b in itertools.pairwise([0.0, *levels]) if b > 0 == a]
+    assert len(pulses) == 3, levels
+    assert levels[-1] == 0 and led.state == 0
+    assert clock.now() == pytest.approx(3 * (BLINK_ON_S + BLINK_OFF_S))
+
+
+def test_sigusr1_is_a_press(appliance):
+    device, clock, factory, events = appliance()
+    restore = device.handle_signals()
+    try:
+        os.kill(os.getpid(), signal.SIGUSR1)  # `systemctl kill -s USR1 ebbtide`
+        clock.at(30.0, lambda: os.kill(os.getpid(), signal.SIGUSR1))  # next part
+        clock.at(40.0, lambda: os.kill(os.getpid(), signal.SIGTERM))
+        device.serve()
+    finally:
+        restore()
+    assert sessions(events) == ["started", "interrupted"]
+    parts = [(t, f["name"]) for t, e, f in events if e == "part"]
+    assert (30.0, "ground") in parts, "the second press moved on from the breathing"
+    assert factory.pin(18).state == 0

@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from device.config import Config, ConfigError, find, load, load_config, parse
 
@@ -183,35 +181,6 @@ def test_the_example_config_is_valid_and_documents_every_key():
             assert f"{key} =" in text, f"{section}.{key} is not documented"
     for key in _PATTERN_KEYS:
         assert f"{key} =" in text
-
-
-scalars = st.one_of(st.integers(-100, 100), st.floats(allow_nan=True), st.text(max_size=8),
-                    st.booleans())
-keys = st.sampled_from(["pattern", "minutes", "start_rate", "target_rate", "pin",
-                        "max_brightness", "hold_seconds", "rate", "volume", "voice", "device",
-                        "inhale", "exhale", "hold_in", "hold_out", "top_up", "script"]) | st.text(
-    max_size=6)
-tables = st.dictionaries(keys, scalars | st.lists(scalars, max_size=2), max_size=5)
-sections = st.sampled_from(["breathing", "light", "button", "voice", "audio"]) | st.text(
-    max_size=6)
-documents = st.dictionaries(
-    sections, tables | scalars, max_size=5
-) | st.fixed_dictionaries({"patterns": st.dictionaries(st.text(max_size=6), tables | scalars,
-                                                       max_size=3)})
-
-
-@settings(max_examples=400, deadline=None)
-@given(documents)
-def test_any_document_gives_a_config_or_one_clear_error(document):
-    try:
-        config = parse(document, "fuzz.toml")
-    except ConfigError as error:
-        assert error.problems
-        for line in error.problems:
-            assert line.startswith("fuzz.toml: ") and line.endswith(".")
-        return
-    assert isinstance(config, Config)
-    config.pattern()
 
 
 def test_a_script_path_starts_from_the_config_folder(tmp_path):

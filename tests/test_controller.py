@@ -200,3 +200,26 @@ def test_a_press_exactly_one_debounce_after_a_release_counts(rig):
     at(clock, release, pin.drive_high)
     at(clock, release + DEBOUNCE, pin.drive_low)
     assert controller.take(clock.now()) is Command.START
+
+
+def test_a_remote_press_starts_a_session_then_moves_to_the_next_part(rig):
+    clock, controller, _, heard = rig
+    clock.at(5.0, controller.remote_press)
+    assert controller.wait_for_start() is True
+    assert clock.now() == 5.0 and controller.state is State.STARTING
+    controller.session_began()
+    assert controller.take(clock.now()) is None
+    controller.remote_press()
+    controller.remote_press()  # two signals in a row are one press
+    assert controller.take(clock.now()) is Command.SKIP
+    assert controller.take(clock.now()) is None
+    assert heard == ["remote press", "remote press"]
+
+
+def test_waiting_for_a_press_can_give_up_after_a_while_to_show_it_is_alive(rig):
+    clock, controller, pin, _ = rig
+    assert controller.wait_for_start(timeout=15.0) is None
+    assert clock.now() == 15.0
+    clock.at(20.0, pin.drive_low)
+    assert controller.wait_for_start(timeout=15.0) is True
+    assert clock.now() == 20.0

@@ -1,0 +1,237 @@
+"""The private session history: one SQLite row per session, kept only on this device."""
+
+from __future__ import annotations
+
+import csv
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Self, TextIO
+
+FILE_NAME = "history.sqlite3"
+SCHEMA_VERSION = 1
+RUNNING = "running"
+ENDINGS = ("finished", "stopped", "interrupted", "error")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started TEXT NOT NULL,        -- UTC, ISO 8601
+    started_local TEXT NOT NULL,  -- local wall time with its offset, as shown to the user
+    ended TEXT,                   -- UTC; for an interrupted session, when it was last seen
+    last_seen TEXT NOT NULL,      -- UTC of the start or the last finished part
+    pattern TEXT NOT NULL,
+    parts TEXT NOT NULL DEFAULT '',  -- finished parts, comma separated, in order
+    outcome TEXT NOT NULL CHECK (outcome IN
+        ('running', 'finished', 'stopped', 'interrupted', 'error'))
+);
+"""
+
+
+def default_directory() -> Path:
+    """Where the history lives: systemd's StateDirectory=, else the XDG state directory."""
+    state = os.environ.get("STATE_DIRECTORY", "")
+    if state:
+        return Path(state.split(":", 1)[0])
+    xdg = os.environ.get("XDG_STATE_HOME", "")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "ebbtide"
+
+
+class HistoryUnavailable(Exception):
+    """The history cannot be used; the caller logs the one-line message and runs without it."""
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """One session as stored; times are timezone-aware."""
+
+    id: int
+    started: datetime
+    started_local: datetime
+    ended: datetime | None
+    pattern: str
+    parts: tuple[str, ...]
+    outcome: str
+
+    @property
+    def duration(self) -> timedelta | None:
+        return None if self.ended is None else self.ended - self.started
+
+
+def _utc(moment: datetime | None) -> str:
+    """Naive datetimes are local wall time, as datetime.astimezone() assumes."""
+    return (moment or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
+
+
+class History:
+    """The sessions database in one directory; every change is committed at once."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = Path(directory) / FILE_NAME
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Created 0600 before SQLite sees it: the history is private to this device's user.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            os.chmod(self.path, 0o600)
+            self._db = sqlite3.connect(self.path, isolation_level=None)  # autocommit
+        except (OSError, sqlite3.Error) as error:
+            raise self._unavailable(error) from None
+        try:
+            self._prepare()
+        except (OSError, sqlite3.Error) as error:
+            self._db.close()
+            raise self._unavailable(error) from None
+
+    def _unavailable(self, error: Exception) -> HistoryUnavailable:
+        """One plain line naming the file, for the caller's log."""
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        return HistoryUnavailable(f"history unavailable: {self.path}: {' '.join(reason.split())}")
+
+    @classmethod
+    def open(cls, directory: Path) -> Self:
+        return cls(directory)
+
+    def _prepare(self) -> None:
+        """WAL, durable commits, an intact file and the current schema, or an exception."""
+        if self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0] != "wal":
+            raise sqlite3.OperationalError("cannot use write-ahead logging")
+        # WAL keeps the file consistent after a kill -9 at any moment. FULL also fsyncs the
+        # WAL on every commit, so a power cut (a Pi is often just unplugged) cannot lose a
+        # session's row either; with a few commits per session the cost does not matter.
+        self._db.execute("PRAGMA synchronous=FULL")
+        if self._db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            raise sqlite3.DatabaseError("the file is damaged")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(f"schema {version} is newer than this Ebbtide")
+        if version == 0:
+            self._db.executescript(
+                f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+        # SQLite gives -wal and -shm the database's mode already; they hold the same private
+        # data, so this only makes sure.
+        for suffix in ("-wal", "-shm"):
+            sidecar = self.path.with_name(self.path.name + suffix)
+            if sidecar.exists():
+                os.chmod(sidecar, 0o600)
+
+    def _run(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        """Every statement goes through here, so no raw sqlite3 error reaches the caller."""
+        try:
+            return self._db.execute(sql, params)
+        except sqlite3.Error as error:
+            raise self._unavailable(error) from None
+
+    def begin(self, pattern: str, started: datetime | None = None) -> int:
+        """Record a `running` session at once, so a crash still leaves a trace."""
+        moment = started or datetime.now(UTC)
+        local = moment.astimezone().isoformat(timespec="seconds")
+        cursor = self._run(
+            "INSERT INTO sessions (started, started_local, last_seen, pattern, outcome)"
+            " VALUES (?, ?, ?, ?, ?)", (_utc(moment), local, _utc(moment), pattern, RUNNING))
+        return int(cursor.lastrowid or 0)
+
+    def part_done(self, session_id: int, part_name: str, at: datetime | None = None) -> None:
+        """Append a finished part to a running session; ended sessions are left alone."""
+        if "," in part_name:
+            raise ValueError(f"a part name cannot contain a comma: {part_name!r}")
+        self._run("UPDATE sessions SET parts = parts || (CASE parts WHEN '' THEN '' ELSE ',' END)"
+                  " || ?, last_seen = ? WHERE id = ? AND outcome = ?",
+                  (part_name, _utc(at), session_id, RUNNING))
+
+    def end(self, session_id: int, outcome: str, ended: datetime | None = None) -> None:
+        """Close a running session; a second end of the same session changes nothing."""
+        if outcome not in ENDINGS:
+            raise ValueError(f"outcome must be one of {', '.join(ENDINGS)}, not {outcome!r}")
+        moment = _utc(ended)
+        self._run("UPDATE sessions SET outcome = ?, ended = ?, last_seen = ?"
+                  " WHERE id = ? AND outcome = ?", (outcome, moment, moment, session_id, RUNNING))
+
+    def recover(self) -> int:
+        """At start-up only: sessions still `running` were cut off by a crash or power loss."""
+        cursor = self._run("UPDATE sessions SET outcome = 'interrupted', ended = last_seen"
+                           " WHERE outcome = ?", (RUNNING,))
+        return cursor.rowcount
+
+    def recent(self, limit: int = 20) -> list[SessionRecord]:
+        """Newest first by insertion, not by clock: a Pi without a clock battery can jump."""
+        rows = self._run("SELECT id, started, started_local, ended, pattern, parts, outcome"
+                         " FROM sessions ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [SessionRecord(
+            id=row[0], started=datetime.fromisoformat(row[1]),
+            started_local=datetime.fromisoformat(row[2]),
+            ended=datetime.fromisoformat(row[3]) if row[3] else None, pattern=row[4],
+            parts=tuple(row[5].split(",")) if row[5] else (), outcome=row[6]) for row in rows]
+
+    def weekly(self, weeks: int = 8, today: date | None = None) -> list[tuple[date, int]]:
+        """Sessions per local week (Monday first), oldest first, empty weeks included."""
+        today = today or date.today()
+        mondays = [today - timedelta(days=today.weekday(), weeks=back)
+                   for back in range(weeks - 1, -1, -1)]
+        counts = dict.fromkeys(mondays, 0)
+        rows = self._run("SELECT substr(started_local, 1, 10), count(*) FROM sessions"
+                         " WHERE substr(started_local, 1, 10) >= ? GROUP BY 1",
+                         (mondays[0].isoformat(),)).fetchall()
+        for day_text, count in rows:
+            day = date.fromisoformat(day_text)
+            monday = day - timedelta(days=day.weekday())
+            if monday in counts:
+                counts[monday] += count
+        return list(counts.items())
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _duration_text(duration: timedelta | None) -> str:
+    if duration is None:
+        return "-"
+    seconds = max(0, int(duration.total_seconds()))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def format_recent(records: list[SessionRecord]) -> str:
+    """A plain table for `ebbtide history`, in the local time the session was started in."""
+    if not records:
+        return "No sessions yet."
+    rows = [("when", "length", "pattern", "parts", "outcome")]
+    rows += [(r.started_local.strftime("%Y-%m-%d %H:%M"), _duration_text(r.duration),
+              r.pattern, ",".join(r.parts) or "-", r.outcome) for r in records]
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    lines = ["  ".join([*(row[i].ljust(widths[i]) for i in range(4)), row[4]]) for row in rows]
+    return "\n".join(lines)
+
+
+def format_weekly(weeks: list[tuple[date, int]], bar_width: int = 10) -> str:
+    """One line per week, its bar scaled to the busiest week; a week with any session shows."""
+    most = max((count for _, count in weeks), default=0)
+    if most == 0:
+        span = "these weeks" if len(weeks) != 1 else "this week"
+        return f"No sessions in {span}." if weeks else "No sessions yet."
+    lines = []
+    for monday, count in weeks:
+        filled = max(1, round(count / most * bar_width)) if count else 0
+        lines.append(f"{monday.isoformat()}  {'█' * filled}{'░' * (bar_width - filled)}  {count}")
+    return "\n".join(lines)
+
+
+CSV_HEADER = ("id", "started_utc", "started_local", "ended_utc", "seconds", "pattern", "parts",
+              "outcome")
+
+
+def write_csv(records: list[SessionRecord], stream: TextIO) -> None:
+    """Header and one row per session, for the user's own records."""
+    writer = csv.writer(stream)
+    writer.writerow(CSV_HEADER)
+    for r in records:
+        seconds = "" if r.duration is None else str(int(r.duration.total_seconds()))
+        writer.writerow([r.id, r.started.isoformat(), r.started_local.isoformat(),
+                         r.ended.isoformat() if r.ended else "", seconds, r.pattern,
+                         ",".join(r.parts), r.outcome])
