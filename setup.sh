@@ -23,6 +23,8 @@ if [ "$mode" = test ]; then
     packages+=(pulseaudio pulseaudio-utils libasound2-plugins)
     # systemd-analyze checks the unit file; shellcheck checks the installer.
     packages+=(systemd shellcheck)
+    # aplay, for the benchmark's pyttsx3 baseline (it plays through aplay).
+    packages+=(alsa-utils)
 fi
 if ! "$PYTHON" -c 'import ensurepip' 2>/dev/null; then
     packages+=(python3-venv)

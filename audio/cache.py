@@ -51,10 +51,12 @@ def _make_private_dirs(directory: Path) -> None:
 
 
 class ClipCache:
-    """Clips by text: memory first, then `directory/<sha256>.wav`, else rendered and stored.
+    """Clips by text: from `directory/<sha256>.wav`, else rendered and stored there.
 
-    A missing or unwritable directory only costs speed: clips are still rendered and kept in
-    memory, and one warning says why nothing is stored.
+    With a directory, clips are read from disk each time (a few hundred KB, well within a
+    sound's lead time) rather than all kept in memory: that is most of a session's memory.
+    A missing or unwritable directory only costs speed: clips are then rendered once and
+    kept in memory, and one warning says why nothing is stored.
     """
 
     def __init__(self, tts: EspeakTTS, directory: Path | None) -> None:
@@ -98,7 +100,8 @@ class ClipCache:
             else:
                 clip = self._get(text, None).resampled(rate)
             self._store(text, rate, clip)
-        self._memory[(text, rate)] = clip
+        if self.directory is None:  # the disk cache failed: memory is all there is
+            self._memory[(text, rate)] = clip
         return clip
 
     def _load(self, text: str, rate: int | None) -> Clip | None:

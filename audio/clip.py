@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import math
 import wave
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,27 +13,35 @@ _INT16_SCALE = 32767.0
 _GUARD = 256  # silent samples appended before resampling
 
 
-@dataclass(frozen=True, eq=False)
 class Clip:
-    """A mono float32 clip (-1..1) at a sample rate.
+    """A mono clip at a sample rate, kept as 16-bit PCM (half the memory of float32).
 
-    The samples are a read-only view so a clip shared by the cache and the mixer can never be
-    changed under either of them. eq=False: element-wise array equality has no single truth.
+    `samples` gives float32 (-1..1) on each use, for the mixer to hold only while the clip
+    plays. The PCM is read-only, so a clip shared by the cache and the speaker can never be
+    changed under either of them.
     """
 
-    samples: np.ndarray
-    rate: int
+    __slots__ = ("pcm", "rate")
 
-    def __post_init__(self) -> None:
-        if self.rate <= 0:
-            raise ValueError(f"sample rate must be positive, got {self.rate}")
-        view = np.ascontiguousarray(self.samples, dtype=np.float32).reshape(-1).view()
-        view.setflags(write=False)
-        object.__setattr__(self, "samples", view)
+    def __init__(self, samples: np.ndarray, rate: int) -> None:
+        """samples: floats in -1..1, or int16 PCM as it is."""
+        if rate <= 0:
+            raise ValueError(f"sample rate must be positive, got {rate}")
+        data = np.asarray(samples).reshape(-1)
+        pcm = data.astype("<i2") if data.dtype == np.int16 else _to_pcm16(data)
+        pcm = np.ascontiguousarray(pcm)
+        pcm.setflags(write=False)
+        self.pcm = pcm
+        self.rate = int(rate)
+
+    @property
+    def samples(self) -> np.ndarray:
+        """The clip as float32 in -1..1 (a new array each time)."""
+        return self.pcm.astype(np.float32) / _INT16_SCALE
 
     @property
     def seconds(self) -> float:
-        return len(self.samples) / self.rate
+        return len(self.pcm) / self.rate
 
     def resampled(self, rate: int) -> Clip:
         """This clip at another rate, band-limited (done once per clip, never per block).
@@ -44,18 +51,18 @@ class Clip:
         """
         if rate == self.rate:
             return self
-        n_in = len(self.samples)
+        n_in = len(self.pcm)
         n_out = round(n_in * rate / self.rate)
         if n_in == 0 or n_out == 0:
-            return Clip(np.zeros(0, dtype=np.float32), rate)
+            return Clip(np.zeros(0, dtype=np.int16), rate)
         # Zero-pad to a length that maps to a whole number of output samples, with room to
         # spare so the transform's wrap-around lands in silence.
         g = math.gcd(rate, self.rate)
         step_in, step_out = self.rate // g, rate // g
         padded = math.ceil((n_in + _GUARD) / step_in) * step_in
-        spectrum = np.fft.rfft(self.samples.astype(np.float64), padded)
+        spectrum = np.fft.rfft(self.pcm / _INT16_SCALE, padded)
         out = np.fft.irfft(spectrum, padded // step_in * step_out) * (step_out / step_in)
-        return Clip(out[:n_out].astype(np.float32), rate)
+        return Clip(out[:n_out], rate)
 
     def trimmed(self, threshold: float = 0.01, lead_s: float = 0.005, tail_s: float = 0.03) -> Clip:
         """Cut near-silence off both ends, so a cue is heard the moment it is scheduled.
@@ -63,14 +70,14 @@ class Clip:
         A few ms are kept before the first loud sample (soft consonant onsets) and a short tail
         after the last one, so nothing audible is clipped. An all-quiet clip becomes empty.
         """
-        loud = np.flatnonzero(np.abs(self.samples) > threshold)
+        loud = np.flatnonzero(np.abs(self.pcm) > threshold * _INT16_SCALE)
         if len(loud) == 0:
-            return Clip(np.zeros(0, dtype=np.float32), self.rate)
+            return Clip(np.zeros(0, dtype=np.int16), self.rate)
         start = max(0, int(loud[0]) - round(lead_s * self.rate))
-        stop = min(len(self.samples), int(loud[-1]) + 1 + round(tail_s * self.rate))
-        if start == 0 and stop == len(self.samples):
+        stop = min(len(self.pcm), int(loud[-1]) + 1 + round(tail_s * self.rate))
+        if start == 0 and stop == len(self.pcm):
             return self
-        return Clip(self.samples[start:stop], self.rate)
+        return Clip(self.pcm[start:stop], self.rate)
 
     @classmethod
     def from_wav_bytes(cls, data: bytes) -> Clip:
@@ -81,9 +88,10 @@ class Clip:
             channels = wav.getnchannels()
             rate = wav.getframerate()
             raw = wav.readframes(wav.getnframes())
-        pcm = np.frombuffer(raw, dtype="<i2").astype(np.float32) / _INT16_SCALE
+        pcm = np.frombuffer(raw, dtype="<i2")
         if channels > 1:
-            pcm = pcm[: len(pcm) - len(pcm) % channels].reshape(-1, channels).mean(axis=1)
+            mono = pcm[: len(pcm) - len(pcm) % channels].reshape(-1, channels).mean(axis=1)
+            return cls(mono / _INT16_SCALE, rate)
         return cls(pcm, rate)
 
     def to_wav_bytes(self) -> bytes:
@@ -93,7 +101,7 @@ class Clip:
             wav.setnchannels(1)
             wav.setsampwidth(2)
             wav.setframerate(self.rate)
-            wav.writeframes(_to_pcm16(self.samples).tobytes())
+            wav.writeframes(self.pcm.tobytes())
         return buffer.getvalue()
 
 

@@ -29,6 +29,8 @@ _KNEE = 0.8
 _ANCHOR_JUMP_S = 0.005
 _ANCHOR_SMOOTHING = 0.02
 
+_PCM_SCALE = np.float32(1 / 32767)  # 16-bit PCM to -1..1, as the clips were made
+_STARTS_KEPT = 512  # how many clip starts are remembered (asked and actual positions)
 _INITIAL_FRAMES = 4096  # covers usual callback sizes; a bigger block grows it once
 _OFFLINE_BLOCK = 4096  # render() works in blocks of this size to bound scratch memory
 
@@ -36,11 +38,12 @@ _OFFLINE_BLOCK = 4096  # render() works in blocks of this size to bound scratch 
 class _Voice:
     """One clip being played (or waiting for its start) by the mixer."""
 
-    __slots__ = ("fade_end", "fade_len", "samples", "start")
+    __slots__ = ("asked", "fade_end", "fade_len", "samples", "start")
 
     def __init__(self, samples: np.ndarray, start: int) -> None:
         self.samples = samples
         self.start = start  # absolute sample position of samples[0]; -1 means "next block"
+        self.asked = start  # where it was asked to start, even if it had to start later
         self.fade_end = -1  # absolute position where a hush fade reaches silence
         self.fade_len = 0
 
@@ -74,6 +77,9 @@ class Mixer:
         self._commands: deque[tuple[_Voice | None, int, float]] = deque()
         self._waiting: list[_Voice] = []  # not started yet, sorted by start
         self._voices: list[_Voice | None] = [None] * max_clips  # playing
+        self._starts = np.zeros((_STARTS_KEPT, 2), dtype=np.int64)  # (asked, actual) ring
+        self._heard = np.full(_STARTS_KEPT, np.nan)  # and when each start was heard
+        self.started = 0  # clips started since the last clear()
         self._allocate(_INITIAL_FRAMES)
 
     def _allocate(self, frames: int) -> None:
@@ -81,16 +87,19 @@ class Mixer:
         self._work = np.zeros(frames, dtype=np.float32)
         self._level = np.zeros(frames, dtype=np.float32)
         self._ramp = np.arange(frames, dtype=np.float32)
+        self._pcm = np.zeros(frames, dtype=np.float32)  # 16-bit samples, scaled to float
 
     # -- other threads -------------------------------------------------------------------
 
     def schedule(self, samples: np.ndarray, at: int | None = None) -> None:
         """Play mono samples from absolute sample `at` (None: the next block).
 
-        A start that has already passed when the clip is mixed plays at once, from its
-        first sample.
+        Samples are float (-1..1) or 16-bit PCM, which is mixed as it is, block by block,
+        so a clip kept as PCM is never copied to play. A start that has already passed
+        when the clip is mixed plays at once, from its first sample.
         """
-        data = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1)
+        dtype = np.int16 if np.asarray(samples).dtype == np.int16 else np.float32
+        data = np.ascontiguousarray(samples, dtype=dtype).reshape(-1)
         if len(data) == 0:
             return
         self._commands.append((_Voice(data, -1 if at is None else max(int(at), 0)), 0, 0.0))
@@ -112,6 +121,7 @@ class Mixer:
         self._waiting.clear()
         self._voices[:] = [None] * len(self._voices)
         self.anchor = None
+        self.started = 0
 
     @property
     def busy(self) -> bool:
@@ -121,6 +131,20 @@ class Mixer:
         return (
             bool(self._commands) or bool(self._waiting) or any(v is not None for v in self._voices)
         )
+
+    def starts(self) -> list[tuple[int, int, float | None]]:
+        """(asked, actual, heard) for the clips started since clear(), oldest first (the last
+        few hundred): asked and actual start positions (asked is -1 for "as soon as
+        possible"), and the clock time the first sample was heard, by the map of that moment
+        (None when no fill was timed)."""
+        count = self.started
+        rows = []
+        for n in range(max(0, count - _STARTS_KEPT), count):
+            k = n % _STARTS_KEPT
+            heard = float(self._heard[k])
+            rows.append((int(self._starts[k, 0]), int(self._starts[k, 1]),
+                         None if math.isnan(heard) else heard))
+        return rows
 
     def sample_at(self, t: float) -> int | None:
         """The first sample heard at or after clock time t; None before any timed fill()."""
@@ -237,11 +261,17 @@ class Mixer:
         while waiting and waiting[0].start < block_end:
             voice = waiting[0]
             free = next((i for i, slot in enumerate(self._voices) if slot is None), -1)
-            if voice.start + len(voice.samples) <= block_end:
+            if voice.start + len(voice.samples) <= block_end or free >= 0:
                 self._add_voice(voice, mix, pos, frames)
-            elif free >= 0:
-                self._add_voice(voice, mix, pos, frames)
-                self._voices[free] = voice
+                if free >= 0 and voice.start + len(voice.samples) > block_end:
+                    self._voices[free] = voice
+                n = self.started % _STARTS_KEPT
+                self._starts[n, 0] = voice.asked
+                self._starts[n, 1] = voice.start
+                anchor = self.anchor
+                self._heard[n] = math.nan if anchor is None else (
+                    anchor[1] + (voice.start - anchor[0]) / self.rate)
+                self.started += 1
             else:
                 self.dropped += 1  # max_clips still sounding: never start what must be cut
             del waiting[0]
@@ -268,6 +298,8 @@ class Mixer:
             dst = first - pos
             n = last - first
             src = voice.samples[first - voice.start : last - voice.start]
+            if src.dtype == np.int16:
+                src = np.multiply(src, _PCM_SCALE, out=self._pcm[:n])
             if voice.fade_end < 0:
                 mix[dst : dst + n] += src
             else:

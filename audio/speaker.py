@@ -43,6 +43,8 @@ class AudioReport:
     underflows: int  # blocks the device ran dry: heard as a crackle
     dropped: int  # sounds not played because too many were already playing
     failure: str | None  # why the output stopped mid-session, if it did
+    first_heard: float | None  # clock time the first sound reached the speaker
+    late_ms: float  # the most any sound was heard after its moment (0: all on time)
 
 
 class Speaker:
@@ -74,7 +76,7 @@ class Speaker:
         if mixer is not None and mixer.anchor is None:
             # Offline, the mix keeps its own time: sample n is heard at n / rate seconds.
             mixer.anchor = (mixer.position, mixer.position / mixer.rate)
-        self._clips: dict[str, Clip] = {}  # at the mixer's rate, ready to schedule
+        self._seconds: dict[str, float] = {}  # spoken length of each line prepared
         self._voice_ok = True
         self._with_chime = chime
         self._chime: np.ndarray | None = None
@@ -160,12 +162,12 @@ class Speaker:
         Returns its length in seconds (also when there is no speaker, so the session keeps
         its timing); 0.0 if the voice is unavailable.
         """
-        if text not in self._clips and self._voice_ok:
+        if text not in self._seconds and self._voice_ok:
             log.debug("rendering a prompt that was not prepared: %r", text)
         clip = self.clip(text)
         if clip is None:
             return 0.0
-        self._place(clip.samples, at)
+        self._place(clip.pcm, at)
         return clip.seconds
 
     def chime(self, at: float | None = None) -> None:
@@ -202,12 +204,23 @@ class Speaker:
                 time.sleep(0.005)
             time.sleep(min(stream.latency, 0.1))  # the fade's last block reaches the speaker
         stream.close()
+        heard = self.heard()
         mixer.clear()  # nothing left over plays when the next session opens
-        report = AudioReport(stream.underflows, mixer.dropped, stream.failure)
+        late = [actual - asked for asked, actual in heard if asked is not None]
+        report = AudioReport(stream.underflows, mixer.dropped, stream.failure,
+                             heard[0][1] if heard else None,
+                             round(max(0.0, *late) * 1000, 2) if late else 0.0)
         if report.underflows or report.dropped:
             log.warning("audio this session: the output ran dry %d times, %d sounds were "
                         "dropped", report.underflows, report.dropped)
         return report
+
+    def heard(self) -> list[tuple[float | None, float]]:
+        """(asked, actual) clock times of the sounds started this session: when each was
+        meant to be heard (None: as soon as possible) and when it reached the speaker."""
+        rate = self.mixer.rate
+        return [(None if asked < 0 else heard - (actual - asked) / rate, heard)
+                for asked, actual, heard in self.mixer.starts() if heard is not None]
 
     def _place(self, samples: np.ndarray, at: float | None) -> None:
         """Schedule samples to be heard at clock time `at`, if there is an output."""
@@ -227,15 +240,14 @@ class Speaker:
         return False
 
     def clip(self, text: str) -> Clip | None:
-        """The clip for text at the mixer's rate, loading it once; None without a voice."""
-        clip = self._clips.get(text)
-        if clip is not None or not self._voice_ok:
-            return clip
+        """The clip for text at the mixer's rate, from the cache; None without a voice."""
+        if not self._voice_ok:
+            return None
         try:
             clip = self._cache.get(text, self.rate)
         except TTSUnavailable as exc:
             self._voice_ok = False
             log.warning("%s; sessions run without the voice", exc)
             return None
-        self._clips[text] = clip
+        self._seconds[text] = clip.seconds
         return clip

@@ -148,7 +148,8 @@ class Appliance:
             report = self.speaker.close()
             if report is not None:
                 self.listener("audio", underflows=report.underflows, dropped=report.dropped,
-                              failure=report.failure)
+                              failure=report.failure, first_heard=report.first_heard,
+                              late_ms=report.late_ms)
             self.listener("session", state=outcome.value if outcome else "error")
             self._end(outcome)
         return outcome

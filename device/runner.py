@@ -26,6 +26,7 @@ log = logging.getLogger("ebbtide")
 
 SKIP_BLEND = 1.0  # seconds to glide from the old light to the new part's
 BREATH_LEVELS_HZ = 50  # how finely a breath sound's loudness follows the light
+TICK_HZ = 50.0  # how often the light is written while it moves
 
 
 class LightOutput(Protocol):
@@ -110,7 +111,7 @@ class Runner:
 
     def __init__(self, clock: Clock, light: LightOutput, sound: SoundOutput,
                  control: Controller, listener: Listener = ignore, *,
-                 tick_hz: float = 50.0, stop_fade: float = 2.0,
+                 tick_hz: float = TICK_HZ, stop_fade: float = 2.0,
                  heartbeat: Callable[[], None] = lambda: None) -> None:
         """heartbeat is called on every wake-up: the service's watchdog comes from here,
         so a hung loop stops it."""
@@ -126,6 +127,7 @@ class Runner:
         self._lightness = 0.0
         self._sound_ok = True
         self._spoken: dict[int, float] = {}  # cue index -> seconds, once handed over
+        self.started_at: float | None = None  # clock time of plan time 0 in the last run()
 
     def glow(self, plan: SessionPlan) -> None:
         """Show the plan's first light now, before anything slower (opening the sound)."""
@@ -139,8 +141,9 @@ class Runner:
         """
         self._sound_ok = True
         self._spoken.clear()
+        self.started_at = self.clock.now() + delay
         try:
-            return self._play(plan, self.clock.now() + delay)
+            return self._play(plan, self.started_at)
         finally:
             self._hush()
             self._dark()

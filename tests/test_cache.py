@@ -27,10 +27,12 @@ def test_second_cache_on_the_same_directory_loads_from_disk_without_rendering(tm
     assert np.array_equal(loaded.samples, rendered.samples)
 
 
-def test_memory_hit_returns_the_same_clip(tmp_path) -> None:
+def test_each_line_is_rendered_once_then_read_from_disk(tmp_path) -> None:
     cache = ClipCache(EspeakTTS(), tmp_path)
-    assert cache.get(TEXTS[1]) is cache.get(TEXTS[1])
+    first, again = cache.get(TEXTS[1]), cache.get(TEXTS[1])
     assert cache.renders == 1
+    assert first is not again, "not held in memory: read from disk when needed"
+    assert np.array_equal(first.pcm, again.pcm)
 
 
 def test_key_changes_with_voice_and_rate(tmp_path) -> None:

@@ -59,13 +59,14 @@ def test_trim_of_silence_is_empty() -> None:
     assert Clip(np.zeros(1000, dtype=np.float32), 8000).trimmed().seconds == 0.0
 
 
-def test_clip_samples_cannot_be_changed_but_the_callers_array_can() -> None:
+def test_a_clip_cannot_be_changed_by_its_users_or_its_maker() -> None:
     source = np.zeros(10, dtype=np.float32)
     clip = Clip(source, 8000)
     with pytest.raises(ValueError):
-        clip.samples[0] = 1.0
+        clip.pcm[0] = 1
+    clip.samples[0] = 1.0  # a fresh float copy for each user
     source[0] = 0.5  # the caller's own array stays theirs
-    assert clip.samples[0] == 0.5
+    assert clip.samples[0] == 0.0 and clip.pcm.dtype == np.int16
 
 
 def test_wav_writer_stores_a_stereo_mix(tmp_path) -> None:

@@ -63,8 +63,12 @@ def report_count(tell):
 
 @pytest.fixture(scope="module")
 def speaker(tmp_path_factory):
-    """One real speaker on an offline mixer, its clips rendered once for the whole module."""
-    speaker = Speaker(mixer=Mixer(16000), cache_dir=tmp_path_factory.mktemp("voice"))
+    """One real speaker on an offline mixer, its clips rendered once for the whole module and
+    kept in memory (as when the disk cache is not writable): thousands of sessions read no
+    file."""
+    blocked = tmp_path_factory.mktemp("voice") / "a file"
+    blocked.write_text("")
+    speaker = Speaker(mixer=Mixer(16000), cache_dir=blocked / "voice")
     speaker.prepare(SCRIPT.texts())
     return speaker
 

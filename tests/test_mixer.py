@@ -241,3 +241,30 @@ def test_a_stop_fades_out_within_its_time_without_a_click() -> None:
     out = drive(mixer, RATE // 2, (64,))
     assert np.all(out[round(0.1 * RATE) :] == 0.0)
     assert np.max(np.abs(np.diff(np.concatenate([[0.7], out])))) < 0.7 / (0.1 * RATE) * 2.01
+
+
+def test_each_start_is_kept_with_where_it_was_asked_for_and_when_it_was_heard() -> None:
+    mixer = Mixer(RATE)
+    heard_at = lambda pos: 100.0 + pos / RATE  # noqa: E731 - the device's clock
+    mixer.schedule(dc(0.1, 50), at=500)
+    timed_drive(mixer, 10, 100, heard_at)
+    mixer.schedule(dc(0.1, 50), at=200)  # asked for a moment already mixed: late
+    mixer.schedule(dc(0.1, 50))  # as soon as possible
+    timed_drive(mixer, 2, 100, heard_at)
+    assert mixer.starts() == [(500, 500, pytest.approx(heard_at(500))),
+                              (200, 1000, pytest.approx(heard_at(1000))),
+                              (-1, 1000, pytest.approx(heard_at(1000)))]
+    mixer.clear()
+    assert mixer.starts() == []
+
+
+def test_sixteen_bit_clips_are_mixed_as_they_are_without_a_copy() -> None:
+    mixer = Mixer(RATE)
+    pcm = np.array([0, 8192, -16384, 16384, 100], dtype=np.int16)
+    mixer.schedule(pcm, at=3)
+    mixer.schedule(dc(0.25, 5), at=5)
+    out = drive(mixer, 12, (4,))
+    expected = np.zeros(12, dtype=np.float32)
+    expected[3:8] += pcm / 32767
+    expected[5:10] += 0.25
+    assert np.allclose(out, expected, atol=1e-6)

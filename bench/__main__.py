@@ -1,0 +1,186 @@
+"""python -m bench [--quick] [--json FILE]: run every benchmark, print a table, write JSON."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import logging
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from audio.mixer import Mixer
+from bench import press
+from bench.distribution import Distribution
+from bench.process import ProcessCost, measure_process
+from bench.session import measure_session
+from bench.sink import awake_null_sink
+from bench.smoothness import max_lightness_steps
+from device.appliance import speaker_for
+from device.config import load
+from device.script import load_script
+
+# The bench pattern: 4 s in, 6 s out (the breaths DESIGN.md times pulse() with).
+CONFIG = """[breathing]
+pattern = "bench"
+minutes = {minutes}
+[patterns.bench]
+inhale = 4
+exhale = 6
+"""
+
+
+class Mode:
+    def __init__(self, quick: bool) -> None:
+        self.name = "quick" if quick else "full"
+        self.presses = 10 if quick else 30
+        self.audio_presses = 5 if quick else 15
+        self.baseline_audio_presses = 3 if quick else 8
+        self.session_s = 60.0 if quick else 600.0
+        self.minutes = 1 if quick else 6  # the full session lasts over 10 minutes
+        self.idle_s = 15.0 if quick else 60.0
+        self.cpu_session_s = 30.0 if quick else 120.0
+
+
+def _dist(values: list[float]) -> dict:
+    return Distribution.of(values).as_dict()
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(statistics.fmean(values), 3) if values else None
+
+
+def _machine() -> dict:
+    model = next((line.split(":", 1)[1].strip()
+                  for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith(("model name", "Model"))), platform.machine())
+    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(),
+            "system": f"{platform.system()} {platform.release()}"}
+
+
+def run(mode: Mode) -> dict:
+    scratch = Path(tempfile.mkdtemp(prefix="ebbtide-bench-"))
+    config_path = scratch / "config.toml"
+    config_path.write_text(CONFIG.format(minutes=mode.minutes))
+    config, script = load(config_path), load_script()
+    offline = speaker_for(config, Mixer(48000))
+    offline.prepare(script.texts())
+    figures: dict = {}
+    with awake_null_sink() as output:
+        live = speaker_for(config)
+        live.prepare(script.texts())  # also warms the cache the ebbtide process reads
+        cost: dict[str, ProcessCost] = {}
+        process = threading.Thread(target=lambda: cost.setdefault("run", measure_process(
+            config_path, script.texts()[:6], mode.idle_s, mode.cpu_session_s)))
+        process.start()
+        light = press.ours_press_to_light(config, script, offline, mode.presses)
+        light_baseline = press.baseline_press_to_light(config, mode.presses)
+        audio = (press.ours_press_to_audio(config, script, live, mode.audio_presses)
+                 if output else [])
+        audio_baseline, how = press.baseline_press_to_audio(
+            config, script.arrive[0], mode.baseline_audio_presses)
+        session = measure_session(config, script, live, mode.session_s)
+        process.join()
+    run_cost = cost["run"]
+    steps = max_lightness_steps()
+    phase = [abs(e) for e in session.ours_phase_error_ms]
+    cues = Distribution.of(session.cue_vs_light_ms)
+    figures["press_to_light_ms"] = {
+        "ours": _dist(light), "baseline": _dist(light_baseline), "target": "median <= 5",
+        "met": Distribution.of(light).median <= 5,
+        "baseline_is": "gpiozero when_pressed -> led.pulse()"}
+    figures["press_to_audio_ms"] = {
+        "ours": _dist(audio), "baseline": _dist(audio_baseline), "target": "median <= 60",
+        "met": bool(audio) and Distribution.of(audio).median <= 60,
+        "ours_is": "to the DAC time of the first sample of the first sound",
+        "baseline_is": f"pyttsx3 say() + runAndWait() on a press, {how}"}
+    figures["phase_error_ms"] = {
+        "ours": _dist(phase), "baseline": _dist([abs(e) for e in session.baseline_phase_error_ms]),
+        "target": "p99 <= 2", "met": Distribution.of(phase).p99 <= 2,
+        "baseline_is": "gpiozero pulse(4, 6) on a mock pin, started with ours"}
+    figures["drift_ms_per_10min"] = {
+        "ours": _dist([session.ours_drift_ms_per_10min]),
+        "baseline": _dist([session.baseline_drift_ms_per_10min]),
+        "target": "<= 2", "met": abs(session.ours_drift_ms_per_10min) <= 2,
+        "measured_s": mode.session_s, "scaled": mode.session_s < 600}
+    figures["cue_vs_light_ms"] = {
+        "ours": _dist(session.cue_vs_light_ms), "baseline": None,
+        "target": "|median| <= 20, never more than 45 early",
+        "met": bool(cues.values) and abs(cues.median) <= 20 and cues.min >= -45}
+    figures["max_lightness_step"] = {
+        "ours": steps["ours"], "baseline": steps["baseline"],
+        "target": "report per backend (about 1 L* is invisible)", "met": None,
+        "unit": "CIE L* (0-100), over a 4 s fade from off to full"}
+    figures["cpu_idle_pct"] = {
+        "ours": {**_dist(run_cost.cpu_idle_pct), "mean": _mean(run_cost.cpu_idle_pct)},
+        "baseline": None, "target": "<= 0.2 % of one core",
+        "met": _mean(run_cost.cpu_idle_pct) <= 0.2, "window_s": 5, "measured_s": mode.idle_s}
+    figures["cpu_session_pct"] = {
+        "ours": {**_dist(run_cost.cpu_session_pct), "mean": _mean(run_cost.cpu_session_pct)},
+        "baseline": {**_dist(run_cost.baseline_cpu_session_pct),
+                     "mean": _mean(run_cost.baseline_cpu_session_pct)},
+        "target": "<= 3 % of one core", "met": _mean(run_cost.cpu_session_pct) <= 3,
+        "baseline_is": "gpiozero pulse() + pyttsx3 say() + runAndWait() (aplay included)",
+        "measured_s": mode.cpu_session_s}
+    figures["rss_mb"] = {"ours": _dist([run_cost.rss_mb]), "baseline": None,
+                         "target": "<= 60", "met": run_cost.rss_mb <= 60}
+    figures["ready_s"] = {"ours": _dist([run_cost.ready_s]), "baseline": None,
+                          "target": "<= 1.0", "met": run_cost.ready_s <= 1.0}
+    return {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "mode": mode.name, "machine": _machine(), "audio_output": output,
+        "session_seconds": mode.session_s, "figures": figures,
+    }
+
+
+def _cell(value: dict | None, unit_keys=("median", "p99", "max")) -> str:
+    if value is None:
+        return "-"
+    if "n" not in value:  # per backend
+        return ", ".join(f"{k.split(' ')[0]} {v:g}" for k, v in value.items())
+    shown = [value.get(k) for k in unit_keys]
+    return " / ".join("-" if v is None else f"{v:.3g}" for v in shown)
+
+
+def table(result: dict) -> str:
+    rows = [("figure", "ours (median / p99 / max)", "baseline (median / p99 / max)",
+             "target", "met")]
+    for key, figure in result["figures"].items():
+        met = {True: "yes", False: "NO", None: "-"}[figure["met"]]
+        rows.append((key, _cell(figure["ours"]), _cell(figure["baseline"]), figure["target"],
+                     met))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    machine = result["machine"]
+    head = (f"Ebbtide bench, {result['mode']} run, {result['date']}, {machine['cpu']} "
+            f"({machine['cores']} cores), Python {machine['python']}; "
+            f"sound: {result['audio_output'] or 'none'}")
+    return "\n".join([head, *lines])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help="about a minute: 60 s of session, scaled to 10 minutes")
+    parser.add_argument("--json", metavar="FILE", help="write every figure to FILE")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR, format="bench: %(message)s")
+    started = time.monotonic()
+    result = run(Mode(args.quick))
+    result["bench_seconds"] = round(time.monotonic() - started, 1)
+    print(table(result))
+    if args.quick:
+        print("quick run: drift measured over 60 s and scaled to 10 minutes")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

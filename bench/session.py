@@ -1,0 +1,120 @@
+"""A real-time session, side by side with gpiozero's pulse() breathing the same pattern.
+
+Ours is the whole appliance on the monotonic clock, with its sound on the null sink. The
+baseline is `PWMLED.pulse(fade_in_time, fade_out_time)` on its own mock pin, started at the
+same moment. Both are timed by when each phase boundary was written, against its plan.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from dataclasses import dataclass
+
+from gpiozero import PWMLED
+
+from audio.speaker import Speaker
+from bench.pins import recording_factory
+from bench.press import BASELINE_FADE, NOON, SETTLE_S
+from device.appliance import Appliance
+from device.clock import MonotonicClock
+from device.config import Config
+from device.script import Script
+
+SAME_MOMENT_S = 0.001  # a cue and a phase boundary planned this close belong together
+
+
+@dataclass(frozen=True)
+class SessionTiming:
+    seconds: float  # how long the session was measured
+    ours_phase_error_ms: list[float]
+    ours_drift_ms_per_10min: float
+    cue_vs_light_ms: list[float]
+    baseline_phase_error_ms: list[float]
+    baseline_drift_ms_per_10min: float
+
+
+def measure_session(config: Config, script: Script, speaker: Speaker,
+                    seconds: float) -> SessionTiming:
+    """Run ours and the baseline together for `seconds` of real time."""
+    factory = recording_factory()
+    phases: list[float] = []  # when each phase boundary was written
+    appliance = Appliance(
+        config, script, clock=MonotonicClock(), pin_factory=factory, speaker=speaker,
+        listener=lambda event, **_: phases.append(time.monotonic()) if event == "phase" else None,
+        log_tracebacks=False, local_time=lambda: NOON)
+    thread = threading.Thread(target=appliance.serve, name="bench-session")
+    thread.start()
+    time.sleep(SETTLE_S)
+    baseline_factory = recording_factory()
+    baseline = PWMLED(config.light.pin, pin_factory=baseline_factory)
+    try:
+        button = factory.pin(config.button.pin)
+        button.drive_low()
+        baseline.pulse(*BASELINE_FADE)
+        time.sleep(0.1)
+        button.drive_high()
+        time.sleep(seconds - 0.1)
+        heard = speaker.heard()
+    finally:
+        appliance.controller.quit()
+        thread.join(timeout=10)
+        baseline.close()
+        appliance.close()
+    t0 = appliance.runner.started_at or 0.0
+    planned = [t0 + s.start for s in appliance.plan.segments if s.phase]
+    ours = [(w - p) * 1000 for w, p in zip(phases, planned, strict=False)]
+    elapsed = planned[len(ours) - 1] - t0
+    writes = baseline_factory.pin(config.light.pin).writes
+    baseline_errors, baseline_elapsed = _pulse_errors(writes)
+    factory.close()
+    baseline_factory.close()
+    return SessionTiming(
+        seconds=seconds,
+        ours_phase_error_ms=ours,
+        ours_drift_ms_per_10min=ours[-1] * 600 / elapsed,
+        cue_vs_light_ms=_cue_vs_light(appliance, t0, phases, heard),
+        baseline_phase_error_ms=baseline_errors,
+        baseline_drift_ms_per_10min=baseline_errors[-1] * 600 / baseline_elapsed,
+    )
+
+
+def _pulse_errors(writes: list[tuple[float, float]]) -> tuple[list[float], float]:
+    """pulse()'s boundaries (each top at 1.0, each return to 0) against a perfect clock
+    started at its first write; the errors in ms, and the time from start to the last."""
+    start = writes[0][0]
+    fade_in, fade_out = BASELINE_FADE
+    period = fade_in + fade_out
+    errors, tops, bottoms, last = [], 0, 0, 0.0
+    for (_, before), (t, value) in itertools.pairwise(writes):
+        if value == 1.0 and before < 1.0:
+            planned = start + fade_in + period * tops
+            tops += 1
+        elif value == 0.0 and before > 0.0:
+            bottoms += 1
+            planned = start + period * bottoms
+        else:
+            continue
+        errors.append((t - planned) * 1000)
+        last = planned - start
+    return errors, last
+
+
+def _cue_vs_light(appliance: Appliance, t0: float, phases: list[float],
+                  heard: list[tuple[float | None, float]]) -> list[float]:
+    """For each cue planned on a phase boundary: when it was heard minus when that light
+    phase was written, in ms."""
+    segments = [s for s in appliance.plan.segments if s.phase]
+    written = dict(zip((s.start for s in segments), phases, strict=False))
+    values = []
+    for cue in appliance.plan.cues:
+        boundary = next((b for b in written if abs(b - cue.at) < SAME_MOMENT_S), None)
+        if boundary is None:
+            continue
+        meant = t0 + cue.at
+        actual = next((a for asked, a in heard
+                       if asked is not None and abs(asked - meant) < 0.005), None)
+        if actual is not None:
+            values.append((actual - written[boundary]) * 1000)
+    return values
