@@ -52,18 +52,23 @@ def _stop(appliance: Appliance, factory, thread: threading.Thread) -> None:
     factory.close()
 
 
+def _press_until_lit(factory, config: Config) -> float:
+    """Press the button pin; ms until the LED pin is first written a non-zero value."""
+    led = factory.pin(config.light.pin)
+    pressed = time.monotonic()
+    factory.pin(config.button.pin).drive_low()
+    led.lit.wait(5)
+    first = next(t for t, v in led.writes if v > 0 and t >= pressed)
+    return (first - pressed) * 1000
+
+
 def ours_press_to_light(config: Config, script: Script, speaker: Speaker, n: int) -> list[float]:
     """ms from drive_low() to the first non-zero value written to the LED pin."""
     results = []
     for _ in range(n):
         appliance, factory, thread = _serving(config, script, speaker)
         try:
-            led = factory.pin(config.light.pin)
-            pressed = time.monotonic()
-            factory.pin(config.button.pin).drive_low()
-            led.lit.wait(5)
-            first = next(t for t, v in led.writes if v > 0 and t >= pressed)
-            results.append((first - pressed) * 1000)
+            results.append(_press_until_lit(factory, config))
         finally:
             _stop(appliance, factory, thread)
     return results
@@ -77,13 +82,8 @@ def baseline_press_to_light(config: Config, n: int) -> list[float]:
         led = PWMLED(config.light.pin, pin_factory=factory)
         button = Button(config.button.pin, pin_factory=factory)
         button.when_pressed = functools.partial(led.pulse, *BASELINE_FADE)
-        pin = factory.pin(config.light.pin)
         try:
-            pressed = time.monotonic()
-            factory.pin(config.button.pin).drive_low()
-            pin.lit.wait(5)
-            first = next(t for t, v in pin.writes if v > 0 and t >= pressed)
-            results.append((first - pressed) * 1000)
+            results.append(_press_until_lit(factory, config))
         finally:
             led.close()
             button.close()
