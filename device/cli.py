@@ -158,7 +158,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         return 0
     print(format_recent(records))
     if records:
-        print()
+        print("\nSessions per week (weeks start on Monday):")
         print(format_weekly(weeks))
     return 0
 

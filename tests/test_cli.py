@@ -99,3 +99,33 @@ def test_render_prints_the_part_timings(tmp_path):
     for part in ("arrive", "breathe", "ground", "body", "aftercare", "close", "total"):
         assert part in result.stdout
     assert (tmp_path / "out" / "session.wav").stat().st_size > 0
+
+
+def test_history_shows_recent_sessions_and_a_week_chart_and_exports_csv(tmp_path):
+    from device.history import History
+
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
+    empty = ebbtide("history", env=env)
+    assert empty.returncode == 0 and empty.stdout.strip() == "No sessions yet."
+    with History(tmp_path / "state" / "ebbtide") as history:
+        for outcome in ("finished", "stopped"):
+            row = history.begin("paced-exhale")
+            history.part_done(row, "arrive")
+            history.end(row, outcome)
+    shown = ebbtide("history", env=env)
+    assert shown.returncode == 0
+    lines = shown.stdout.splitlines()
+    assert lines[0].split() == ["when", "length", "pattern", "parts", "outcome"]
+    assert [line.split()[-1] for line in lines[1:3]] == ["stopped", "finished"]
+    assert "Sessions per week" in shown.stdout and "2" in lines[-1]
+    exported = ebbtide("history", "--csv", env=env)
+    assert exported.stdout.splitlines()[0].startswith("id,started_utc")
+    assert len(exported.stdout.splitlines()) == 3
+
+
+def test_history_that_cannot_be_read_is_one_line_and_exit_one(tmp_path):
+    (tmp_path / "state").write_text("not a directory")
+    done = ebbtide("history", env=dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state")))
+    assert done.returncode == 1
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert "history" in done.stderr
