@@ -176,6 +176,11 @@ class EspeakTTS:
         _errors.clear()
         settings = (voice, self.rate, self.volume)
         if settings != _applied:  # reloading the voice each time is wasted work
+            # espeak-ng synthesises on its own thread, and changing the voice does not wait
+            # for it: wait here, so a voice is never swapped under a running synthesis.
+            from pyttsx3.drivers import _espeak
+
+            _espeak.Synchronize()
             engine.setProperty("voice", voice)
             engine.setProperty("rate", self.rate)
             engine.setProperty("volume", self.volume)
