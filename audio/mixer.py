@@ -74,7 +74,9 @@ class Mixer:
         self.gain = 1.0  # the master gain reached so far
         self._gain_target = 1.0
         self._gain_step = 0.0  # per sample, towards _gain_target
-        self._commands: deque[tuple[_Voice | None, int, float]] = deque()
+        # (what, voice, samples, gain): "play" a voice, "hush" over samples, or "gain": move
+        # to gain over samples. Appended by other threads, taken by fill().
+        self._commands: deque[tuple[str, _Voice | None, int, float]] = deque()
         self._waiting: list[_Voice] = []  # not started yet, sorted by start
         self._voices: list[_Voice | None] = [None] * max_clips  # playing
         self._starts = np.zeros((_STARTS_KEPT, 2), dtype=np.int64)  # (asked, actual) ring
@@ -102,18 +104,20 @@ class Mixer:
         data = np.ascontiguousarray(samples, dtype=dtype).reshape(-1)
         if len(data) == 0:
             return
-        self._commands.append((_Voice(data, -1 if at is None else max(int(at), 0)), 0, 0.0))
+        voice = _Voice(data, -1 if at is None else max(int(at), 0))
+        self._commands.append(("play", voice, 0, 0.0))
 
     def hush(self, fade_s: float = 0.05) -> None:
         """Fade out everything playing or scheduled so far, linearly over fade_s, then drop it.
 
         Clips scheduled after this call are not affected.
         """
-        self._commands.append((None, max(0, round(fade_s * self.rate)), -1.0))
+        self._commands.append(("hush", None, max(0, round(fade_s * self.rate)), 0.0))
 
     def fade_to(self, gain: float, seconds: float = 0.0) -> None:
         """Move the master gain to `gain` in a straight line over `seconds` from the next block."""
-        self._commands.append((None, max(0, round(seconds * self.rate)), max(0.0, float(gain))))
+        self._commands.append(
+            ("gain", None, max(0, round(seconds * self.rate)), max(0.0, float(gain))))
 
     def clear(self) -> None:
         """Drop everything at once. Only while nothing is filling (e.g. the stream is closed)."""
@@ -219,12 +223,12 @@ class Mixer:
     def _take_commands(self, pos: int) -> None:
         commands = self._commands
         while commands:
-            voice, length, gain = commands[0]
-            if voice is not None:
+            what, voice, length, gain = commands[0]
+            if voice is not None:  # what == "play"
                 if voice.start < pos:  # "as soon as possible", or already late
                     voice.start = pos
                 bisect.insort(self._waiting, voice, key=_start_of)
-            elif gain < 0:
+            elif what == "hush":
                 self._start_fade(pos, length)
             elif length == 0:
                 self.gain, self._gain_target, self._gain_step = gain, gain, 0.0

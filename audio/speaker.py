@@ -112,10 +112,10 @@ class Speaker:
         The chime and breath sound are made here too. If the TTS engine is unavailable: log
         ONE clear line, return {}, and say() becomes a no-op.
         """
-        if self._with_chime and self._chime is None:
-            self._chime = soft_chime(self.rate)
-        if self._with_breath and self._breath is None:
-            self._breath = BreathSound(self.rate)
+        if self._with_chime:
+            self._chime_samples()
+        if self._with_breath:
+            self._breath_sound()
         seconds: dict[str, float] = {}
         for text in texts:
             clip = self.clip(text)
@@ -173,16 +173,12 @@ class Speaker:
     def chime(self, at: float | None = None) -> None:
         """Sound the soft chime that marks a new part (if it is switched on)."""
         if self._with_chime:
-            if self._chime is None:
-                self._chime = soft_chime(self.rate)
-            self._place(self._chime, at)
+            self._place(self._chime_samples(), at)
 
     def breathe(self, at: float, seconds: float, levels: Sequence[float], inhale: bool) -> None:
         """The breath sound of one phase (if switched on), loudness following `levels`."""
         if self._with_breath:
-            if self._breath is None:
-                self._breath = BreathSound(self.rate)
-            self._place(self._breath.clip(seconds, levels, inhale), at)
+            self._place(self._breath_sound().clip(seconds, levels, inhale), at)
 
     def hush(self) -> None:
         """Stop every sound at once, with a short fade."""
@@ -214,6 +210,18 @@ class Speaker:
             log.warning("audio this session: the output ran dry %d times, %d sounds were "
                         "dropped", report.underflows, report.dropped)
         return report
+
+    def _chime_samples(self) -> np.ndarray:
+        """The chime at the mixer's rate, made once."""
+        if self._chime is None:
+            self._chime = soft_chime(self.rate)
+        return self._chime
+
+    def _breath_sound(self) -> BreathSound:
+        """The breath sound's noise at the mixer's rate, made once."""
+        if self._breath is None:
+            self._breath = BreathSound(self.rate)
+        return self._breath
 
     def heard(self) -> list[tuple[float | None, float]]:
         """(asked, actual) clock times of the sounds started this session: when each was

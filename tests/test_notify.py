@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,3 +128,14 @@ def test_watchdog_interval(
         else:
             monkeypatch.setenv(name, str(os.getpid()) if value == "self" else value)
     assert ServiceNotifier().watchdog_interval() == interval
+
+
+def test_a_full_socket_never_stalls_the_caller(listener: socket.socket) -> None:
+    """systemd reads promptly; if it ever does not, the main loop must not wait for it."""
+    notifier = ServiceNotifier()
+    sender = threading.Thread(target=lambda: [notifier.watchdog() for _ in range(500)],
+                              daemon=True)
+    sender.start()
+    sender.join(timeout=5)
+    assert not sender.is_alive(), "watchdog() blocked on a socket nobody reads"
+    assert 0 < len(received(listener)) < 500, "the overflow was dropped, not queued"

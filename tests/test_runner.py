@@ -302,3 +302,27 @@ def test_keyboard_interrupt_mid_session_leaves_the_light_off(pins, voice_cache):
     with pytest.raises(KeyboardInterrupt):
         rig.runner.run(rig.plan)
     assert rig.led_pin.state == 0
+
+
+def test_the_breath_sound_is_bright_and_rising_in_and_dark_and_falling_out(pins, voice_cache):
+    rig = make_rig(pins, voice_cache,
+                   parse({"audio": {"breath_sound": True, "chime": False}}))
+    rig.runner.run(rig.plan)
+    audio = rig.audio(rig.plan.seconds)
+    spoken = [(c.at, c.at + c.seconds) for c in rig.plan.cues]
+    breathe = rig.plan.part_named("breathe")
+    checked = {"inhale": 0, "exhale": 0}
+    for s in breathe.segments:
+        if s.phase not in checked or any(a < s.stop and s.start < b for a, b in spoken):
+            continue  # only breaths with no words over them
+        sound = audio[round((s.start + 0.1) * RATE) : round((s.stop - 0.1) * RATE)]
+        power = np.abs(np.fft.rfft(sound)) ** 2
+        centroid = (np.fft.rfftfreq(len(sound), 1 / RATE) * power).sum() / power.sum()
+        quarter = len(sound) // 4
+        first, last = (np.sqrt(np.mean(q ** 2)) for q in (sound[:quarter], sound[-quarter:]))
+        if s.phase == "inhale":
+            assert centroid > 1500 and last > 2 * first, s
+        else:
+            assert centroid < 1000 and first > 2 * last, s
+        checked[s.phase] += 1
+    assert min(checked.values()) >= 5
