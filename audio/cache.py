@@ -1,23 +1,33 @@
-"""Rendered prompts, kept in memory and on disk, so speech is synthesised once per wording.
+"""The voice cache on disk: one self-checking WAV file per rendered line.
 
-Synthesis is cheap on a desktop but slow on a Pi Zero, and the script rarely changes.
+Only the voice maker (a child process) writes it; the service only reads it. Each file is
+a plain 16-bit mono WAV (any player can play it) with one extra RIFF chunk that holds a
+CRC-32 of its samples, so a clip damaged on the SD card (truncated, zeroed, garbage) is
+known as soon as it is read, and is made again instead of being played cut off or silent.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import logging
 import os
+import struct
 import tempfile
-import threading
-import wave
+import time
+import zlib
 from pathlib import Path
 
-from audio.clip import Clip
-from audio.tts import EspeakTTS
+import numpy as np
 
-log = logging.getLogger("ebbtide.audio.cache")
+from audio.clip import Clip
+
+_CHECK = b"ebck"  # our chunk: CRC-32 of the data chunk's bytes, then the frame count
+_FMT = struct.Struct("<HHIIHH")  # PCM format, channels, rate, byte rate, align, bits
+STALE_DAYS = 14  # a clip not used for this long, and not part of the current voice, goes
+_TMP_STALE_S = 3600.0  # a temporary file this old was left by a writer that died
+
+
+class DamagedClip(Exception):
+    """A cache file that is not what was written; the message says what is wrong."""
 
 
 def default_cache_dir() -> Path:
@@ -35,7 +45,7 @@ def default_cache_dir() -> Path:
     return base / "ebbtide" / "voice"
 
 
-def _make_private_dirs(directory: Path) -> None:
+def make_private_dirs(directory: Path) -> None:
     """Create directory and any missing parents with mode 0700 (the words are private)."""
     missing = []
     path = directory
@@ -50,95 +60,86 @@ def _make_private_dirs(directory: Path) -> None:
         raise NotADirectoryError(f"{directory} is not a directory")
 
 
-class ClipCache:
-    """Clips by text: from `directory/<sha256>.wav`, else rendered and stored there.
+def encode(clip: Clip) -> bytes:
+    """The clip as a WAV file with its check chunk."""
+    data = clip.pcm.tobytes()
+    fmt = _FMT.pack(1, 1, clip.rate, clip.rate * 2, 2, 16)
+    check = struct.pack("<II", zlib.crc32(data), len(clip.pcm))
+    body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+            + b"data" + struct.pack("<I", len(data)) + data
+            + _CHECK + struct.pack("<I", len(check)) + check)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
 
-    With a directory, clips are read from disk each time (a few hundred KB, well within a
-    sound's lead time) rather than all kept in memory: that is most of a session's memory.
-    A missing or unwritable directory only costs speed: clips are then rendered once and
-    kept in memory, and one warning says why nothing is stored.
+
+def decode(raw: bytes) -> Clip:
+    """A clip from a cache file's bytes; DamagedClip if it is not exactly what was written."""
+    if len(raw) < 12 or raw[:4] != b"RIFF" or raw[8:12] != b"WAVE":
+        raise DamagedClip("not a WAV file")
+    if struct.unpack_from("<I", raw, 4)[0] != len(raw) - 8:
+        raise DamagedClip(f"{len(raw)} bytes, not the {struct.unpack_from('<I', raw, 4)[0] + 8} "
+                          "written (cut off)")
+    view = memoryview(raw)  # chunks are views: the samples are never copied
+    chunks: dict[bytes, memoryview] = {}
+    at = 12
+    while at + 8 <= len(raw):
+        name, size = raw[at:at + 4], struct.unpack_from("<I", raw, at + 4)[0]
+        chunks[name] = view[at + 8:at + 8 + size]
+        at += 8 + size + size % 2
+    fmt, data, check = chunks.get(b"fmt "), chunks.get(b"data"), chunks.get(_CHECK)
+    if fmt is None or data is None or check is None or len(check) != 8:
+        raise DamagedClip("its header is damaged")
+    crc, frames = struct.unpack("<II", check)
+    if len(data) != 2 * frames or zlib.crc32(data) != crc:
+        raise DamagedClip("its samples do not match their checksum")
+    audio_format, channels, rate, _, _, bits = _FMT.unpack(fmt[:_FMT.size])
+    if (audio_format, channels, bits) != (1, 1, 16) or rate <= 0:
+        raise DamagedClip("its format is damaged")
+    return Clip.of_pcm(np.frombuffer(data, dtype="<i2"), rate)
+
+
+def read(path: Path) -> Clip:
+    """The checked clip at `path` (FileNotFoundError if there is none, DamagedClip if it is
+    damaged or unreadable)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise DamagedClip(f"cannot be read ({error.strerror or error})") from error
+    return decode(raw)
+
+
+def write(path: Path, clip: Clip) -> None:
+    """Write via a synced temporary file and os.replace, so a reader never sees half a clip."""
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(encode(clip))
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+
+
+def remove_stale(directory: Path, keep: set[str], now: float | None = None,
+                 days: float = STALE_DAYS) -> list[str]:
+    """Remove the clips not in `keep` (file names) that were not used for `days`, and the
+    temporary files of a writer that died, so the cache stays bounded; return their names.
+
+    Clips of another recent voice or output (say `ebbtide render` at 48 kHz beside the
+    speaker's 44.1 kHz) are kept for a while, so the two do not undo each other's work.
     """
-
-    def __init__(self, tts: EspeakTTS, directory: Path | None) -> None:
-        self.tts = tts
-        self.renders = 0  # syntheses done by this cache; cache hits do not count
-        self._memory: dict[tuple[str, int | None], Clip] = {}
-        self._lock = threading.Lock()
-        self.directory: Path | None = None
-        if directory is None:
-            log.info("voice cache on disk is off; prompts are rendered at each start")
-            return
-        try:
-            _make_private_dirs(Path(directory))
-        except OSError as exc:
-            self._give_up_disk(Path(directory), exc)
-            return
-        self.directory = Path(directory)
-
-    def path_for(self, text: str, rate: int | None = None) -> Path | None:
-        """The file that holds (or would hold) the clip for text, as rendered or resampled to
-        `rate`; None without a directory."""
-        if self.directory is None:
-            return None
-        name = f"{self.tts.identity}\n{text}" + ("" if rate is None else f"\n{rate} Hz")
-        return self.directory / f"{hashlib.sha256(name.encode()).hexdigest()}.wav"
-
-    def get(self, text: str, rate: int | None = None) -> Clip:
-        """The clip for text, at `rate` if given (resampled once, then kept on disk too);
-        renders it only on a miss (TTSUnavailable if it cannot)."""
-        with self._lock:
-            return self._get(text, rate)
-
-    def _get(self, text: str, rate: int | None) -> Clip:
-        clip = self._memory.get((text, rate))
-        if clip is None:
-            clip = self._load(text, rate)
-        if clip is None:
-            if rate is None:
-                clip = self.tts.render(text)
-                self.renders += 1
-            else:
-                clip = self._get(text, None).resampled(rate)
-            self._store(text, rate, clip)
-        if self.directory is None:  # the disk cache failed: memory is all there is
-            self._memory[(text, rate)] = clip
-        return clip
-
-    def _load(self, text: str, rate: int | None) -> Clip | None:
-        path = self.path_for(text, rate)
-        if path is None:
-            return None
-        try:
-            return Clip.from_wav_bytes(path.read_bytes())
-        except FileNotFoundError:
-            return None
-        except (OSError, EOFError, ValueError, wave.Error) as exc:
-            log.debug("cached clip %s is unreadable (%s); rendering it again", path.name, exc)
-            return None
-
-    def _store(self, text: str, rate: int | None, clip: Clip) -> None:
-        """Write via a temporary file and os.replace, so a reader never sees half a clip."""
-        path = self.path_for(text, rate)
-        if path is None:
-            return
-        tmp_name = ""
-        try:
-            fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-            with os.fdopen(fd, "wb") as file:
-                file.write(clip.to_wav_bytes())
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(tmp_name, path)
-        except OSError as exc:
-            if tmp_name:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp_name)
-            self._give_up_disk(path.parent, exc)
-
-    def _give_up_disk(self, directory: Path, exc: OSError) -> None:
-        log.warning(
-            "voice cache %s is not writable (%s); prompts are rendered at each start",
-            directory,
-            exc.strerror or exc,
-        )
-        self.directory = None
+    now = time.time() if now is None else now
+    removed = []
+    for path in directory.iterdir():
+        if path.name in keep or not (path.suffix == ".wav" or path.name.endswith(".tmp")):
+            continue
+        with contextlib.suppress(OSError):
+            age = now - path.stat().st_mtime
+            if age > (_TMP_STALE_S if path.suffix == ".tmp" else days * 86400):
+                path.unlink()
+                removed.append(path.name)
+    return removed

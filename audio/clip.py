@@ -34,6 +34,15 @@ class Clip:
         self.pcm = pcm
         self.rate = int(rate)
 
+    @classmethod
+    def of_pcm(cls, pcm: np.ndarray, rate: int) -> Clip:
+        """A clip over read-only 16-bit PCM as it is, not copied (the cache's file bytes)."""
+        if pcm.dtype != np.dtype("<i2") or pcm.flags.writeable or rate <= 0:
+            return cls(pcm, rate)
+        clip = cls.__new__(cls)
+        clip.pcm, clip.rate = pcm, int(rate)
+        return clip
+
     @property
     def samples(self) -> np.ndarray:
         """The clip as float32 in -1..1 (a new array each time)."""
@@ -78,6 +87,18 @@ class Clip:
         if start == 0 and stop == len(self.pcm):
             return self
         return Clip(self.pcm[start:stop], self.rate)
+
+    def faded(self, seconds: float) -> Clip:
+        """Raised-cosine fades of `seconds` at both ends, so a line never starts or stops
+        with a click."""
+        n = min(round(seconds * self.rate), len(self.pcm) // 2)
+        if n == 0:
+            return self
+        ramp = (1.0 - np.cos(np.pi * (np.arange(n) + 0.5) / n)) / 2.0
+        samples = self.samples
+        samples[:n] *= ramp
+        samples[-n:] *= ramp[::-1]
+        return Clip(samples, self.rate)
 
     @classmethod
     def from_wav_bytes(cls, data: bytes) -> Clip:

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from audio import cache
 from audio.breath import BreathSound
-from audio.cache import ClipCache, default_cache_dir
 from audio.chime import soft_chime
 from audio.clip import Clip
 from audio.mixer import Mixer
 from audio.stream import FALLBACK_RATE, AudioUnavailable, SoundStream, output_rate
-from audio.tts import EspeakTTS, TTSUnavailable
+from audio.voicemaker import FillReport, Line, VoiceMaker, VoiceSettings
 
 log = logging.getLogger("ebbtide.audio")
 
@@ -55,29 +55,30 @@ class Speaker:
     def __init__(
         self,
         *,
-        voice: str = "",
-        rate: int = 140,
-        volume: float = 0.9,
+        voice: VoiceSettings | None = None,
         device: str | int | None = None,
         cache_dir: Path | None = None,
         mixer: Mixer | None = None,
         chime: bool = True,
         breath_sound: bool = False,
+        maker_command: list[str] | None = None,
     ) -> None:
         """cache_dir None means default_cache_dir(). A given mixer means offline rendering:
-        no stream is ever opened and the caller pulls the sound with mixer.render()."""
+        no stream is ever opened and the caller pulls the sound with mixer.render().
+        maker_command runs the voice maker's child (tests give a fake engine)."""
         self.device = device
-        self._cache = ClipCache(
-            EspeakTTS(voice, rate, volume),
-            cache_dir if cache_dir is not None else default_cache_dir(),
-        )
+        self._maker = VoiceMaker(voice or VoiceSettings(),
+                                 cache_dir if cache_dir is not None else cache.default_cache_dir(),
+                                 maker_command)
+        self._lines: dict[str, Line] = {}
+        self._cached: dict[str, Path] = {}  # by text: what the voice maker has made
+        self._silent: set[str] = set()  # texts the voice maker could not make
+        self.voice_report: FillReport | None = None  # the last fill: engine, model, lines
         self._mixer = mixer
         self._offline = mixer is not None
         if mixer is not None and mixer.anchor is None:
             # Offline, the mix keeps its own time: sample n is heard at n / rate seconds.
             mixer.anchor = (mixer.position, mixer.position / mixer.rate)
-        self._seconds: dict[str, float] = {}  # spoken length of each line prepared
-        self._voice_ok = True
         self._with_chime = chime
         self._chime: np.ndarray | None = None
         self._breath: BreathSound | None = None
@@ -97,32 +98,46 @@ class Speaker:
         return self._mixer
 
     @property
-    def cache_directory(self) -> Path | None:
-        """Where rendered lines are kept; None when only in memory."""
-        return self._cache.directory
+    def cache_directory(self) -> Path:
+        """Where rendered lines are kept."""
+        return self._maker.directory
 
     @property
     def rate(self) -> int:
         """The mixer's sample rate."""
         return self.mixer.rate
 
-    def prepare(self, texts: Iterable[str]) -> dict[str, float]:
-        """Render/cache every text now (before the first session); return spoken seconds per text.
+    def prepare(self, lines: Sequence[Line],
+                progress: Callable[[int, int], None] | None = None,
+                log_problems: bool = True) -> dict[str, float]:
+        """Have every line made (in a child process) before the first session; return the
+        spoken seconds of each text that is ready.
 
-        The chime and breath sound are made here too. If the TTS engine is unavailable: log
-        ONE clear line, return {}, and say() becomes a no-op.
+        The chime and breath sound are made here too. Lines the voice maker could not make
+        (no engine, or it crashed) are silent, with one log line (unless the caller says
+        so itself, from voice_report); the light carries on.
         """
         if self._with_chime:
             self._chime_samples()
         if self._with_breath:
             self._breath_sound()
-        seconds: dict[str, float] = {}
-        for text in texts:
-            clip = self.clip(text)
-            if clip is None:
-                return {}
-            seconds[text] = clip.seconds
-        return seconds
+        known = self.voice_report
+        if known is not None and {line.text for line in lines} <= set(self._lines):
+            # Asked again (another appliance on this speaker): the child already answered.
+            return {ln.text: known.lines[ln.text].seconds for ln in lines
+                    if ln.text in known.lines}
+        self._lines = {line.text: line for line in lines}
+        report = self._maker.fill(lines, self.rate, progress)
+        self.voice_report = report
+        self._cached = {text: entry.path for text, entry in report.lines.items()}
+        self._silent = {line.text for line in lines} - set(self._cached)
+        if log_problems:
+            if report.failure:
+                log.warning("%s; %d of %d lines are ready, the others are silent this time",
+                            report.failure, len(report.lines), len(self._lines))
+            for problem in report.problems:
+                log.warning("%s", problem)
+        return {text: entry.seconds for text, entry in report.lines.items()}
 
     def open(self, volume: float = 1.0) -> float | None:
         """Start a session's sound at `volume` (0-1), fading in.
@@ -160,10 +175,8 @@ class Speaker:
         """Speak text from clock time `at` (None: as soon as possible).
 
         Returns its length in seconds (also when there is no speaker, so the session keeps
-        its timing); 0.0 if the voice is unavailable.
+        its timing); 0.0 if the line has no voice.
         """
-        if text not in self._seconds and self._voice_ok:
-            log.debug("rendering a prompt that was not prepared: %r", text)
         clip = self.clip(text)
         if clip is None:
             return 0.0
@@ -248,14 +261,30 @@ class Speaker:
         return False
 
     def clip(self, text: str) -> Clip | None:
-        """The clip for text at the mixer's rate, from the cache; None without a voice."""
-        if not self._voice_ok:
+        """The clip for text at the mixer's rate, read from the cache and checked; None if
+        the line has no voice. A damaged file is made again at once (one log line), and so
+        is a line that was not prepared."""
+        path = self._cached.get(text)
+        if path is not None:
+            try:
+                return cache.read(path)
+            except FileNotFoundError:
+                log.warning("voice cache: the clip of %r is gone; making it again", text)
+            except cache.DamagedClip:
+                pass  # the voice maker finds it damaged too, says so and makes it again
+        elif text in self._silent:
             return None
+        else:
+            log.debug("making a line that was not prepared: %r", text)
+        report = self._maker.fill([self._lines.get(text, Line("unprepared", text))], self.rate)
+        entry = report.lines.get(text)
         try:
-            clip = self._cache.get(text, self.rate)
-        except TTSUnavailable as exc:
-            self._voice_ok = False
-            log.warning("%s; sessions run without the voice", exc)
-            return None
-        self._seconds[text] = clip.seconds
-        return clip
+            if entry is not None:
+                self._cached[text] = entry.path
+                return cache.read(entry.path)
+        except (OSError, cache.DamagedClip) as error:  # the card itself is failing
+            report.failure = f"voice cache: cannot read {entry.path} back ({error})"
+        self._cached.pop(text, None)
+        self._silent.add(text)
+        log.warning("%s; the line %r is silent", report.failure, text)
+        return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from audio.mixer import Mixer
@@ -31,7 +32,8 @@ class AudioUnavailable(Exception):
     """No usable audio output; the message says why in words a person can act on."""
 
 
-def _sounddevice() -> Any:
+def load_sounddevice() -> Any:
+    """sounddevice, imported only when sound is wanted: it needs libportaudio2 to import."""
     try:
         import sounddevice
     except (ImportError, OSError) as exc:
@@ -43,13 +45,13 @@ def _sounddevice() -> Any:
 
 def list_output_devices() -> list[str]:
     """Names of the devices PortAudio can play to (as seen when sounddevice was imported)."""
-    sd = _sounddevice()
+    sd = load_sounddevice()
     return [str(d["name"]) for d in sd.query_devices() if d["max_output_channels"] > 0]
 
 
 def _device_info(device: str | int | None) -> dict[str, Any]:
     """PortAudio's description of an output device, or AudioUnavailable saying what is wrong."""
-    sd = _sounddevice()
+    sd = load_sounddevice()
     try:
         return dict(sd.query_devices(device, "output"))
     except ValueError as exc:  # no (or more than one) device matching the name
@@ -66,6 +68,23 @@ def describe_output(device: str | int | None = None) -> str:
         f"{info['name']} ({info['max_output_channels']} channels, "
         f"{info['default_samplerate']:.0f} Hz)"
     )
+
+
+def started_stream(make: Callable[[], Any],
+                   unavailable: Callable[[Exception], AudioUnavailable]) -> Any:
+    """A PortAudio stream made by `make()` and started, or `unavailable(error)` raised (and
+    nothing left open) if it will not open or start."""
+    sd = load_sounddevice()
+    try:
+        stream = make()
+    except (sd.PortAudioError, ValueError) as exc:
+        raise unavailable(exc) from exc
+    try:
+        stream.start()
+    except sd.PortAudioError as exc:
+        stream.close(ignore_errors=True)
+        raise unavailable(exc) from exc
+    return stream
 
 
 def output_rate(device: str | int | None = None) -> int:
@@ -100,30 +119,17 @@ class SoundStream:
         """Open and start the PortAudio stream; AudioUnavailable with a clear reason if not."""
         if self._stream is not None:
             return
-        sd = _sounddevice()
+        sd = load_sounddevice()
         _device_info(self.device)  # a missing device gets a message that lists the others
         self.failure = None
         self._closing = False
         self._abort = sd.CallbackAbort
-        try:
-            stream = sd.OutputStream(
-                samplerate=self.mixer.rate,
-                blocksize=self.blocksize,
-                device=self.device,
-                channels=self.mixer.channels,
-                dtype="float32",
-                latency=LATENCY_S,
-                callback=self._callback,
-                finished_callback=self._finished,
-            )
-        except (sd.PortAudioError, ValueError) as exc:
-            raise AudioUnavailable(f"audio device {self.device!r} cannot play: {exc}") from exc
-        try:
-            stream.start()
-        except sd.PortAudioError as exc:
-            stream.close(ignore_errors=True)
-            raise AudioUnavailable(f"audio device {self.device!r} cannot start: {exc}") from exc
-        self._stream = stream
+        self._stream = started_stream(
+            lambda: sd.OutputStream(samplerate=self.mixer.rate, blocksize=self.blocksize,
+                                    device=self.device, channels=self.mixer.channels,
+                                    dtype="float32", latency=LATENCY_S,
+                                    callback=self._callback, finished_callback=self._finished),
+            lambda exc: AudioUnavailable(f"audio device {self.device!r} cannot play: {exc}"))
 
     def close(self) -> None:
         """Stop at once and release the device (call after the mixer went quiet)."""

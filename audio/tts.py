@@ -1,5 +1,7 @@
 """Offline speech synthesis with espeak-ng through pyttsx3, rendered into memory.
 
+Only the voice maker's child process uses it (see audio/voicemaker.py).
+
 pyttsx3 is imported lazily so that `import audio.tts` works on a machine without it or
 without libespeak-ng1; only rendering raises TTSUnavailable there.
 """
@@ -35,6 +37,16 @@ _ESPEAK_RATE = 22050
 
 # Generous bound for one utterance, even on a Pi Zero; beyond it the engine is stuck.
 _RENDER_TIMEOUT_S = 30.0
+
+
+def espeak_version() -> str:
+    """libespeak-ng's own version (a new one may sound different), or "missing"."""
+    try:
+        from pyttsx3.drivers import _espeak
+
+        return _espeak.Info(None).decode()
+    except Exception:  # no pyttsx3 or no libespeak-ng: rendering will say so
+        return "missing"
 
 
 class TTSUnavailable(Exception):

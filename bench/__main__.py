@@ -16,18 +16,28 @@ import time
 from pathlib import Path
 
 from audio.mixer import Mixer
-from bench import press
+from bench import press, voice
 from bench.distribution import Distribution
-from bench.process import ProcessCost, measure_process
+from bench.process import (
+    Memory,
+    ProcessCost,
+    compile_service,
+    measure_memory,
+    measure_process,
+    service_environment,
+)
 from bench.session import measure_session
 from bench.sink import awake_null_sink
 from bench.smoothness import max_lightness_steps
 from device.appliance import speaker_for
 from device.config import load
+from device.plan import voice_lines
 from device.script import load_script
 
 # The bench pattern: 4 s in, 6 s out (the breaths DESIGN.md times pulse() with).
-CONFIG = """[breathing]
+CONFIG = """[voice]
+engine = "{engine}"
+[breathing]
 pattern = "bench"
 minutes = {minutes}
 [patterns.bench]
@@ -46,6 +56,11 @@ class Mode:
         self.minutes = 1 if quick else 6  # the full session lasts over 10 minutes
         self.idle_s = 15.0 if quick else 60.0
         self.cpu_session_s = 30.0 if quick else 120.0
+        # Cold voice renders: quick, the first lines once each (the rest are filled untimed,
+        # from the user's voice cache when it has them); full, the whole script 3 times.
+        self.render_lines: int | None = 8 if quick else None
+        self.render_runs = 1 if quick else 3
+        self.warm_runs = 3 if quick else 5
 
 
 def _dist(values: list[float]) -> dict:
@@ -65,20 +80,45 @@ def _machine() -> dict:
 
 
 def run(mode: Mode) -> dict:
-    scratch = Path(tempfile.mkdtemp(prefix="ebbtide-bench-"))
-    config_path = scratch / "config.toml"
-    config_path.write_text(CONFIG.format(minutes=mode.minutes))
+    with tempfile.TemporaryDirectory(prefix="ebbtide-bench-") as scratch:
+        return _run(mode, Path(scratch))
+
+
+def _run(mode: Mode, scratch: Path) -> dict:
+    """Every benchmark, with every file (configs, voice caches, history) under `scratch`."""
+    configs, homes, folders = {}, {}, {}
+    for engine in (voice.OURS, voice.BASELINE):  # the same bench, two voices
+        configs[engine] = scratch / f"{engine}.toml"
+        configs[engine].write_text(CONFIG.format(engine=engine, minutes=mode.minutes))
+        homes[engine] = scratch / f"cache-{engine}"  # XDG_CACHE_HOME of its `ebbtide run`
+        folders[engine] = homes[engine] / "ebbtide" / "voice"
+    config_path = configs[voice.OURS]
     config, script = load(config_path), load_script()
-    offline = speaker_for(config, Mixer(48000))
-    offline.prepare(script.texts())
+    lines = voice_lines(config, script)
+    voicing = voice.measure_voice(config, lines, folders, mode.render_lines, mode.render_runs,
+                                  mode.warm_runs)
+    offline = speaker_for(config, Mixer(48000), cache_dir=folders[voice.OURS])
+    offline.prepare(lines)
     figures: dict = {}
     with awake_null_sink() as output:
-        live = speaker_for(config)
-        live.prepare(script.texts())  # also warms the cache the ebbtide process reads
+        live = speaker_for(config, cache_dir=folders[voice.OURS])
+        live.prepare(lines)  # also at the rate the `ebbtide run` processes open
+        other = load(configs[voice.BASELINE])
+        speaker_for(other, cache_dir=folders[voice.BASELINE]).prepare(voice_lines(other, script))
+        bytecode = scratch / "bytecode"  # the service's compiled modules, as installed
+        compile_service(config_path, homes[voice.OURS], bytecode)
         cost: dict[str, ProcessCost] = {}
+        memory: dict[str, Memory] = {}
+        started = [threading.Event(), threading.Event()]
         process = threading.Thread(target=lambda: cost.setdefault("run", measure_process(
-            config_path, script.texts()[:6], mode.idle_s, mode.cpu_session_s)))
-        process.start()
+            config_path, homes[voice.OURS], bytecode, script.texts()[:6], mode.idle_s,
+            mode.cpu_session_s, started[0])))
+        espeak = threading.Thread(target=lambda: memory.setdefault("run", measure_memory(
+            configs[voice.BASELINE], homes[voice.BASELINE], bytecode, mode.idle_s,
+            mode.cpu_session_s, started[1])))
+        for thread, event in zip((process, espeak), started, strict=True):
+            thread.start()  # one at a time, so that neither start slows the other's
+            event.wait(90)  # and both idle before anything is timed
         light = press.ours_press_to_light(config, script, offline, mode.presses)
         light_baseline = press.baseline_press_to_light(config, mode.presses)
         audio = (press.ours_press_to_audio(config, script, live, mode.audio_presses)
@@ -87,7 +127,9 @@ def run(mode: Mode) -> dict:
             config, script.arrive[0], mode.baseline_audio_presses)
         session = measure_session(config, script, live, mode.session_s)
         process.join()
+        espeak.join()
     run_cost = cost["run"]
+    memories = {voice.OURS: run_cost.memory, voice.BASELINE: memory["run"]}
     steps = max_lightness_steps()
     phase = [abs(e) for e in session.ours_phase_error_ms]
     cues = Distribution.of(session.cue_vs_light_ms)
@@ -128,15 +170,55 @@ def run(mode: Mode) -> dict:
         "target": "<= 3 % of one core", "met": _mean(run_cost.cpu_session_pct) <= 3,
         "baseline_is": "gpiozero pulse() + pyttsx3 say() + runAndWait() (aplay included)",
         "measured_s": mode.cpu_session_s}
-    figures["rss_mb"] = {"ours": _dist([run_cost.rss_mb]), "baseline": None,
-                         "target": "<= 60", "met": run_cost.rss_mb <= 60}
+    figures["rss_mb"] = {
+        "ours": _dist([memories[voice.OURS].peak_mb]),
+        "baseline": _dist([memories[voice.BASELINE].peak_mb]),
+        "target": "<= 60", "met": max(m.peak_mb for m in memories.values()) <= 60,
+        "ours_is": '`ebbtide run` through a session, [voice] engine = "piper" (VmHWM)',
+        "baseline_is": 'the same with [voice] engine = "espeak"',
+        "engine_loaded": any(m.engine_files for m in memories.values()),
+        "engine_files": {engine: m.engine_files for engine, m in memories.items()},
+        "at_end_mb": {engine: {"rss": round(m.rss_mb, 2), "anonymous": round(m.anonymous_mb, 2)}
+                      for engine, m in memories.items()},
+        "measured_s": mode.cpu_session_s, "service_env": service_environment()}
     figures["ready_s"] = {"ours": _dist([run_cost.ready_s]), "baseline": None,
                           "target": "<= 1.0", "met": run_cost.ready_s <= 1.0}
+    figures["voice_render_s"] = _voice_figure(voicing, mode)
     return {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "mode": mode.name, "machine": _machine(), "audio_output": output,
         "session_seconds": mode.session_s, "figures": figures,
     }
+
+
+def _render(fills: list[voice.Fill]) -> dict:
+    """Cold renders: whole-fill seconds, and per line (the first line's time also holds the
+    child's start and the engine's load)."""
+    lines = [s for f in fills for s in f.per_line_s]
+    return {**_dist([f.seconds for f in fills]),
+            "per_line": _dist(lines),
+            "per_line_mean": round(statistics.fmean(f.seconds / max(len(f.per_line_s), 1)
+                                                    for f in fills), 4),
+            "first_line": _dist([f.per_line_s[0] for f in fills if f.per_line_s]),
+            "engine": fills[0].engine, "rendered": [f.rendered for f in fills],
+            "spoken_s": round(fills[0].spoken_s, 1),
+            "failures": [f.failure for f in fills if f.failure]}
+
+
+def _voice_figure(voicing: voice.VoiceTiming, mode: Mode) -> dict:
+    warm = [f.seconds for f in voicing.warm]
+    return {
+        "ours": _render(voicing.ours), "baseline": _render(voicing.baseline),
+        "warm": {**_dist(warm), "engine": voicing.warm[0].engine,
+                 "rendered": sum(f.rendered for f in voicing.warm)},
+        "target": "report; warm fill (every start) <= 1.0",
+        "met": Distribution.of(warm).median <= 1.0,
+        "ours_is": "Piper (the default voice), VoiceMaker.fill at 48000 Hz into an empty folder",
+        "baseline_is": "espeak-ng, the same",
+        "warm_is": "VoiceMaker.fill of the whole script with every line cached (each start)",
+        "lines": voicing.lines, "script_lines": voicing.script_lines,
+        "subset": voicing.lines < voicing.script_lines, "runs": mode.render_runs,
+        "rate": voice.RATE}
 
 
 def _cell(value: dict | None, unit_keys=("median", "p99", "max")) -> str:
@@ -164,6 +246,16 @@ def table(result: dict) -> str:
     return "\n".join([head, *lines])
 
 
+def _voice_line(figure: dict) -> str:
+    ours, baseline, warm = figure["ours"], figure["baseline"], figure["warm"]
+    what = (f"the first {figure['lines']} of {figure['script_lines']} lines" if figure["subset"]
+            else f"all {figure['lines']} lines")
+    return (f"voice: cold render of {what}: {ours['engine']} {ours['median']:.3g} s "
+            f"({ours['per_line_mean']:.3g} s a line), {baseline['engine']} "
+            f"{baseline['median']:.3g} s ({baseline['per_line_mean']:.3g} s a line); "
+            f"warm fill of the script ({warm['engine']}): {warm['median']:.3g} s")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true",
@@ -175,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     result = run(Mode(args.quick))
     result["bench_seconds"] = round(time.monotonic() - started, 1)
     print(table(result))
+    print(_voice_line(result["figures"]["voice_render_s"]))
     if args.quick:
         print("quick run: drift measured over 60 s and scaled to 10 minutes")
     if args.json:

@@ -12,13 +12,14 @@ from pathlib import Path
 
 from audio.mixer import Mixer
 from audio.speaker import Speaker
+from audio.voicemaker import VoiceSettings
 from device.clock import Clock
 from device.config import MIN_BRIGHTNESS, Config
 from device.controller import Controller
 from device.events import Listener
 from device.history import History, HistoryUnavailable
 from device.notify import ServiceNotifier
-from device.plan import SessionPlan, plan_session
+from device.plan import SessionPlan, plan_session, voice_lines
 from device.runner import Outcome, Runner
 from device.script import Script
 from hardware.button import ButtonEdges
@@ -29,15 +30,17 @@ log = logging.getLogger("ebbtide")
 
 BLINK_ON_S = 0.15
 BLINK_OFF_S = 0.25
+LINE_PATIENCE_S = 120.0  # how long systemd should wait for the next line to be made
 
 
 def speaker_for(config: Config, mixer: Mixer | None = None,
                 cache_dir: Path | None = None) -> Speaker:
     """The sound configured in [voice] and [audio]; with a mixer, an offline one."""
-    return Speaker(voice=config.voice.voice, rate=config.voice.rate,
-                   volume=config.voice.volume, device=config.audio.output, mixer=mixer,
-                   cache_dir=cache_dir, chime=config.audio.chime,
-                   breath_sound=config.audio.breath_sound)
+    v = config.voice
+    return Speaker(voice=VoiceSettings(v.engine, v.model, v.voice, v.rate, v.volume,
+                                       v.recordings),
+                   device=config.audio.output, mixer=mixer, cache_dir=cache_dir,
+                   chime=config.audio.chime, breath_sound=config.audio.breath_sound)
 
 
 def _local_time() -> datetime.time:
@@ -52,10 +55,11 @@ class Appliance:
                  log_tracebacks: bool = True,
                  local_time: Callable[[], datetime.time] = _local_time,
                  history: History | None = None,
-                 notifier: ServiceNotifier | None = None) -> None:
+                 notifier: ServiceNotifier | None = None,
+                 making: Callable[[int, int], None] | None = None) -> None:
         """local_time says the time of day, for the quiet hours in [night]; each session is
         recorded in `history`, if given; `notifier` tells systemd when Ebbtide is ready and
-        that its loop is alive."""
+        that its loop is alive; `making` hears how far making the voice has got."""
         self.config = config
         self.clock = clock
         self.notifier = notifier or ServiceNotifier({})
@@ -79,9 +83,21 @@ class Appliance:
         self.speaker = speaker or speaker_for(config)
         self.runner = Runner(clock, self.light, self.speaker, self.controller,
                              self._noting_parts, heartbeat=self._alive)
-        # Rendering every line now fills the voice cache before the first press.
-        self.plan: SessionPlan = plan_session(config, script,
-                                              self.speaker.prepare(script.texts()))
+        # Making every line now (in a child process) fills the voice cache before the first
+        # press.
+        self._making_since = clock.now()
+        self._making_shown = making
+        self.plan: SessionPlan = plan_session(
+            config, script, self.speaker.prepare(voice_lines(config, script), self._making))
+
+    def _making(self, done: int, total: int) -> None:
+        """Lines are being made before the first session (minutes on a Pi Zero, the first
+        time): once that takes a while, systemd hears how far it has got, and waits."""
+        if self._making_shown:
+            self._making_shown(done, total)
+        if self.clock.now() - self._making_since > 2.0:
+            self.notifier.starting(f"making the voice: {done} of {total} lines",
+                                   LINE_PATIENCE_S)
 
     def serve(self) -> None:
         """Wait (without polling) for a press, run the session, and again, until quit.

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 from audio.stream import AudioUnavailable, describe_output
-from audio.tts import EspeakTTS, TTSUnavailable
 from device.appliance import speaker_for
 from device.config import Config
+from device.plan import voice_lines
+from device.progress import ProgressBar
 from device.script import Script
 from hardware.pins import NoPins, choose_factory, describe_factory
 
@@ -17,19 +20,31 @@ def report(config: Config, script: Script) -> int:
               else f"{config.breathing.minutes:g} min")
     print(f"pattern: {pattern.name}, {length} of breathing; "
           f"script: {config.voice.script or 'built in'} ({len(script.texts())} lines)")
-    try:
-        tts = EspeakTTS(voice=config.voice.voice, rate=config.voice.rate,
-                        volume=config.voice.volume)
-        clip = tts.render(script.arrive[0])
-        print(f"voice: {tts.engine_name}, voice {tts.voice_in_use}, "
-              f"{tts.rate} words/min: ok ({clip.seconds:.1f} s for the first line)")
-    except TTSUnavailable as error:
-        print(f"voice: warning: {error}; sessions run with the light only")
-    else:
-        speaker = speaker_for(config)  # fills the voice cache, as the service will use it
-        if speaker.prepare(script.texts()):
-            where = speaker.cache_directory or "memory only (the cache is not writable)"
-            print(f"voice cache: {where}: all {len(script.texts())} lines ready")
+    speaker = speaker_for(config)  # fills the voice cache the service will read
+    lines = voice_lines(config, script)
+    bar = ProgressBar.on_terminal(sys.stderr)
+    seconds = speaker.prepare(lines, bar, log_problems=False)
+    if bar:
+        bar.done()
+    voice = speaker.voice_report
+    assert voice is not None
+    if voice.engine:
+        model = f", model {voice.model}" if voice.model else ""
+        print(f"voice: {voice.engine}{model}, {config.voice.rate} words/min")
+    if voice.failure:
+        print(f"voice: warning: {voice.failure}; "
+              + (f"{len(seconds)} of {len(script.texts())} lines are ready"
+                 if seconds else "sessions run with the light only"))
+    if seconds:
+        made = (f"{voice.rendered} made now in {voice.seconds:.1f} s" if voice.rendered
+                else f"all were made before; checked in {voice.seconds:.1f} s")
+        print(f"voice cache: {speaker.cache_directory}: {len(seconds)} lines ready "
+              f"({made}; {voice.recorded} from recordings)")
+    if config.voice.recordings:
+        print(f"recordings: {config.voice.recordings}: {voice.recorded} of "
+              f"{len(script.texts())} lines")
+        for problem in voice.problems:
+            print(f"recordings: warning: {problem}")
     try:
         print(f"audio: {describe_output(config.audio.output)}")
     except AudioUnavailable as error:
@@ -42,3 +57,4 @@ def report(config: Config, script: Script) -> int:
     except NoPins as error:
         print(f"pins: warning: {error}")
     return 0
+

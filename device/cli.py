@@ -75,9 +75,13 @@ def _load_or_defaults(args: argparse.Namespace) -> tuple[Config, Script, bool]:
     try:
         config = load_config(args.config)
     except ConfigError as error:
-        log.error("invalid config, running with the built-in defaults: %s",
-                  "; ".join(error.problems))
-        config, valid = Config(), False
+        if error.usable is not None:  # only the voice model is wrong: espeak-ng speaks
+            log.error("%s; speaking with espeak-ng", "; ".join(error.problems))
+            config = error.usable
+        else:
+            log.error("invalid config, running with the built-in defaults: %s",
+                      "; ".join(error.problems))
+            config, valid = Config(), False
     try:
         script = load_script(config.voice.script)
     except ScriptError as error:
@@ -112,9 +116,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         stack.callback(appliance.handle_signals())
         if not valid:
             appliance.blink(3)  # so the owner notices, and looks at the log
+        _log_voice(appliance.speaker.voice_report, len(script.texts()))
         log.info("ready: press the button on GPIO%d to begin", config.button.pin)
         appliance.serve()
     return 0
+
+
+def _log_voice(report, total: int) -> None:
+    """One line for the journal: which voice speaks, and how much of the script is ready."""
+    if report is not None and report.engine:
+        model = f" ({Path(report.model).stem})" if report.model else ""
+        log.info("voice: %s%s, %d of %d lines ready, %d from recordings", report.engine,
+                 model, len(report.lines), total, report.recorded)
 
 
 def _open_history(config: Config, stack: ExitStack):
@@ -176,6 +189,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from device.clock import MonotonicClock
     from device.demo import DemoScreen, Keyboard
     from device.events import Listeners
+    from device.progress import ProgressBar
     from hardware.pins import mock_factory
 
     config, script = _load(args)
@@ -184,8 +198,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         trace = _open_trace(args, stack)
         print("Ebbtide demo: mock pins, real voice where there is a sound device.")
+        bar = ProgressBar.on_terminal(sys.stdout, "making the voice (once)")
         appliance = Appliance(config, script, clock=MonotonicClock(), pin_factory=factory,
-                              listener=Listeners(screen, trace), log_tracebacks=False)
+                              listener=Listeners(screen, trace), log_tracebacks=False,
+                              making=bar)
+        if bar:
+            bar.done()
+        _log_voice(appliance.speaker.voice_report, len(script.texts()))
         stack.callback(appliance.close)
         stack.callback(appliance.handle_signals())
         print(f"Session: {appliance.plan.seconds / 60:.1f} min, pattern "
@@ -226,6 +245,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     return report(config, script)
 
 
+def cmd_record(args: argparse.Namespace) -> int:
+    from device.record import record_lines
+
+    config, script = _load(args)
+    return record_lines(config, script, list_only=args.list, line=args.line)
+
+
 def _common_options(parser: argparse.ArgumentParser, *, default: object) -> None:
     parser.add_argument("--config", type=Path, metavar="FILE", default=default,
                         help="config file (default: $EBBTIDE_CONFIG, "
@@ -256,6 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--out", required=True, metavar="DIR")
     sub.add_parser("check", parents=[common],
                    help="check the config, the voice, the audio output and the pins")
+    record = sub.add_parser("record", parents=[common],
+                            help="record the lines in your own voice, one by one")
+    record.add_argument("--list", action="store_true",
+                        help="print each line's id and text (ID<TAB>TEXT) and exit")
+    record.add_argument("--line", metavar="ID", help="record (or redo) just this line")
     history = sub.add_parser("history", parents=[common],
                              help="recent sessions and a count per week (kept on this device)")
     history.add_argument("--csv", action="store_true", help="all columns as CSV, for export")
@@ -265,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"run": cmd_run, "demo": cmd_demo, "render": cmd_render, "check": cmd_check,
-            "history": cmd_history}
+            "history": cmd_history, "record": cmd_record}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,11 +13,12 @@ import math
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from audio.voicemaker import ENGINES
 from device.patterns import BUILT_IN, BreathPattern, paced_seconds
 
 # Safety bounds from DESIGN.md.
@@ -73,6 +74,9 @@ class VoiceConfig:
     volume: float = 0.9
     voice: str = ""
     script: str = ""
+    engine: str = "auto"
+    model: str = ""
+    recordings: str = ""
 
 
 @dataclass(frozen=True)
@@ -140,11 +144,14 @@ class Config:
 class ConfigError(Exception):
     """One or more problems in a config file, each a complete sentence for a person."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], usable: Config | None = None) -> None:
+        """`usable`: the config with the voice model left out, when that is all that is wrong
+        (the appliance then speaks with espeak-ng rather than with none of the settings)."""
         # A value may hold a line break ("a\nb" in TOML); each problem stays one line.
         problems = [p.replace("\r", "\\r").replace("\n", "\\n") for p in problems]
         super().__init__("\n".join(problems))
         self.problems = problems
+        self.usable = usable
 
 
 # -- value checkers: each returns the cleaned value or raises _Bad(allowed) --
@@ -188,6 +195,17 @@ def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise _Bad("a quoted string")
     return value
+
+
+def _one_of(*choices: str) -> Callable[[Any], str]:
+    allowed = " or ".join(f'"{c}"' for c in choices)
+
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise _Bad(allowed)
+        return value
+
+    return check
 
 
 def _boolean(value: Any) -> bool:
@@ -244,6 +262,9 @@ _SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
         "volume": _number(0.0, 1.0),
         "voice": _text,
         "script": _text,
+        "engine": _one_of(*ENGINES),
+        "model": _text,
+        "recordings": _text,
     },
     "audio": {
         "device": _device,
@@ -399,35 +420,67 @@ def parse(document: Mapping[str, Any], where: str = "config",
                     patterns[pname] = pattern
         else:
             reader.unknown(name, table, known, "")
-    voice = sections.get("voice")
-    if voice is not None and voice.script:
-        sections["voice"] = _with_script_path(voice, reader, folder)
+    model_problems: list[str] = []
+    if "voice" in sections:
+        sections["voice"] = _with_voice_paths(sections["voice"], reader, folder, model_problems)
     config = Config(**sections, patterns=MappingProxyType(patterns))
     _check_breathing(config, reader, document)
     if config.light.pin == config.button.pin:
         button_set = isinstance(document.get("button"), dict) and "pin" in document["button"]
         key, other = ("button.pin", "light.pin") if button_set else ("light.pin", "button.pin")
         reader.bad(key, config.light.pin, f"a pin other than {other} ({config.light.pin})")
-    if reader.problems:
-        raise ConfigError(reader.problems)
+    if reader.problems or model_problems:
+        usable = None
+        if not reader.problems:
+            usable = replace(config, voice=replace(config.voice, engine="espeak", model=""))
+        raise ConfigError(reader.problems + model_problems, usable)
     return config
 
 
-def _with_script_path(voice: VoiceConfig, reader: _Reader, folder: Path | None) -> VoiceConfig:
-    """The script path made absolute (from the config file's folder), and checked."""
+def _path(reader: _Reader, key: str, value: str, folder: Path | None, kind: str,
+          exists: Callable[[Path], bool]) -> Path | None:
+    """A path key made absolute (from the config file's folder) and checked; None if bad."""
     try:
-        path = Path(voice.script).expanduser()
+        path = Path(value).expanduser()
         if not path.is_absolute():
             path = (folder or Path.cwd()) / path
-        found = path.is_file()
+        found = exists(path)
     except (OSError, RuntimeError) as error:  # a name too long, or "~nobody/..."
-        reader.bad("voice.script", voice.script, f"the path of a script file ({error})")
-        return voice
+        reader.bad(key, value, f"the path of {kind} ({error})")
+        return None
     if not found:
-        reader.bad("voice.script", voice.script,
-                   f"the path of a script file; {path} is not a file (a relative path "
-                   "starts from the config file's folder)")
-    return VoiceConfig(voice.rate, voice.volume, voice.voice, str(path))
+        what = "a file" if exists is Path.is_file else "a folder"
+        reader.bad(key, value, f"the path of {kind}; {path} is not {what} (a relative path "
+                               "starts from the config file's folder)")
+        return None
+    return path
+
+
+def _with_voice_paths(voice: VoiceConfig, reader: _Reader, folder: Path | None,
+                      model_problems: list[str]) -> VoiceConfig:
+    """[voice] script, model and recordings made absolute and checked. Problems with the
+    model go to `model_problems`: without it, the appliance can still speak."""
+    script, model, recordings = voice.script, voice.model, voice.recordings
+    if script:
+        path = _path(reader, "voice.script", script, folder, "a script file", Path.is_file)
+        script = str(path) if path else script
+    if recordings:
+        path = _path(reader, "voice.recordings", recordings, folder,
+                     "a folder of recordings (ID.wav)",
+                     lambda p: p.is_dir() or not p.exists())  # `ebbtide record` makes it
+        recordings = str(path) if path else recordings
+    if model:
+        from audio.piper import model_problem
+
+        model_reader = _Reader(reader.where)
+        path = _path(model_reader, "voice.model", model, folder,
+                     "a Piper voice file (.onnx, with its .onnx.json beside it)", Path.is_file)
+        problem = model_problem(path) if path else None
+        if problem:
+            model_reader.bad("voice.model", model, f"a Piper voice file that works: {problem}")
+        model_problems += model_reader.problems
+        model = str(path) if path else model
+    return replace(voice, script=script, model=model, recordings=recordings)
 
 
 def _check_breathing(config: Config, reader: _Reader, document: Mapping[str, Any]) -> None:

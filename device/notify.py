@@ -51,6 +51,12 @@ class ServiceNotifier:
         """A one-line status for `systemctl status` (newlines become spaces)."""
         self._send("STATUS=" + " ".join(text.splitlines()))
 
+    def starting(self, text: str, more_seconds: float) -> None:
+        """Still starting (e.g. making the voice on a Pi Zero): say what, and ask systemd to
+        wait `more_seconds` longer before it gives up on the start."""
+        self._send(f"STATUS={' '.join(text.splitlines())}\n"
+                   f"EXTEND_TIMEOUT_USEC={round(more_seconds * 1_000_000)}")
+
     def watchdog_interval(self) -> float | None:
         """Seconds between watchdog() calls: half of $WATCHDOG_USEC, as sd_watchdog_enabled
         advises. None when no watchdog is set, or when it is meant for another process

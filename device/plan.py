@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from audio.voicemaker import Line
 from device.config import SESSION_MINUTES, Config, ConfigError
 from device.patterns import BUILT_IN, BreathPattern
 from device.script import Script
@@ -297,6 +298,27 @@ def plan_session(config: Config, script: Script,
             f"session must stay within {longest:g} min: use fewer minutes or a shorter "
             "script."])
     return plan
+
+
+def voice_lines(config: Config, script: Script) -> list[Line]:
+    """Every line of the script for the voice maker, each with the longest a recording of
+    it may last: a breathing cue must fit the longest phase it can be spoken in; any other
+    line, three times its length at the configured rate and a few seconds more."""
+    guess = estimate_spoken(config.voice.rate)
+    breathe = build_plan(config, script, guess).part_named("breathe")
+    longest: dict[str, float] = {}
+    for segment in breathe.segments:
+        if segment.phase:
+            longest[segment.phase] = max(longest.get(segment.phase, 0.0), segment.seconds)
+    cue_phase = {"breathe.inhale": "inhale", "breathe.exhale": "exhale", "breathe.hold": "hold"}
+    lines = []
+    for line_id, text in script.lines:
+        limit = 3 * guess(text) + 3.0
+        phase = cue_phase.get(line_id.rsplit(".", 1)[0])
+        if phase is not None:
+            limit = min(limit, longest.get(phase, limit) + CUE_GRACE)
+        lines.append(Line(line_id, text, round(limit, 2)))
+    return lines
 
 
 def estimate_spoken(rate_wpm: int) -> Callable[[str], float]:

@@ -27,7 +27,7 @@ from device.appliance import speaker_for
 from device.clock import SimulatedClock
 from device.config import Config
 from device.controller import Controller
-from device.plan import SessionPlan, plan_session
+from device.plan import SessionPlan, plan_session, voice_lines
 from device.runner import Runner
 from device.script import Script
 from hardware.light import Light
@@ -123,7 +123,7 @@ def render_session(config: Config, script: Script, out: Path) -> SessionPlan:
     """Write session.wav, light.csv and events.csv for one whole session into `out`."""
     out.mkdir(parents=True, exist_ok=True)
     speaker = speaker_for(config, Mixer(RENDER_RATE))
-    plan = plan_session(config, script, speaker.prepare(script.texts()))
+    plan = plan_session(config, script, speaker.prepare(voice_lines(config, script)))
 
     clock = SimulatedClock()
     recording = _Recording(clock)

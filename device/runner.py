@@ -230,7 +230,7 @@ class Runner:
     def _happen(self, mark: _Mark) -> None:
         if mark.kind == "cue":
             seconds = self._spoken.pop(mark.cue, None)
-            if seconds is not None:
+            if seconds:  # handed over, and not a line without a voice
                 self.listener("clip", text=mark.detail, seconds=round(seconds, 3))
         else:
             self.listener(mark.kind, name=mark.detail, seconds=round(mark.seconds, 3))

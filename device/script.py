@@ -1,7 +1,15 @@
-"""The spoken words, loaded from an editable TOML file (device/script.toml by default)."""
+"""The spoken words, loaded from an editable TOML file (device/script.toml by default).
+
+Every line has an id: where it stands in the file. A group of lines may be a table of
+`id = "text"` (the shipped script: ids that stay put when lines are reworded, reordered,
+added or translated) or a plain list (ids by position: `arrive.1`, `arrive.2`, ...). A
+group's own `lines` key is left out of its ids: `[arrive.lines] here = ...` is `arrive.here`.
+Recordings in a loved one's voice are matched to lines by these ids.
+"""
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -36,13 +44,50 @@ class Script:
     body_steps: tuple[str, ...]
     aftercare: tuple[str, ...]
     close: tuple[str, ...]
+    lines: tuple[tuple[str, str], ...]  # (id, text) of every line, in the file's order
 
     def texts(self) -> list[str]:
         """Every distinct line, in order: what the voice cache must hold."""
-        lines = [*self.arrive, *self.inhale, *self.exhale, *self.hold, *self.reminders,
-                 self.ground_intro, *(s.text for s in self.senses), self.body_intro,
-                 *self.body_steps, *self.aftercare, *self.close]
-        return list(dict.fromkeys(lines))
+        return list(dict.fromkeys(text for _, text in self.lines))
+
+
+_ID = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _id_of(dotted: str, key: str | int) -> str:
+    """The id of a line: its place in the file, without the group's `lines` key."""
+    group = dotted.removesuffix(".lines")
+    return f"{group}.{key}"
+
+
+class _Lines:
+    """Collects (id, text) pairs while the script is parsed."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.pairs: list[tuple[str, str]] = []
+
+    def group(self, doc: dict[str, Any], dotted: str) -> tuple[str, ...]:
+        """A list or a table of lines at `dotted`."""
+        node = _get(doc, self.where, dotted, dict)
+        if isinstance(node, dict):
+            bad = [key for key in node if not _ID.fullmatch(key)]
+            if bad:
+                raise ScriptError(f"{self.where}: {dotted}.{bad[0]}: a line's name may use "
+                                  "only letters, digits, - and _.")
+            if not node or not all(isinstance(v, str) and v.strip() for v in node.values()):
+                raise ScriptError(f"{self.where}: {dotted} must hold lines of text.")
+            items = list(node.items())
+        else:
+            items = [(str(n), text) for n, text in enumerate(node, start=1)]
+        for key, text in items:
+            self.pairs.append((_id_of(dotted, key), text))
+        return tuple(text for _, text in items)
+
+    def one(self, doc: dict[str, Any], dotted: str) -> str:
+        text = _get(doc, self.where, dotted, str)
+        self.pairs.append((dotted, text))
+        return text
 
 
 def _get(doc: dict[str, Any], where: str, dotted: str, kind: type) -> Any:
@@ -51,11 +96,14 @@ def _get(doc: dict[str, Any], where: str, dotted: str, kind: type) -> Any:
         if not isinstance(node, dict) or part not in node:
             raise ScriptError(f"{where}: missing {dotted}.")
         node = node[part]
-    if kind is list:
+    if kind is dict and isinstance(node, dict):
+        return node
+    if kind in (list, dict):
         if not isinstance(node, list) or not node or not all(
             isinstance(s, str) and s.strip() for s in node
         ):
-            raise ScriptError(f"{where}: {dotted} must be a non-empty list of lines of text.")
+            raise ScriptError(f"{where}: {dotted} must be a non-empty list (or a table) of "
+                              "lines of text.")
         return tuple(node)
     if kind is str and not (isinstance(node, str) and node.strip()):
         raise ScriptError(f"{where}: {dotted} must be a line of text.")
@@ -66,16 +114,17 @@ def _get(doc: dict[str, Any], where: str, dotted: str, kind: type) -> Any:
 
 
 def parse_script(doc: dict[str, Any], where: str) -> Script:
-    arrive = _get(doc, where, "arrive.lines", list)
+    lines = _Lines(where)
+    arrive = lines.group(doc, "arrive.lines")
     breathe = {
-        "inhale": _get(doc, where, "breathe.inhale", list),
-        "exhale": _get(doc, where, "breathe.exhale", list),
-        "hold": _get(doc, where, "breathe.hold", list),
-        "reminders": _get(doc, where, "breathe.reminders", list),
+        "inhale": lines.group(doc, "breathe.inhale"),
+        "exhale": lines.group(doc, "breathe.exhale"),
+        "hold": lines.group(doc, "breathe.hold"),
+        "reminders": lines.group(doc, "breathe.reminders"),
         "cue_breaths": int(_get(doc, where, "breathe.cue_breaths", int)),
         "reminder_seconds": float(_get(doc, where, "breathe.reminder_seconds", float)),
     }
-    ground_intro = _get(doc, where, "ground.intro", str)
+    ground_intro = lines.one(doc, "ground.intro")
     senses = []
     senses_raw = doc["ground"].get("senses")
     if not isinstance(senses_raw, list) or not senses_raw:
@@ -87,17 +136,23 @@ def parse_script(doc: dict[str, Any], where: str) -> Script:
             raise ScriptError(
                 f"{where}: ground.senses entry {i + 1} needs count (1 to 9) and text."
             )
+        key = entry.get("id", i + 1)
+        if not (isinstance(key, str) and _ID.fullmatch(key)) and key != i + 1:
+            raise ScriptError(f"{where}: ground.senses entry {i + 1}: id may use only "
+                              "letters, digits, - and _.")
+        lines.pairs.append((_id_of("ground.senses", key), text))
         senses.append(Sense(count, text))
-    return Script(
-        arrive=arrive,
-        **breathe,
-        ground_intro=ground_intro,
-        senses=tuple(senses),
-        body_intro=_get(doc, where, "body.intro", str),
-        body_steps=_get(doc, where, "body.steps", list),
-        aftercare=_get(doc, where, "aftercare.lines", list),
-        close=_get(doc, where, "close.lines", list),
-    )
+    body_intro = lines.one(doc, "body.intro")
+    body_steps = lines.group(doc, "body.steps")
+    aftercare = lines.group(doc, "aftercare.lines")
+    close = lines.group(doc, "close.lines")
+    ids = [line_id for line_id, _ in lines.pairs]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise ScriptError(f"{where}: the line id {twice[0]} is used twice.")
+    return Script(arrive=arrive, **breathe, ground_intro=ground_intro, senses=tuple(senses),
+                  body_intro=body_intro, body_steps=body_steps, aftercare=aftercare,
+                  close=close, lines=tuple(lines.pairs))
 
 
 def load_script(path: str | Path = "") -> Script:

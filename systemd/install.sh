@@ -111,7 +111,15 @@ install_steps() {
     # Debian's own python3, not one on root's PATH (pyenv, /usr/local): the venv's python
     # must be readable by the ebbtide user, and python3-lgpio is built for this one.
     host /usr/bin/python3 -m venv --system-site-packages "$VENV"
-    host "$VENV/bin/pip" install --disable-pip-version-check --no-cache-dir --upgrade "$REPO"
+    # The natural voice (Piper) runs on onnxruntime, which has wheels for 64-bit x86 and ARM
+    # only; elsewhere (32-bit Raspberry Pi OS) Ebbtide speaks with espeak-ng.
+    local package="${REPO}[voice]"
+    if ! /usr/bin/python3 -c 'import platform, struct, sys
+sys.exit(struct.calcsize("P") != 8 or platform.machine() not in ("x86_64", "aarch64"))'; then
+        note "no natural voice (Piper) for this $(uname -m) system: Ebbtide speaks with espeak-ng"
+        package="$REPO"
+    fi
+    host "$VENV/bin/pip" install --disable-pip-version-check --no-cache-dir --upgrade "$package"
     if [ -e "$ROOT$CONFIG" ]; then
         note "keeping $ROOT$CONFIG: an existing config is never overwritten"
     else
@@ -120,12 +128,13 @@ install_steps() {
     run install -D -m 0644 "$REPO/systemd/ebbtide.service" "$ROOT$UNIT"
     host systemctl daemon-reload
     run "${SYSTEMCTL[@]}" enable ebbtide.service
-    host systemctl restart ebbtide.service
-    # Render the voice cache as the service user, into the state directory the service uses.
+    # Make the voice as the service user, into the state directory the service uses, before
+    # the service starts: on a Pi Zero the natural voice takes minutes the first time.
     run install -d -m 0700 "$ROOT$STATE"
     host chown ebbtide:ebbtide "$STATE"
     host runuser -u ebbtide -- env STATE_DIRECTORY="$STATE" \
         "$VENV/bin/ebbtide" check --config "$CONFIG"
+    host systemctl restart ebbtide.service
 }
 
 uninstall_steps() {

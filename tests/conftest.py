@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -48,6 +49,50 @@ def kill_pulseaudio() -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def private_dirs(tmp_path_factory):
+    """The voice cache and the history in a temporary folder, never the real home.
+
+    One voice cache serves the whole run: the speech engine makes each line once, and tests
+    of the cache itself use folders of their own.
+    """
+    base = tmp_path_factory.mktemp("xdg")
+    saved = {name: os.environ.get(name) for name in ("XDG_CACHE_HOME", "XDG_STATE_HOME")}
+    os.environ["XDG_CACHE_HOME"] = str(base / "cache")
+    os.environ["XDG_STATE_HOME"] = str(base / "state")
+    yield base
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def made_voice(private_dirs):
+    """The run's voice cache with every line of the built-in script made at 48 kHz (the rate
+    of a service with no sound device), for tests that start `ebbtide run` with a state
+    folder of their own: seed_voice(folder) links the clips in, so it starts at once."""
+    from audio import cache
+    from audio.voicemaker import VoiceMaker, VoiceSettings
+    from device.config import Config
+    from device.plan import voice_lines
+    from device.script import load_script
+
+    directory = cache.default_cache_dir()
+    report = VoiceMaker(VoiceSettings(), directory).fill(
+        voice_lines(Config(), load_script()), 48000)
+    assert report.failure is None, report.failure
+
+    def seed_voice(folder):
+        folder.mkdir(parents=True, mode=0o700, exist_ok=True)
+        for path in directory.iterdir():
+            os.link(path, folder / path.name)
+        return folder
+
+    return seed_voice
+
+
+@pytest.fixture(scope="session", autouse=True)
 def null_sink():
     """A real audio output for the tests: PulseAudio with a null sink, started if needed.
 
@@ -63,6 +108,28 @@ def null_sink():
     yield "null"
     if started:
         subprocess.run(["pulseaudio", "--kill"], capture_output=True, check=False)
+
+
+def _own_sink(null_sink, name: str):
+    """A null sink of a test module's own in the tests' PulseAudio (so no other test's sound
+    gets in); CI sets EBBTIDE_REQUIRE_AUDIO, so there it fails rather than skips."""
+    tools = all(shutil.which(t) for t in ("pactl", "paplay", "parecord"))
+    loaded = tools and null_sink and subprocess.run(
+        ["pactl", "load-module", "module-null-sink", f"sink_name={name}"],
+        capture_output=True, text=True)
+    if not loaded or loaded.returncode != 0:
+        if os.environ.get("EBBTIDE_REQUIRE_AUDIO"):
+            pytest.fail("PulseAudio with a null sink is required here but is not running")
+        pytest.skip("no PulseAudio on this machine")
+    yield name
+    subprocess.run(["pactl", "unload-module", loaded.stdout.strip()], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def own_sink(null_sink, request):
+    """The name of a null sink for this test module alone."""
+    yield from _own_sink(null_sink, f"ebbtide_{request.module.__name__.rsplit('.', 1)[-1]}"
+                                    f"_{os.getpid()}")
 
 
 @pytest.fixture

@@ -51,14 +51,15 @@ class WatchedSpeaker(Speaker):
 
 
 @pytest.fixture
-def appliance(tmp_path):
+def appliance():
     made = []
 
-    def make(**options):
+    def make(maker_command=None, cache_dir=None, **options):
         factory = MockFactory(pin_class=GlitchyPWMPin)
         clock = SimulatedClock()
         events: list = []
-        speaker = WatchedSpeaker(mixer=Mixer(48000), cache_dir=tmp_path / "voice")
+        speaker = WatchedSpeaker(mixer=Mixer(48000), cache_dir=cache_dir,
+                                 maker_command=maker_command)
         speaker.led, speaker.duty_at_open, speaker.volumes = factory.pin(18), [], []
         device = Appliance(parse({"breathing": {"minutes": 1}}), SCRIPT, clock=clock,
                            pin_factory=factory, speaker=speaker,
@@ -94,7 +95,7 @@ def test_a_press_runs_a_whole_session_then_waits_for_the_next(appliance):
     assert led.state == 0
     said = [f for _, e, f in events if e == "clip"]
     assert said[0]["text"] == SCRIPT.arrive[0]
-    assert all(f["seconds"] > 0.3 for f in said), "real espeak-ng clips have real lengths"
+    assert all(f["seconds"] > 0.3 for f in said), "real clips have real lengths"
     first_light = next(t for t, e, f in events if e == "light" and f["value"] > 0)
     assert first_light == 5.0, "the light appears on the press itself"
     assert len(device.speaker.duty_at_open) == 2
@@ -262,3 +263,48 @@ def test_sigusr1_is_a_press(appliance):
     parts = [(t, f["name"]) for t, e, f in events if e == "part"]
     assert (30.0, "ground") in parts, "the second press moved on from the breathing"
     assert factory.pin(18).state == 0
+
+
+CRASHING_ENGINE = """
+import os, signal, sys
+import numpy as np
+from audio import voicemaker
+from audio.clip import Clip
+
+class Crashing:
+    engine_name = "crashing"
+    identity = "crashing engine"
+
+    def render(self, text):
+        if text.startswith(("Your", "Now the body")):  # the body scan: a native crash
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return Clip(0.3 * np.sin(np.arange(len(text) * 900) / 20), 22050)
+
+sys.exit(voicemaker.main(lambda settings: Crashing()))
+"""
+
+
+def test_an_engine_that_crashes_leaves_a_session_with_light_and_the_lines_it_made(
+        appliance, tmp_path, caplog):
+    engine = tmp_path / "crashing.py"
+    engine.write_text(CRASHING_ENGINE)
+    caplog.set_level("WARNING", logger="ebbtide")
+    device, clock, factory, events = appliance(
+        maker_command=[os.sys.executable, str(engine)], cache_dir=tmp_path / "voice")
+    button, led = factory.pin(17), factory.pin(18)
+    clock.at(1.0, button.drive_low)
+    clock.at(1.1, button.drive_high)
+    clock.at(2000.0, device.controller.quit)
+    device.serve()
+    assert sessions(events) == ["started", "finished"]
+    said = [f["text"] for _, e, f in events if e == "clip"]
+    body = {SCRIPT.body_intro, *SCRIPT.body_steps}
+    assert not body & set(said), "the lines it crashed on are silent"
+    assert {SCRIPT.arrive[0], *SCRIPT.aftercare, *SCRIPT.close} <= set(said)
+    parts = [f["name"] for _, e, f in events if e == "part"]
+    assert parts == ["arrive", "breathe", "ground", "body", "aftercare", "close"]
+    lights = [f["value"] for _, e, f in events if e == "light"]
+    assert max(lights) > 0.5 and lights[-1] == 0 and led.state == 0  # the light went on
+    warnings = [r.getMessage() for r in caplog.records if r.name.startswith("ebbtide")]
+    assert len(warnings) == 1, warnings
+    assert "signal 11" in warnings[0] and "29 of 34 lines are ready" in warnings[0]

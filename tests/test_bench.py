@@ -12,7 +12,8 @@ from pathlib import Path
 KEYS = {
     "press_to_light_ms": True, "press_to_audio_ms": True, "phase_error_ms": True,
     "drift_ms_per_10min": True, "cue_vs_light_ms": False, "max_lightness_step": True,
-    "cpu_idle_pct": False, "cpu_session_pct": True, "rss_mb": False, "ready_s": False,
+    "cpu_idle_pct": False, "cpu_session_pct": True, "rss_mb": True, "ready_s": False,
+    "voice_render_s": True,
 }  # figure -> whether it has a baseline run side by side
 
 
@@ -30,3 +31,14 @@ def test_the_quick_bench_runs_and_writes_every_figure(tmp_path, null_sink) -> No
         assert (figure["baseline"] is not None) == has_baseline, key
         assert key in done.stdout, "the table shows it"
     assert result["mode"] == "quick" and result["machine"]["cores"] >= 1
+    # Memory: `ebbtide run` with Piper and with espeak-ng, and whether an engine was mapped.
+    rss = result["figures"]["rss_mb"]
+    assert isinstance(rss["engine_loaded"], bool)
+    assert set(rss["engine_files"]) == {"piper", "espeak"}
+    # The voice: cold renders per engine and per line, the warm fill, and how many lines.
+    render = result["figures"]["voice_render_s"]
+    for side in ("ours", "baseline"):
+        assert render[side]["per_line"]["n"] >= render["lines"], side
+    assert render["warm"]["n"] >= 1
+    assert render["subset"] == (render["lines"] < render["script_lines"])
+    assert "voice: cold render" in done.stdout

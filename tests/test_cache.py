@@ -1,114 +1,97 @@
-"""The voice cache: renders once, then serves clips from memory and disk."""
+"""The voice cache's files: plain WAVs that know when they are damaged, written whole."""
 
 from __future__ import annotations
 
-import logging
+import os
 import stat
+import time
+import wave
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from audio.cache import ClipCache, default_cache_dir
+from audio import cache
 from audio.clip import Clip
-from audio.tts import EspeakTTS
-
-TEXTS = ["Breathe in.", "And out, slowly.", "You can rest here."]
 
 
-def test_second_cache_on_the_same_directory_loads_from_disk_without_rendering(tmp_path) -> None:
-    first = ClipCache(EspeakTTS(), tmp_path)
-    rendered = first.get(TEXTS[0])
-    assert first.renders == 1
-
-    second = ClipCache(EspeakTTS(), tmp_path)
-    loaded = second.get(TEXTS[0])
-    assert second.renders == 0
-    assert loaded.rate == rendered.rate
-    assert np.array_equal(loaded.samples, rendered.samples)
+def speech_like(seconds: float = 1.5, rate: int = 22050) -> Clip:
+    t = np.arange(round(seconds * rate)) / rate
+    return Clip(0.4 * np.sin(2 * np.pi * 180 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t)), rate)
 
 
-def test_each_line_is_rendered_once_then_read_from_disk(tmp_path) -> None:
-    cache = ClipCache(EspeakTTS(), tmp_path)
-    first, again = cache.get(TEXTS[1]), cache.get(TEXTS[1])
-    assert cache.renders == 1
-    assert first is not again, "not held in memory: read from disk when needed"
-    assert np.array_equal(first.pcm, again.pcm)
+def test_a_written_clip_reads_back_exactly_and_any_player_can_play_it(tmp_path) -> None:
+    clip = speech_like()
+    path = tmp_path / "line.wav"
+    cache.write(path, clip)
+    back = cache.read(path)
+    assert back.rate == clip.rate and np.array_equal(back.pcm, clip.pcm)
+    with wave.open(str(path)) as wav:  # an ordinary WAV for `aplay` or an editor
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 22050)
+        assert wav.getnframes() == len(clip.pcm)
+    assert [p.name for p in tmp_path.iterdir()] == ["line.wav"]  # no temporary file left
 
 
-def test_key_changes_with_voice_and_rate(tmp_path) -> None:
-    ClipCache(EspeakTTS(), tmp_path).get(TEXTS[0])
-    for tts in (EspeakTTS(rate=180), EspeakTTS(voice="gmw/en-us")):
-        other = ClipCache(tts, tmp_path)
-        other.get(TEXTS[0])
-        assert other.renders == 1  # a different voice or pace is never served stale
-    assert len(list(tmp_path.glob("*.wav"))) == 3
+@pytest.mark.parametrize("damage", ["truncated", "zeroed", "garbage", "flipped", "empty"])
+def test_a_file_damaged_on_the_card_is_known_when_read(tmp_path, damage) -> None:
+    path = tmp_path / "line.wav"
+    cache.write(path, speech_like())
+    raw = bytearray(path.read_bytes())
+    if damage == "truncated":
+        raw = raw[: len(raw) // 2]
+    elif damage == "zeroed":  # a block of the card reads back as zeros
+        raw[4096:8192] = bytes(4096)
+    elif damage == "garbage":
+        raw = bytearray(np.random.default_rng(1).integers(0, 256, len(raw), dtype=np.uint8))
+    elif damage == "flipped":  # one bit of one sample
+        raw[len(raw) // 2] ^= 0x10
+    else:
+        raw = bytearray()
+    path.write_bytes(bytes(raw))
+    with pytest.raises(cache.DamagedClip):
+        cache.read(path)
 
 
-def test_unwritable_directory_still_speaks_and_warns_once(tmp_path, caplog) -> None:
-    caplog.set_level(logging.WARNING, logger="ebbtide")
-    (tmp_path / "afile").write_text("not a directory")
-    cache = ClipCache(EspeakTTS(), tmp_path / "afile" / "sub")
-    clips = [cache.get(text) for text in TEXTS]
-    assert all(clip.seconds > 0.3 for clip in clips)
-    warnings = [r for r in caplog.records if r.name.startswith("ebbtide")]
-    assert len(warnings) == 1
-    assert "afile" in warnings[0].getMessage()
+def test_a_missing_file_is_not_damage(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError):
+        cache.read(tmp_path / "none.wav")
 
 
-def test_no_directory_works_in_memory(tmp_path) -> None:
-    cache = ClipCache(EspeakTTS(), None)
-    assert cache.get(TEXTS[0]).seconds > 0.3
-    assert cache.path_for(TEXTS[0]) is None
+def test_stale_clips_go_and_current_or_recent_ones_stay(tmp_path) -> None:
+    now = time.time()
+    for name, age_days in [("current.wav", 90), ("recent.wav", 3), ("old.wav", 30)]:
+        path = tmp_path / name
+        cache.write(path, speech_like(0.1))
+        os.utime(path, (now - age_days * 86400,) * 2)
+    (tmp_path / "models.json").write_text("{}")
+    dead = tmp_path / ".x.tmp"
+    dead.write_bytes(b"half")
+    os.utime(dead, (now - 7200,) * 2)
+    removed = cache.remove_stale(tmp_path, {"current.wav"}, now=now)
+    assert sorted(removed) == [".x.tmp", "old.wav"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["current.wav", "models.json",
+                                                          "recent.wav"]
 
 
-def test_files_are_complete_private_wavs_with_no_leftovers(tmp_path) -> None:
+def test_private_folders_are_made_0700(tmp_path) -> None:
     directory = tmp_path / "new" / "voice"
-    cache = ClipCache(EspeakTTS(), directory)
-    for text in TEXTS:
-        cache.get(text)
-    files = sorted(p.name for p in directory.iterdir())
-    assert len(files) == len(TEXTS)
-    assert all(name.endswith(".wav") for name in files)  # no temporary files left behind
-    for text in TEXTS:
-        path = cache.path_for(text)
-        assert path is not None
-        assert Clip.from_wav_bytes(path.read_bytes()).seconds == cache.get(text).seconds
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    cache.make_private_dirs(directory)
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
     assert stat.S_IMODE(directory.parent.stat().st_mode) == 0o700
-
-
-def test_damaged_cache_file_is_rendered_again(tmp_path) -> None:
-    ClipCache(EspeakTTS(), tmp_path).get(TEXTS[0])
-    (path,) = tmp_path.glob("*.wav")
-    path.write_bytes(b"RIFF\x00\x00")
-    cache = ClipCache(EspeakTTS(), tmp_path)
-    assert cache.get(TEXTS[0]).seconds > 0.3
-    assert cache.renders == 1
-    assert Clip.from_wav_bytes(path.read_bytes()).seconds > 0.3
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(OSError):
+        cache.make_private_dirs(tmp_path / "afile" / "voice")
 
 
 def test_default_cache_dir_follows_systemd_then_xdg_then_home(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("STATE_DIRECTORY", "/var/lib/ebbtide:/var/lib/other")
+    assert cache.default_cache_dir() == Path("/var/lib/ebbtide/voice")
+    monkeypatch.delenv("STATE_DIRECTORY")
     monkeypatch.setenv("CACHE_DIRECTORY", "/var/cache/ebbtide:/var/cache/other")
-    assert default_cache_dir() == Path("/var/cache/ebbtide")
+    assert cache.default_cache_dir() == Path("/var/cache/ebbtide")
     monkeypatch.delenv("CACHE_DIRECTORY")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert default_cache_dir() == tmp_path / "xdg" / "ebbtide" / "voice"
+    assert cache.default_cache_dir() == tmp_path / "xdg" / "ebbtide" / "voice"
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert default_cache_dir() == tmp_path / "home" / ".cache" / "ebbtide" / "voice"
-
-
-def test_a_clip_at_the_output_rate_is_resampled_once_and_kept_on_disk(tmp_path) -> None:
-    first = ClipCache(EspeakTTS(), tmp_path)
-    native = first.get(TEXTS[1])
-    at_48k = first.get(TEXTS[1], 48000)
-    assert at_48k.rate == 48000 and native.rate == 22050
-    assert abs(at_48k.seconds - native.seconds) < 1e-3
-    assert first.path_for(TEXTS[1], 48000) != first.path_for(TEXTS[1])
-    assert first.path_for(TEXTS[1], 48000).stat().st_mode & 0o777 == 0o600
-
-    second = ClipCache(EspeakTTS(), tmp_path)
-    loaded = second.get(TEXTS[1], 48000)
-    assert second.renders == 0
-    assert np.allclose(loaded.samples, at_48k.samples, atol=1 / 32767)
+    assert cache.default_cache_dir() == tmp_path / "home" / ".cache" / "ebbtide" / "voice"

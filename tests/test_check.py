@@ -2,25 +2,43 @@
 
 from __future__ import annotations
 
+import re
+
+from audio import cache
+from audio.voicemaker import VoiceMaker, VoiceSettings
 from device.check import report
-from device.config import parse
+from device.config import Config, parse
+from device.plan import voice_lines
 from device.script import load_script
 
 
-def test_reports_pattern_voice_audio_and_pins(capsys, monkeypatch, tmp_path):
+def test_reports_pattern_voice_audio_and_pins(capsys, monkeypatch):
     monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
-    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
     script = load_script()
     assert report(parse({"breathing": {"minutes": 3}}), script) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines] == ["pattern", "voice", "voice cache",
                                                       "audio", "pins"]
-    assert f"{tmp_path / 'state' / 'voice'}: all {len(script.texts())} lines ready" in lines[2]
-    # The whole script is in the cache now, so the service starts without rendering.
-    assert len(list((tmp_path / "state" / "voice").glob("*.wav"))) >= len(script.texts())
+    assert lines[1].startswith("voice: piper 1.8") and "en_US-joe-medium.onnx" in lines[1]
+    assert lines[1].endswith("140 words/min")
+    assert f"{cache.default_cache_dir()}: {len(script.texts())} lines ready (" in lines[2]
+    assert re.search(r"(\d+ made now|all were made before; checked) in \d+\.\d s; "
+                     r"0 from recordings\)", lines[2]), lines[2]
+    # The whole script is in the cache now, so the service starts without making any line.
+    again = VoiceMaker(VoiceSettings(), cache.default_cache_dir()).fill(
+        voice_lines(Config(), script), 48000)
+    assert again.rendered == 0 and len(again.lines) == len(script.texts())
     assert "paced-exhale, 3 min of breathing" in lines[0]
-    assert lines[1].startswith("voice: espeak-ng, voice ") and "140 words/min: ok" in lines[1]
     assert "light on GPIO18, button on GPIO17" in lines[4]
+
+
+def test_a_voice_that_cannot_speak_is_a_warning(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
+    monkeypatch.setattr("sys.executable", str(tmp_path / "no-python"))
+    assert report(parse({"voice": {"engine": "espeak"}}), load_script()) == 0
+    out = capsys.readouterr().out
+    assert "voice: warning: the voice maker could not start" in out
+    assert "sessions run with the light only" in out
 
 
 def test_four_seven_eight_is_reported_in_cycles(capsys, monkeypatch):

@@ -220,3 +220,34 @@ def test_night_and_audio_values_are_checked(tmp_path):
     assert any("night.brightness_scale = 0.1" in p and "0.2 to 1" in p for p in problems)
     assert any('audio.breath_sound = "yes"' in p and "true or false" in p for p in problems)
     assert any("audio.volume = 1.5" in p and "0 to 1" in p for p in problems)
+
+
+def test_voice_paths_start_from_the_config_folder_and_are_checked(tmp_path):
+    (tmp_path / "voice.onnx").write_bytes(b"model")
+    (tmp_path / "voice.onnx.json").write_text('{"audio": {"sample_rate": 22050}}')
+    config = load(write(tmp_path, '[voice]\nengine = "piper"\nmodel = "voice.onnx"\n'
+                                  'recordings = "not-yet"\n'))
+    assert config.voice.model == str(tmp_path / "voice.onnx")
+    assert config.voice.recordings == str(tmp_path / "not-yet")  # `ebbtide record` makes it
+    (tmp_path / "afile").write_text("")
+    message = error_for(tmp_path, '[voice]\nrecordings = "afile"\n')
+    assert 'voice.recordings = "afile"' in message and "is not a folder" in message
+    message = error_for(tmp_path, '[voice]\nengine = "festival"\n')
+    assert 'voice.engine = "festival"' in message and '"auto" or "piper" or "espeak"' in message
+
+
+def test_a_bad_voice_model_is_an_error_that_leaves_the_rest_usable(tmp_path):
+    (tmp_path / "lonely.onnx").write_bytes(b"model")  # no .onnx.json beside it
+    path = write(tmp_path, '[voice]\nmodel = "lonely.onnx"\nrate = 120\n[light]\npin = 12\n')
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    [problem] = caught.value.problems
+    assert f"{path}: voice.model = \"lonely.onnx\"" in problem
+    assert "lonely.onnx.json beside it" in problem
+    usable = caught.value.usable
+    assert usable is not None and usable.voice.engine == "espeak" and usable.voice.model == ""
+    assert usable.voice.rate == 120 and usable.light.pin == 12
+    both = write(tmp_path, '[voice]\nmodel = "lonely.onnx"\n[light]\npin = 99\n')
+    with pytest.raises(ConfigError) as caught:
+        load(both)
+    assert caught.value.usable is None and len(caught.value.problems) == 2

@@ -32,7 +32,7 @@ from device.appliance import Appliance
 from device.clock import SimulatedClock
 from device.config import Config, parse
 from device.controller import DEBOUNCE, State
-from device.plan import build_plan, estimate_spoken
+from device.plan import build_plan, estimate_spoken, voice_lines
 from device.script import load_script
 
 BATCHES = 20
@@ -62,14 +62,10 @@ def report_count(tell):
 
 
 @pytest.fixture(scope="module")
-def speaker(tmp_path_factory):
-    """One real speaker on an offline mixer, its clips rendered once for the whole module and
-    kept in memory (as when the disk cache is not writable): thousands of sessions read no
-    file."""
-    blocked = tmp_path_factory.mktemp("voice") / "a file"
-    blocked.write_text("")
-    speaker = Speaker(mixer=Mixer(16000), cache_dir=blocked / "voice")
-    speaker.prepare(SCRIPT.texts())
+def speaker():
+    """One real speaker on an offline mixer, its clips made once for the whole run."""
+    speaker = Speaker(mixer=Mixer(16000))
+    speaker.prepare(voice_lines(Config(), SCRIPT))
     return speaker
 
 

@@ -56,16 +56,16 @@ def install_plan(root: str = "", config_exists: bool = False) -> list[str]:
         "/usr/sbin/nologin' 'm ebbtide gpio' 'm ebbtide audio'",
         "/usr/bin/python3 -m venv --system-site-packages /opt/ebbtide/venv",
         "/opt/ebbtide/venv/bin/pip install --disable-pip-version-check --no-cache-dir "
-        f"--upgrade {REPO}",
+        f"--upgrade '{REPO}[voice]'",  # this machine is 64-bit x86: the natural voice
         *config,
         f"install -D -m 0644 {REPO}/systemd/ebbtide.service "
         f"{root}/etc/systemd/system/ebbtide.service",
         "systemctl daemon-reload",
         f"{enable} ebbtide.service",
-        "systemctl restart ebbtide.service",
         f"install -d -m 0700 {root}/var/lib/ebbtide",
         "chown ebbtide:ebbtide /var/lib/ebbtide",
-        WARM,
+        WARM,  # the voice is made before the service starts
+        "systemctl restart ebbtide.service",
     ]
 
 

@@ -57,6 +57,12 @@ def test_status_stays_one_line(listener: socket.socket) -> None:
     assert received(listener) == [b"STATUS=voice: ok pins: none"]
 
 
+def test_a_long_start_asks_systemd_to_wait_and_says_why(listener: socket.socket) -> None:
+    ServiceNotifier().starting("making the voice: 3 of 34 lines", 120)
+    assert received(listener) == [b"STATUS=making the voice: 3 of 34 lines\n"
+                                  b"EXTEND_TIMEOUT_USEC=120000000"]
+
+
 def test_abstract_socket(monkeypatch: pytest.MonkeyPatch) -> None:
     name = f"ebbtide-test-{uuid.uuid4().hex}"
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:

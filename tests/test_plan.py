@@ -17,6 +17,7 @@ from device.plan import (
     build_plan,
     estimate_spoken,
     sense_pause,
+    voice_lines,
 )
 from device.script import load_script
 
@@ -230,3 +231,14 @@ def test_a_session_longer_than_an_hour_is_refused_with_a_clear_message(tmp_path)
     assert str(path) in message and "breathing.minutes = 50" in message
     assert "within 60 min" in message
     assert plan_session(config, SCRIPT, {}).seconds <= 60 * 60
+
+
+def test_every_line_goes_to_the_voice_maker_with_room_for_a_recording():
+    config = parse({"breathing": {"pattern": "box"}})
+    lines = voice_lines(config, SCRIPT)
+    assert [(ln.id, ln.text) for ln in lines] == list(SCRIPT.lines)
+    limit = {ln.id: ln.max_seconds for ln in lines}
+    assert limit["breathe.inhale.in"] == pytest.approx(4.0 + CUE_GRACE)  # box: 4 s phases
+    assert limit["breathe.hold.hold"] == pytest.approx(4.0 + CUE_GRACE)
+    see = next(ln for ln in lines if ln.id == "ground.senses.see")
+    assert see.max_seconds > 3 * estimate_spoken(140)(see.text)  # room for a slow reader

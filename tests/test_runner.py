@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
+from audio import cache
 from audio.chime import soft_chime
 from audio.mixer import Mixer
 from audio.speaker import FADE_OUT_S, Speaker
@@ -17,7 +18,7 @@ from device.appliance import speaker_for
 from device.clock import SimulatedClock
 from device.config import Config, parse
 from device.controller import DEBOUNCE, Controller
-from device.plan import build_plan
+from device.plan import build_plan, voice_lines
 from device.render import OfflineSound
 from device.runner import Outcome, Runner
 from device.script import load_script
@@ -30,11 +31,10 @@ RATE = 16000
 
 
 @pytest.fixture(scope="module")
-def voice_cache(tmp_path_factory):
-    """One on-disk voice cache for the module: espeak-ng renders each line once."""
-    directory = tmp_path_factory.mktemp("voice")
-    Speaker(cache_dir=directory).prepare(SCRIPT.texts())
-    return directory
+def voice_cache():
+    """The run's voice cache (tests/conftest.py), with every line of the script made."""
+    Speaker(mixer=Mixer(RATE)).prepare(voice_lines(Config(), SCRIPT))
+    return cache.default_cache_dir()
 
 
 class BreakingSound(OfflineSound):
@@ -117,7 +117,7 @@ def make_rig(pins, voice_cache, config: Config | None = None, light_cls=Light,
     light = light_cls(config.light.pin, max_brightness=config.light.max_brightness,
                       pin_factory=pins, **light_kwargs)
     speaker = speaker_for(config, Mixer(RATE), voice_cache)
-    lengths = speaker.prepare(SCRIPT.texts())
+    lengths = speaker.prepare(voice_lines(config, SCRIPT))
     recording = Recording()
     sound = sound_cls(speaker, clock, recording)
     runner = Runner(clock, light, sound, controller,

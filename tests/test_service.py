@@ -24,8 +24,11 @@ CONFIG = '[breathing]\nminutes = 1\n[audio]\ndevice = "no-such-speaker"\n'
 class Service:
     """One `ebbtide run` process and what it tells systemd, its trace and its log."""
 
-    def __init__(self, tmp_path: Path, config: str = CONFIG, name: str = "run") -> None:
+    def __init__(self, tmp_path: Path, seed_voice, config: str = CONFIG,
+                 name: str = "run") -> None:
         self.state = tmp_path / "state"
+        if not (self.state / "voice").exists():
+            seed_voice(self.state / "voice")  # the voice made before, as install.sh does
         self.trace = tmp_path / f"{name}.jsonl"
         (tmp_path / "config.toml").write_text(config)
         self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -78,11 +81,11 @@ class Service:
 
 
 @pytest.fixture
-def service(tmp_path):
+def service(tmp_path, made_voice):
     made: list[Service] = []
 
     def start(**options) -> Service:
-        made.append(Service(tmp_path, **options))
+        made.append(Service(tmp_path, made_voice, **options))
         return made[-1]
 
     yield start
@@ -174,3 +177,43 @@ def test_an_invalid_config_runs_with_defaults_after_three_blinks(service, tmp_pa
                             str(tmp_path / "config.toml")], capture_output=True, text=True)
     assert check.returncode == 2
     assert "light.max_brightness = 5" in check.stderr
+
+
+ENGINE_LIBRARIES = ("libespeak", "onnxruntime", "/piper/", "espeakbridge")
+
+
+def test_the_service_never_loads_a_speech_engine(service):
+    run = service()
+    run.wait_for("READY=1")
+    run.process.send_signal(signal.SIGUSR1)
+    run.wait_for_event("clip", timeout=20)  # it has spoken
+    maps = Path(f"/proc/{run.process.pid}/maps").read_text()
+    status = Path(f"/proc/{run.process.pid}/status").read_text()
+    run.process.send_signal(signal.SIGTERM)
+    code, err = run.finish()
+    assert code == 0, err
+    assert [lib for lib in ENGINE_LIBRARIES if lib in maps] == []
+    assert "libportaudio" in maps  # it does play sound itself
+    lines = [line for line in err.splitlines() if "voice: " in line]
+    assert len(lines) == 1 and "voice: piper 1.8" in lines[0], err
+    assert "(en_US-joe-medium), 34 of 34 lines ready" in lines[0]
+    rss_mb = int(status.split("VmHWM:")[1].split()[0]) / 1024
+    assert rss_mb < 100  # the bench measures it closely; here only that no engine came in
+
+
+def test_a_missing_voice_model_speaks_with_espeak_and_says_so_once(service, tmp_path):
+    run = service(config=CONFIG + '[voice]\nmodel = "missing.onnx"\n')
+    run.wait_for("READY=1")
+    run.process.send_signal(signal.SIGTERM)
+    code, err = run.finish()
+    assert code == 0, err
+    said = [line for line in err.splitlines() if "missing.onnx" in line]
+    assert len(said) == 1 and said[0].startswith("<3>") and "espeak-ng" in said[0], err
+    assert "voice: espeak-ng" in err and "34 of 34 lines ready" in err
+    assert "blink" not in err and not [e for e in run.events() if e["event"] == "light"
+                                       and e["value"] > 0], "the rest of the config holds"
+    check = subprocess.run([sys.executable, "-m", "device.cli", "check", "--config",
+                            str(tmp_path / "config.toml")], capture_output=True, text=True)
+    assert check.returncode == 2
+    assert "voice.model = \"missing.onnx\"" in check.stderr
+    assert f"{tmp_path / 'missing.onnx'} is not a file" in check.stderr

@@ -112,7 +112,7 @@ def test_a_real_session_sounds_every_cue_on_time_into_the_null_sink(null_sink_mo
                                                                      tmp_path) -> None:
     config = parse({"breathing": {"minutes": 1},
                     "audio": {"volume": 1.0, "chime": False, "breath_sound": False}})
-    speaker = speaker_for(config, cache_dir=tmp_path / "voice")
+    speaker = speaker_for(config)
     events: list = []
     device, factory = make_appliance(config, speaker, events)
     recorder = Recorder(null_sink_monitor, speaker.rate, tmp_path / "monitor.raw")
@@ -164,7 +164,7 @@ def test_a_real_session_sounds_every_cue_on_time_into_the_null_sink(null_sink_mo
 def test_an_output_that_will_not_open_leaves_a_light_only_session(pins, tmp_path, caplog):
     caplog.set_level(logging.WARNING)
     config = parse({"breathing": {"minutes": 1}, "audio": {"device": "no-such-speaker"}})
-    speaker = speaker_for(config, cache_dir=tmp_path / "voice")
+    speaker = speaker_for(config)
     events: list = []
     device, factory = make_appliance(config, speaker, events)
     try:
@@ -184,7 +184,7 @@ def test_an_output_that_goes_away_mid_session_leaves_the_light_to_finish(
     """PulseAudio is killed mid-session, as when a USB speaker is pulled out."""
     caplog.set_level(logging.WARNING)
     config = parse({"breathing": {"minutes": 1}})
-    speaker = speaker_for(config, cache_dir=tmp_path / "voice")
+    speaker = speaker_for(config)
     events: list = []
     device, factory = make_appliance(config, speaker, events)
     threads = set(threading.enumerate())

