@@ -161,15 +161,23 @@ class Speaker:
         return self._delay()
 
     def _delay(self) -> float:
-        """Seconds from now until the first sample the mixer has not yet filled is heard."""
+        """Seconds from now until a sound handed over now is sure to be heard on time.
+
+        That is the first sample the mixer has not yet filled, but never sooner than the
+        output's own latency: PortAudio fills its whole buffer in a burst of callbacks at the
+        start, so right after the first one more blocks are about to be filled (a first word
+        placed inside them was heard up to two blocks late).
+        """
         if self._offline:
             return 0.0
         deadline = time.monotonic() + _START_WAIT_S
         while self.mixer.anchor is None and time.monotonic() < deadline:
             time.sleep(0.001)  # the first callback comes within a block or two
         earliest = self.mixer.earliest()
-        return 0.0 if earliest is None else min(max(earliest - time.monotonic(), 0.0),
-                                                _START_WAIT_S)
+        if earliest is None:
+            return 0.0
+        latency = self._stream.latency if self._stream is not None else 0.0
+        return min(max(earliest - time.monotonic(), latency, 0.0), _START_WAIT_S)
 
     def say(self, text: str, at: float | None = None) -> float:
         """Speak text from clock time `at` (None: as soon as possible).

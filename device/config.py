@@ -443,7 +443,7 @@ def _path(reader: _Reader, key: str, value: str, folder: Path | None, kind: str,
     try:
         path = Path(value).expanduser()
         if not path.is_absolute():
-            path = (folder or Path.cwd()) / path
+            path = ((folder or Path.cwd()) / path).absolute()
         found = exists(path)
     except (OSError, RuntimeError) as error:  # a name too long, or "~nobody/..."
         reader.bad(key, value, f"the path of {kind} ({error})")

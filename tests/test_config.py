@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 
 import pytest
 
@@ -251,3 +252,10 @@ def test_a_bad_voice_model_is_an_error_that_leaves_the_rest_usable(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load(both)
     assert caught.value.usable is None and len(caught.value.problems) == 2
+
+
+def test_paths_in_a_config_named_relatively_become_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, '[voice]\nrecordings = "rec"\n')
+    config = load(Path("config.toml"))
+    assert config.voice.recordings == str(tmp_path / "rec")
