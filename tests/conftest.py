@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 
 import pytest
@@ -65,6 +66,39 @@ def private_dirs(tmp_path_factory):
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+_CRASHING_ENGINE = """
+import os, signal, sys
+import numpy as np
+from audio import voicemaker
+from audio.clip import Clip
+
+class Crashing:
+    engine_name = "crashing"
+    identity = "crashing engine"
+
+    def render(self, text):
+        if {crash_if}:
+            os.kill(os.getpid(), signal.{how})
+        return Clip(0.3 * np.sin(np.arange(len(text) * 900) / 20), 22050)
+
+sys.exit(voicemaker.main(lambda settings: Crashing()))
+"""
+
+
+@pytest.fixture
+def crashing_engine(tmp_path):
+    """crashing_engine(crash_if, how="SIGSEGV"): the command of a voice maker whose engine
+    makes a tone for each line, but kills itself with `how` on a line whose text makes the
+    Python expression `crash_if` true, as a native crash would."""
+
+    def command(crash_if: str, how: str = "SIGSEGV") -> list[str]:
+        script = tmp_path / f"crashing_engine_{how}.py"
+        script.write_text(_CRASHING_ENGINE.format(crash_if=crash_if, how=how))
+        return [sys.executable, str(script)]
+
+    return command
 
 
 @pytest.fixture(scope="session")

@@ -265,32 +265,13 @@ def test_sigusr1_is_a_press(appliance):
     assert factory.pin(18).state == 0
 
 
-CRASHING_ENGINE = """
-import os, signal, sys
-import numpy as np
-from audio import voicemaker
-from audio.clip import Clip
-
-class Crashing:
-    engine_name = "crashing"
-    identity = "crashing engine"
-
-    def render(self, text):
-        if text.startswith(("Your", "Now the body")):  # the body scan: a native crash
-            os.kill(os.getpid(), signal.SIGSEGV)
-        return Clip(0.3 * np.sin(np.arange(len(text) * 900) / 20), 22050)
-
-sys.exit(voicemaker.main(lambda settings: Crashing()))
-"""
-
-
 def test_an_engine_that_crashes_leaves_a_session_with_light_and_the_lines_it_made(
-        appliance, tmp_path, caplog):
-    engine = tmp_path / "crashing.py"
-    engine.write_text(CRASHING_ENGINE)
+        appliance, tmp_path, caplog, crashing_engine):
     caplog.set_level("WARNING", logger="ebbtide")
+    # The body scan's lines kill the engine, as a native crash would.
     device, clock, factory, events = appliance(
-        maker_command=[os.sys.executable, str(engine)], cache_dir=tmp_path / "voice")
+        maker_command=crashing_engine('text.startswith(("Your", "Now the body"))'),
+        cache_dir=tmp_path / "voice")
     button, led = factory.pin(17), factory.pin(18)
     clock.at(1.0, button.drive_low)
     clock.at(1.1, button.drive_high)

@@ -7,8 +7,6 @@ import json
 import logging
 import os
 import stat
-import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -170,32 +168,9 @@ def test_a_piper_model_that_will_not_load_falls_back_to_espeak(tmp_path, caplog)
     assert len(said) == 1 and "broken.onnx" in said[0] and "espeak-ng" in said[0]
 
 
-def crashing_engine(tmp_path: Path, word: str = "jaw", how: str = "SIGSEGV") -> list[str]:
-    """A voice maker whose engine dies of a native crash on any line containing `word`."""
-    script = tmp_path / "crashing_engine.py"
-    script.write_text(textwrap.dedent(f"""
-        import os, signal, sys
-        import numpy as np
-        from audio import voicemaker
-        from audio.clip import Clip
-
-        class Crashing:
-            engine_name = "crashing"
-            identity = "crashing engine"
-
-            def render(self, text):
-                if {word!r} in text:
-                    os.kill(os.getpid(), signal.{how})
-                t = np.arange(len(text) * 900) / 22050
-                return Clip(0.3 * np.sin(2 * np.pi * 200 * t), 22050)
-
-        sys.exit(voicemaker.main(lambda settings: Crashing()))
-    """))
-    return [sys.executable, str(script)]
-
-
-def test_an_engine_that_crashes_costs_only_its_line_and_one_log_line(tmp_path) -> None:
-    maker = VoiceMaker(VoiceSettings(), tmp_path / "voice", crashing_engine(tmp_path))
+def test_an_engine_that_crashes_costs_only_its_line_and_one_log_line(tmp_path,
+                                                                      crashing_engine) -> None:
+    maker = VoiceMaker(VoiceSettings(), tmp_path / "voice", crashing_engine("'jaw' in text"))
     lines = [LINES[2], *LINES[:2]]  # it dies on the first line, before the others
     seen = []
     report = maker.fill(lines, RATE, lambda done, total: seen.append((done, total)))
@@ -204,9 +179,9 @@ def test_an_engine_that_crashes_costs_only_its_line_and_one_log_line(tmp_path) -
     assert seen[-1] == (2, 3)
 
 
-def test_an_engine_that_hangs_is_stopped(tmp_path) -> None:
+def test_an_engine_that_hangs_is_stopped(tmp_path, crashing_engine) -> None:
     maker = VoiceMaker(VoiceSettings(), tmp_path / "voice",
-                       crashing_engine(tmp_path, how="SIGSTOP"), line_timeout=1.0)
+                       crashing_engine("'jaw' in text", how="SIGSTOP"), line_timeout=1.0)
     report = maker.fill(LINES, RATE)
     assert "stopped answering" in (report.failure or "")
     assert set(report.lines) == {LINES[0].text, LINES[1].text}
