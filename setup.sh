@@ -21,8 +21,10 @@ packages=(espeak-ng libespeak-ng1 libportaudio2)
 if [ "$mode" = test ]; then
     # A real audio stack for the tests: PulseAudio with a null sink, recorded from its monitor.
     packages+=(pulseaudio pulseaudio-utils libasound2-plugins)
-    # systemd-analyze checks the unit file; shellcheck checks the installer.
-    packages+=(systemd shellcheck)
+    # systemd-analyze checks the unit file; shellcheck checks the installer. A real systemd
+    # runs the service in a container (tests/test_systemd.py): debootstrap makes its Debian
+    # root, systemd-nspawn boots it. libfaketime moves a real process's wall clock.
+    packages+=(systemd shellcheck systemd-container debootstrap faketime)
     # aplay, for the benchmark's pyttsx3 baseline (it plays through aplay).
     packages+=(alsa-utils)
 fi
@@ -69,6 +71,8 @@ case "$mode" in
         .venv/bin/ruff check .
         # The real-audio tests must run here, not skip: the audio stack was installed above.
         export EBBTIDE_REQUIRE_AUDIO=1
+        # So must the tests under a real systemd, where a container can be booted (as root).
+        [ "$(id -u)" -ne 0 ] || export EBBTIDE_REQUIRE_CONTAINER=1
         status=0
         .venv/bin/python -m pytest || status=$?
         if [ "$status" -gt 128 ]; then

@@ -22,7 +22,7 @@ from audio.chime import soft_chime
 from audio.clip import Clip
 from audio.mixer import Mixer
 from audio.stream import FALLBACK_RATE, AudioUnavailable, SoundStream, output_rate
-from audio.voicemaker import FillReport, Line, VoiceMaker, VoiceSettings
+from audio.voicemaker import FillReport, Interrupt, Line, VoiceMaker, VoiceSettings
 
 log = logging.getLogger("ebbtide.audio")
 
@@ -109,13 +109,15 @@ class Speaker:
 
     def prepare(self, lines: Sequence[Line],
                 progress: Callable[[int, int], None] | None = None,
-                log_problems: bool = True) -> dict[str, float]:
+                log_problems: bool = True,
+                interrupt: Interrupt | None = None) -> dict[str, float]:
         """Have every line made (in a child process) before the first session; return the
         spoken seconds of each text that is ready.
 
         The chime and breath sound are made here too. Lines the voice maker could not make
         (no engine, or it crashed) are silent, with one log line (unless the caller says
-        so itself, from voice_report); the light carries on.
+        so itself, from voice_report); the light carries on. An `interrupt` that says quit
+        (SIGTERM while starting) ends the making at once.
         """
         if self._with_chime:
             self._chime_samples()
@@ -127,11 +129,11 @@ class Speaker:
             return {ln.text: known.lines[ln.text].seconds for ln in lines
                     if ln.text in known.lines}
         self._lines = {line.text: line for line in lines}
-        report = self._maker.fill(lines, self.rate, progress)
+        report = self._maker.fill(lines, self.rate, progress, interrupt)
         self.voice_report = report
         self._cached = {text: entry.path for text, entry in report.lines.items()}
         self._silent = {line.text for line in lines} - set(self._cached)
-        if log_problems:
+        if log_problems and not report.stopped:
             if report.failure:
                 log.warning("%s; %d of %d lines are ready, the others are silent this time",
                             report.failure, len(report.lines), len(self._lines))

@@ -18,11 +18,12 @@ import logging
 import os
 import selectors
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,6 +39,10 @@ _PROCESSING = "trim|bs1770|fade 10 ms|v1"
 MAX_CRASHES = 8  # children that may die in one fill before the engine is given up on
 _LINE_TIMEOUT_S = 180.0  # one line on a Pi Zero takes seconds; this long means stuck
 _FADE_S = 0.01
+# `systemctl kill -s USR1 ebbtide` (a press) signals every process of the service, and
+# USR1's (and HUP's) default action ends a process. The child is born with them blocked: a
+# blocked signal waits, unseen, and the mask is inherited through fork and exec.
+_PRESSES = frozenset({signal.SIGUSR1, signal.SIGHUP})
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,17 @@ class FillReport:
     seconds: float = 0.0  # how long the fill took
     problems: list[str] = field(default_factory=list)  # recordings refused, and why
     failure: str | None = None  # why some lines could not be made
+    stopped: bool = False  # cut short by the interrupt: the service is stopping
+
+
+class Interrupt(Protocol):
+    """What can end a fill early: a file that becomes readable when there is news, and
+    whether the news is to stop (the service's controller, woken by SIGTERM)."""
+
+    def fileno(self) -> int: ...
+
+    @property
+    def quitting(self) -> bool: ...
 
 
 class Engine(Protocol):
@@ -116,39 +132,43 @@ class VoiceMaker:
         return temporary
 
     def fill(self, lines: Sequence[Line], rate: int,
-             progress: Callable[[int, int], None] | None = None) -> FillReport:
+             progress: Callable[[int, int], None] | None = None,
+             interrupt: Interrupt | None = None) -> FillReport:
         """Make sure every line is in the cache at `rate` Hz. A child that dies (a native
         crash, or stuck) costs only the line it died on: another is started for the rest,
-        up to MAX_CRASHES times. The report says what could not be made."""
+        up to MAX_CRASHES times. The report says what could not be made. An `interrupt`
+        that says quit ends the fill at once (the child is killed; the report is stopped)."""
         started = time.monotonic()
         report = FillReport()
         missing = list(dict.fromkeys(lines))
         crashes = 0
         while missing:
-            failure, crashed = self._run(missing, rate, report, progress, len(lines))
+            failure, crashed = self._run(missing, rate, report, progress, len(lines),
+                                         interrupt)
             missing = [line for line in missing if line.text not in report.lines]
-            if failure is None or not missing:
+            if failure is None or not missing or report.stopped:
                 break
             crashes += crashed
             report.failure = failure + (f" ({crashes} times)" if crashes > 1 else "")
             if not crashed or crashes >= MAX_CRASHES:
                 break  # a clean refusal says the same again; an engine this broken is left
             missing.pop(0)  # the line it died on stays silent; the others are made
-        if missing and report.failure is None:
+        if missing and report.failure is None and not report.stopped:
             report.failure = "the voice maker made no audio for them"
         report.seconds = time.monotonic() - started
         return report
 
     def _run(self, lines: list[Line], rate: int, report: FillReport,
              progress: Callable[[int, int], None] | None,
-             total: int) -> tuple[str | None, bool]:
+             total: int, interrupt: Interrupt | None) -> tuple[str | None, bool]:
         """One child; returns why it ended early (or None), and whether it crashed or hung."""
         request = {"settings": asdict(self.settings), "cache_dir": str(self.directory),
                    "rate": rate, "lines": [[ln.id, ln.text, ln.max_seconds] for ln in lines]}
         with tempfile.TemporaryFile() as errors:
             try:
-                child = subprocess.Popen(self.command, stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=errors)
+                with _presses_held():
+                    child = subprocess.Popen(self.command, stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE, stderr=errors)
             except OSError as error:
                 return f"the voice maker could not start ({error.strerror or error})", False
             with child:
@@ -156,13 +176,16 @@ class VoiceMaker:
                     assert child.stdin is not None and child.stdout is not None
                     child.stdin.write(json.dumps(request).encode())
                     child.stdin.close()
-                    stuck = self._read(child.stdout, report, progress, total)
+                    ended = self._read(child.stdout, report, progress, total, interrupt)
                 except BrokenPipeError:
-                    stuck = False
-                if stuck:
+                    ended = "closed"
+                if ended != "closed":
                     child.kill()
                 code = child.wait()
-            if stuck:
+            if ended == "stopped":
+                report.stopped = True
+                return None, False
+            if ended == "stuck":
                 return f"the speech engine stopped answering for {self.line_timeout:g} s", True
             if code == 0:
                 return None, False
@@ -174,17 +197,26 @@ class VoiceMaker:
         return f"the speech engine died of signal {-code}" + (f" ({last})" if last else ""), True
 
     def _read(self, stream: Any, report: FillReport,
-              progress: Callable[[int, int], None] | None, total: int) -> bool:
-        """Take the child's reports until it closes its output; True if it went quiet."""
+              progress: Callable[[int, int], None] | None, total: int,
+              interrupt: Interrupt | None) -> str:
+        """Take the child's reports until it closes its output ("closed"), goes quiet for
+        line_timeout ("stuck") or the interrupt says quit ("stopped")."""
         with selectors.DefaultSelector() as selector:
             selector.register(stream, selectors.EVENT_READ)
+            if interrupt is not None:
+                selector.register(interrupt.fileno(), selectors.EVENT_READ)
             pending = b""
             while True:
-                if not selector.select(self.line_timeout):
-                    return True
+                ready = selector.select(self.line_timeout)
+                if not ready:
+                    return "stuck"
+                if interrupt is not None and interrupt.quitting:
+                    return "stopped"
+                if all(key.fileobj is not stream for key, _ in ready):
+                    continue  # news that is not a quit (a press): it waits in the controller
                 chunk = os.read(stream.fileno(), 65536)
                 if not chunk:
-                    return False
+                    return "closed"
                 pending += chunk
                 *complete, pending = pending.split(b"\n")
                 for raw in complete:
@@ -212,6 +244,17 @@ class VoiceMaker:
             report.problems.append(message["message"])
         elif kind == "log":
             log.log(message["level"], "%s", message["message"])
+
+
+@contextlib.contextmanager
+def _presses_held() -> Iterator[None]:
+    """Hold presses back in this thread while the child is started (so it inherits the
+    block); any that came meanwhile are delivered here when the block is lifted."""
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, _PRESSES)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 # --- the child ---------------------------------------------------------------------------

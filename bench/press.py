@@ -28,7 +28,8 @@ from device.config import Config
 from device.events import ignore
 from device.script import Script
 
-NOON = datetime.time(12, 0)  # outside the quiet hours: nothing is scaled down
+# Local noon: outside the quiet hours, so nothing is scaled down.
+NOON = datetime.datetime(2026, 6, 1, 12, 0).astimezone()
 SETTLE_S = 0.05  # lets the appliance reach its wait for a press
 BASELINE_FADE = (4.0, 6.0)  # pulse(fade_in_time, fade_out_time), the bench pattern's breath
 
@@ -38,7 +39,7 @@ def _serving(config: Config, script: Script, speaker: Speaker):
     factory = recording_factory()
     appliance = Appliance(config, script, clock=MonotonicClock(), pin_factory=factory,
                           listener=ignore, speaker=speaker, log_tracebacks=False,
-                          local_time=lambda: NOON)
+                          wall_clock=lambda: NOON)
     thread = threading.Thread(target=appliance.serve, name="bench-appliance")
     thread.start()
     time.sleep(SETTLE_S)

@@ -43,7 +43,7 @@ def measure_session(config: Config, script: Script, speaker: Speaker,
     appliance = Appliance(
         config, script, clock=MonotonicClock(), pin_factory=factory, speaker=speaker,
         listener=lambda event, **_: phases.append(time.monotonic()) if event == "phase" else None,
-        log_tracebacks=False, local_time=lambda: NOON)
+        log_tracebacks=False, wall_clock=lambda: NOON)
     thread = threading.Thread(target=appliance.serve, name="bench-session")
     thread.start()
     time.sleep(SETTLE_S)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime
 import logging
 import math
-import signal
-import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from audio.mixer import Mixer
@@ -22,6 +21,7 @@ from device.notify import ServiceNotifier
 from device.plan import SessionPlan, plan_session, voice_lines
 from device.runner import Outcome, Runner
 from device.script import Script
+from device.wake import WakePipe
 from hardware.button import ButtonEdges
 from hardware.light import Light
 from hardware.pins import PinFactory
@@ -43,8 +43,22 @@ def speaker_for(config: Config, mixer: Mixer | None = None,
                    chime=config.audio.chime, breath_sound=config.audio.breath_sound)
 
 
-def _local_time() -> datetime.time:
-    return datetime.datetime.now().time()
+def _wall_clock() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+@dataclass
+class _Record:
+    """A session's row in the history; its times are counted on the monotonic clock from the
+    wall time it began, so NTP setting the clock mid-session cannot stretch it."""
+
+    row: int
+    wall: datetime.datetime
+    clock: float
+    parts: list[str] = field(default_factory=list)
+
+    def wall_time(self, clock: float) -> datetime.datetime:
+        return self.wall + datetime.timedelta(seconds=clock - self.clock)
 
 
 class Appliance:
@@ -53,24 +67,28 @@ class Appliance:
     def __init__(self, config: Config, script: Script, *, clock: Clock, pin_factory: PinFactory,
                  listener: Listener, speaker: Speaker | None = None,
                  log_tracebacks: bool = True,
-                 local_time: Callable[[], datetime.time] = _local_time,
+                 wall_clock: Callable[[], datetime.datetime] = _wall_clock,
                  history: History | None = None,
                  notifier: ServiceNotifier | None = None,
-                 making: Callable[[int, int], None] | None = None) -> None:
-        """local_time says the time of day, for the quiet hours in [night]; each session is
-        recorded in `history`, if given; `notifier` tells systemd when Ebbtide is ready and
-        that its loop is alive; `making` hears how far making the voice has got."""
+                 making: Callable[[int, int], None] | None = None,
+                 wake: WakePipe | None = None) -> None:
+        """wall_clock says the date and time (timezone-aware): the time of day, for the
+        quiet hours in [night], and the dates of each session recorded in `history`, if
+        given (its length comes from `clock`, so a wall clock set by hours mid-session
+        changes only the dates); `notifier` tells systemd when Ebbtide is ready and
+        that its loop is alive; `making` hears how far making the voice has got; `wake`
+        carries the signals caught since start-up (cli.cmd_run catches them first thing)."""
         self.config = config
         self.clock = clock
         self.notifier = notifier or ServiceNotifier({})
         self._watchdog_every = self.notifier.watchdog_interval() or math.inf
         self._next_watchdog = -math.inf
-        self.local_time = local_time
+        self.wall_clock = wall_clock
         self.history = history
-        self._record: tuple[int, list[str]] | None = None  # (row, parts begun) of this session
+        self._record: _Record | None = None  # this session's row in the history
         self.listener = listener
         self.log_tracebacks = log_tracebacks
-        self.controller = Controller(clock, config.button.hold_seconds, listener)
+        self.controller = Controller(clock, config.button.hold_seconds, listener, wake)
         self.light = Light(config.light.pin, max_brightness=config.light.max_brightness,
                            pin_factory=pin_factory)
         self.light.off()
@@ -79,16 +97,22 @@ class Appliance:
                                       pin_factory=pin_factory)
         except BaseException:
             self.light.close()
+            self.controller.close()
             raise
         self.speaker = speaker or speaker_for(config)
         self.runner = Runner(clock, self.light, self.speaker, self.controller,
                              self._noting_parts, heartbeat=self._alive)
         # Making every line now (in a child process) fills the voice cache before the first
-        # press.
+        # press; a SIGTERM meanwhile ends the making at once.
         self._making_since = clock.now()
         self._making_shown = making
-        self.plan: SessionPlan = plan_session(
-            config, script, self.speaker.prepare(voice_lines(config, script), self._making))
+        try:
+            self.plan: SessionPlan = plan_session(
+                config, script, self.speaker.prepare(voice_lines(config, script), self._making,
+                                                     interrupt=self.controller))
+        except BaseException:
+            self.close()
+            raise
 
     def _making(self, done: int, total: int) -> None:
         """Lines are being made before the first session (minutes on a Pi Zero, the first
@@ -121,19 +145,28 @@ class Appliance:
         self.notifier.stopping()
 
     def blink(self, times: int = 3) -> None:
-        """Short blinks at the top brightness, so the owner looks (e.g. a config was refused)."""
-        wake = threading.Event()
+        """Short blinks at the top brightness, so the owner looks (e.g. a config was refused).
+        A quit ends them at once; a press meanwhile is kept for afterwards."""
         try:
             for _ in range(times):
-                if self.controller.quitting:
-                    break
                 self.listener("light", value=self.light.show(1.0), lightness=1.0)
-                self.clock.wait_until(self.clock.now() + BLINK_ON_S, wake)
+                if not self._pause(BLINK_ON_S):
+                    break
                 self.light.off()
                 self.listener("light", value=0.0, lightness=0.0)
-                self.clock.wait_until(self.clock.now() + BLINK_OFF_S, wake)
+                if not self._pause(BLINK_OFF_S):
+                    break
         finally:
             self._light_off()
+
+    def _pause(self, seconds: float) -> bool:
+        """Let `seconds` pass; False (at once) if told to quit meanwhile."""
+        until = self.clock.now() + seconds
+        while not self.controller.quitting:
+            if self.clock.now() >= until:
+                return True
+            self.clock.wait_until(until, self.controller.wake)
+        return False
 
     def _alive(self) -> None:
         """WATCHDOG=1 when it is due: from the main loop itself, never from a helper thread."""
@@ -145,14 +178,15 @@ class Appliance:
     def session(self) -> Outcome | None:
         """Run one session; a crash inside it is logged and the appliance goes back to idle."""
         self.controller.session_began()
-        volume, brightness = self.config.night.scales(self.local_time())
+        started = (self.wall_clock(), self.clock.now())
+        volume, brightness = self.config.night.scales(started[0].astimezone().time())
         self.light.max_brightness = max(MIN_BRIGHTNESS,
                                         self.config.light.max_brightness * brightness)
         self.listener("session", state="started", night=(volume, brightness) != (1.0, 1.0))
         outcome: Outcome | None = None
         try:
             self.runner.glow(self.plan)  # the light comes first, then the sound and history
-            self._remember(self._begin)
+            self._remember(lambda history: self._begin(history, *started))
             delay = self.speaker.open(self.config.audio.volume * volume)
             outcome = self.runner.run(self.plan, delay or 0.0)
         except Exception as error:
@@ -172,23 +206,25 @@ class Appliance:
 
     def _noting_parts(self, event: str, **fields: object) -> None:
         """The runner's events, passed on; each part begun means the one before is done."""
-        if event == "part" and self._record is not None and fields["name"] != "stopping":
-            row, parts = self._record
-            if parts:
-                self._remember(lambda h: h.part_done(row, parts[-1]))
-            parts.append(str(fields["name"]))
+        record = self._record
+        if event == "part" and record is not None and fields["name"] != "stopping":
+            if record.parts:
+                self._remember(lambda h: h.part_done(record.row, record.parts[-1],
+                                                     record.wall_time(self.clock.now())))
+            record.parts.append(str(fields["name"]))
         self.listener(event, **fields)
 
-    def _begin(self, history: History) -> None:
-        self._record = (history.begin(self.config.breathing.pattern), [])
+    def _begin(self, history: History, wall: datetime.datetime, clock: float) -> None:
+        self._record = _Record(history.begin(self.config.breathing.pattern, wall), wall, clock)
 
     def _end(self, outcome: Outcome | None) -> None:
-        if self._record is None:
+        if (record := self._record) is None:
             return
-        (row, parts), self._record = self._record, None
-        if outcome is Outcome.FINISHED and parts:
-            self._remember(lambda h: h.part_done(row, parts[-1]))
-        self._remember(lambda h: h.end(row, outcome.value if outcome else "error"))
+        self._record = None
+        ended = record.wall_time(self.clock.now())
+        if outcome is Outcome.FINISHED and record.parts:
+            self._remember(lambda h: h.part_done(record.row, record.parts[-1], ended))
+        self._remember(lambda h: h.end(record.row, outcome.value if outcome else "error", ended))
 
     def _remember(self, write: Callable[[History], None]) -> None:
         """Write to the history; if it fails (a full or read-only card), say so once and
@@ -216,18 +252,4 @@ class Appliance:
             self.button.close()
         finally:
             self.light.close()
-
-    def handle_signals(self) -> Callable[[], None]:
-        """SIGTERM and SIGINT end the session at once, light off; SIGUSR1 is a press (start,
-        or next part). Returns a restorer."""
-        handlers = {signal.SIGTERM: self.controller.quit, signal.SIGINT: self.controller.quit,
-                    signal.SIGUSR1: self.controller.remote_press}
-        previous = {sig: signal.getsignal(sig) for sig in handlers}
-        for sig, action in handlers.items():
-            signal.signal(sig, lambda *_, act=action: act())
-
-        def restore() -> None:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-        return restore
+            self.controller.close()

@@ -14,7 +14,9 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from device.config import Config, ConfigError, find, load_config
+from device.controller import SIGNALS
 from device.script import Script, ScriptError, load_script
+from device.wake import WakePipe
 
 log = logging.getLogger("ebbtide")
 
@@ -91,6 +93,13 @@ def _load_or_defaults(args: argparse.Namespace) -> tuple[Config, Script, bool]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    # Signals first: from here on, a burst of presses or a stop at any moment of start-up is
+    # kept in the pipe for the controller, and never kills or hangs the process.
+    with WakePipe() as wake, wake.catching(SIGNALS):
+        return _run(args, wake)
+
+
+def _run(args: argparse.Namespace, wake: WakePipe) -> int:
     from device.appliance import Appliance
     from device.clock import MonotonicClock
     from device.events import Listeners
@@ -111,9 +120,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         appliance = Appliance(config, script, clock=MonotonicClock(), pin_factory=factory,
                               listener=Listeners(trace, _SessionLog()),
                               log_tracebacks=tracebacks, history=history,
-                              notifier=ServiceNotifier())
+                              notifier=ServiceNotifier(), wake=wake)
         stack.callback(appliance.close)
-        stack.callback(appliance.handle_signals())
+        if appliance.controller.quitting:
+            return 0  # stopped while starting: nothing lit, nothing to say
         if not valid:
             appliance.blink(3)  # so the owner notices, and looks at the log
         _log_voice(appliance.speaker.voice_report, len(script.texts()))
@@ -122,9 +132,33 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_off(args: argparse.Namespace) -> int:
+    """The light off, from a process of its own: systemd runs this after the service ends,
+    however it ended (ExecStopPost=), so a killed or crashed service never leaves it lit."""
+    from hardware.light import switch_off
+    from hardware.pins import NoPins, choose_factory
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:  # `run` used the same pin: the usable part, or the defaults
+        config = error.usable or Config()
+    try:
+        factory = choose_factory()
+        switch_off(config.light.pin, factory)
+        factory.close()
+    except NoPins as error:
+        log.error("%s", error)
+        return EXIT_FAILED
+    except Exception as error:  # e.g. the pin is held by another program
+        log.error("cannot switch the light (GPIO%d) off: %s", config.light.pin, error)
+        return EXIT_FAILED
+    log.info("the light (GPIO%d) is off", config.light.pin)
+    return 0
+
+
 def _log_voice(report, total: int) -> None:
     """One line for the journal: which voice speaks, and how much of the script is ready."""
-    if report is not None and report.engine:
+    if report is not None and report.engine and not report.stopped:
         model = f" ({Path(report.model).stem})" if report.model else ""
         log.info("voice: %s%s, %d of %d lines ready, %d from recordings", report.engine,
                  model, len(report.lines), total, report.recorded)
@@ -196,17 +230,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     factory = mock_factory()
     screen = DemoScreen()
     with ExitStack() as stack:
+        wake = stack.enter_context(WakePipe())
+        stack.enter_context(wake.catching(SIGNALS))
         trace = _open_trace(args, stack)
         print("Ebbtide demo: mock pins, real voice where there is a sound device.")
         bar = ProgressBar.on_terminal(sys.stdout, "making the voice (once)")
         appliance = Appliance(config, script, clock=MonotonicClock(), pin_factory=factory,
                               listener=Listeners(screen, trace), log_tracebacks=False,
-                              making=bar)
+                              making=bar, wake=wake)
         if bar:
             bar.done()
         _log_voice(appliance.speaker.voice_report, len(script.texts()))
         stack.callback(appliance.close)
-        stack.callback(appliance.handle_signals())
         print(f"Session: {appliance.plan.seconds / 60:.1f} min, pattern "
               f"{config.breathing.pattern}.")
         print("Press Enter to press the button (start, or next part); "
@@ -282,6 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--out", required=True, metavar="DIR")
     sub.add_parser("check", parents=[common],
                    help="check the config, the voice, the audio output and the pins")
+    sub.add_parser("off", parents=[common],
+                   help="switch the light off and exit (systemd runs it after the service "
+                        "ends, however it ended)")
     record = sub.add_parser("record", parents=[common],
                             help="record the lines in your own voice, one by one")
     record.add_argument("--list", action="store_true",
@@ -296,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"run": cmd_run, "demo": cmd_demo, "render": cmd_render, "check": cmd_check,
-            "history": cmd_history, "record": cmd_record}
+            "history": cmd_history, "record": cmd_record, "off": cmd_off}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,11 +15,19 @@ from collections.abc import Callable
 from typing import Protocol
 
 
+class Wake(Protocol):
+    """What a wait can be cut short by: a threading.Event, or a WakePipe."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
 class Clock(Protocol):
     def now(self) -> float:
         """Seconds on a monotonic scale."""
 
-    def wait_until(self, deadline: float, wake: threading.Event) -> None:
+    def wait_until(self, deadline: float, wake: Wake) -> None:
         """Return at `deadline`, or earlier if `wake` is set."""
 
 
@@ -29,7 +37,7 @@ class MonotonicClock:
     def now(self) -> float:
         return time.monotonic()
 
-    def wait_until(self, deadline: float, wake: threading.Event) -> None:
+    def wait_until(self, deadline: float, wake: Wake) -> None:
         if deadline == math.inf:
             wake.wait()
             return
@@ -59,7 +67,7 @@ class SimulatedClock:
     def at(self, t: float, action: Callable[[], None]) -> None:
         heapq.heappush(self._actions, (t, next(self._order), action))
 
-    def wait_until(self, deadline: float, wake: threading.Event) -> None:
+    def wait_until(self, deadline: float, wake: Wake) -> None:
         before = self._now
         acted = False
         while self._actions and self._actions[0][0] <= deadline and not wake.is_set():

@@ -5,6 +5,9 @@
   for `hold_seconds` stops the session, while the button is still down
 - the press that started a session never counts as a hold or a skip
 
+Presses can also come from afar, as signals (`systemctl kill -s USR1 ebbtide`); signals
+reach the controller through its WakePipe, never through a handler of ours that takes a lock.
+
 Holds are timed on the injected clock, so tests need no sleeping. Contacts
 bounce, and gpiozero's mock pins ignore its debounce, so it is done here, in
 one place: a release counts only once the button has stayed up for DEBOUNCE,
@@ -13,13 +16,18 @@ and a press that comes sooner is the same press going on.
 
 from __future__ import annotations
 
+import logging
 import math
+import signal
 import threading
 from collections import deque
 from enum import Enum
 
 from device.clock import Clock
 from device.events import Listener, ignore
+from device.wake import WakePipe
+
+log = logging.getLogger("ebbtide")
 
 DEBOUNCE = 0.03
 
@@ -37,14 +45,24 @@ class State(Enum):
     RUNNING = "running"
 
 
+QUIT_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+PRESS_SIGNALS = frozenset({signal.SIGUSR1})
+SIGNALS = QUIT_SIGNALS | PRESS_SIGNALS | {signal.SIGHUP}
+
+
 class Controller:
-    """Thread-safe: edges arrive on gpiozero's thread, commands are taken on the main one."""
+    """Thread-safe: edges arrive on gpiozero's thread, commands are taken on the main one.
+
+    The signals in SIGNALS, caught into `wake` (WakePipe.catching), are read here: TERM and
+    INT quit, USR1 is a press, and HUP only says how to apply a new config.
+    """
 
     def __init__(self, clock: Clock, hold_seconds: float = 2.0,
-                 listener: Listener = ignore) -> None:
+                 listener: Listener = ignore, wake: WakePipe | None = None) -> None:
         self.clock = clock
         self.hold_seconds = hold_seconds
-        self.wake = threading.Event()
+        self._own_wake = wake is None
+        self.wake = wake or WakePipe()
         self._listener = listener
         self._lock = threading.Lock()
         self._pending: deque[Command] = deque()
@@ -55,8 +73,7 @@ class Controller:
         self._releasing = False  # up, but maybe only bouncing: not yet a release
         self._armed = False  # this press may still become a skip or a hold
         self._quit = False
-        # Remote presses (SIGUSR1) asked for and taken: two counters, so the signal handler
-        # only ever adds to its own and never needs the lock.
+        # Remote presses (SIGUSR1) asked for and taken: those that queue up count once.
         self._remote_asked = 0
         self._remote_taken = 0
 
@@ -66,7 +83,13 @@ class Controller:
 
     @property
     def quitting(self) -> bool:
-        return self._quit
+        with self._lock:
+            self._receive()
+            return self._quit
+
+    def fileno(self) -> int:
+        """Readable when there is news (a signal, an edge): to wait on beside other files."""
+        return self.wake.fileno()
 
     def edge(self, pressed: bool) -> None:
         """The button went down (True) or up (False)."""
@@ -96,14 +119,15 @@ class Controller:
         self._tell(told)
 
     def quit(self) -> None:
-        """Stop everything now (SIGTERM, Ctrl-C, 'q'): safe to call from a signal handler."""
+        """Stop everything now (as SIGTERM does; the demo's 'q')."""
         self._quit = True
         self.wake.set()
 
     def remote_press(self) -> None:
-        """A press from afar (`systemctl kill -s USR1 ebbtide`): starts a session, or moves
-        on to the next part. Safe to call from a signal handler."""
-        self._remote_asked += 1
+        """A press from afar (as SIGUSR1 is): starts a session, or moves on to the next
+        part."""
+        with self._lock:
+            self._remote_asked += 1
         self.wake.set()
 
     def take(self, now: float) -> Command | None:
@@ -111,7 +135,7 @@ class Controller:
         told: list[str] = []
         command = None
         with self._lock:
-            self.wake.clear()
+            self._receive()
             self._settle(now, told)
             if self._quit:
                 command = Command.QUIT
@@ -170,6 +194,21 @@ class Controller:
             self._state = State.IDLE
             self._armed = False
             self._pending.clear()
+
+    def close(self) -> None:
+        if self._own_wake:
+            self.wake.close()
+
+    def _receive(self) -> None:
+        """Lower the wake flag, and act on the signals that raised it (under the lock)."""
+        caught = self.wake.clear()
+        if caught & QUIT_SIGNALS:
+            self._quit = True
+        if caught & PRESS_SIGNALS:
+            self._remote_asked += 1
+        if signal.SIGHUP in caught:
+            log.info("SIGHUP: the config is read at start; to apply a new one, "
+                     "run: systemctl restart ebbtide")
 
     def _settle(self, now: float, told: list[str]) -> None:
         """A release that has stayed up for DEBOUNCE is real: a short press becomes SKIP."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gpiozero import PWMLED
+from gpiozero import PWMLED, DigitalOutputDevice
 from gpiozero.pins import Factory
 
 from hardware.lightness import duty_for
@@ -48,3 +48,10 @@ class Light:
             self._led.off()
         finally:
             self._led.close()
+
+
+def switch_off(pin: int, pin_factory: Factory | None = None) -> None:
+    """Drive the light's pin low and let it go, starting nothing else: for after the process
+    that drove it has ended in a way that could not switch it off (SIGKILL, a crash, the
+    watchdog). The kernel freed the pin with the dead process, at whatever level it had."""
+    DigitalOutputDevice(pin, initial_value=False, pin_factory=pin_factory).close()

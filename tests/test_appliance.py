@@ -17,6 +17,7 @@ from audio.speaker import Speaker
 from device.appliance import BLINK_OFF_S, BLINK_ON_S, Appliance
 from device.clock import SimulatedClock
 from device.config import parse
+from device.controller import SIGNALS
 from device.history import History
 from device.notify import ServiceNotifier
 from device.script import load_script
@@ -64,7 +65,7 @@ def appliance():
         device = Appliance(parse({"breathing": {"minutes": 1}}), SCRIPT, clock=clock,
                            pin_factory=factory, speaker=speaker,
                            listener=lambda e, **f: events.append((clock.now(), e, f)),
-                           local_time=lambda: LOCAL_TIME["now"], **options)
+                           **{"wall_clock": lambda: WALL_CLOCK["now"], **options})
         made.append((device, factory))
         return device, clock, factory, events
 
@@ -74,7 +75,8 @@ def appliance():
         factory.close()
 
 
-LOCAL_TIME = {"now": datetime.time(12, 0)}
+# Local noon, outside the quiet hours; tests move it.
+WALL_CLOCK = {"now": datetime.datetime(2026, 6, 1, 12, 0).astimezone()}
 
 
 def sessions(events):
@@ -122,12 +124,13 @@ def test_a_crash_in_a_session_is_logged_and_the_next_press_works(appliance, capl
 def test_in_quiet_hours_a_session_is_dimmer_and_quieter(appliance, monkeypatch):
     device, clock, factory, events = appliance()
     button, led = factory.pin(17), factory.pin(18)
-    monkeypatch.setitem(LOCAL_TIME, "now", datetime.time(12, 0))
+    monkeypatch.setitem(WALL_CLOCK, "now", datetime.datetime(2026, 6, 1, 12, 0).astimezone())
     clock.at(1.0, button.drive_low)
     clock.at(1.1, button.drive_high)
     clock.at(40.0, button.drive_low)  # held: stops the day session
     clock.at(50.0, button.drive_high)
-    clock.at(50.5, lambda: LOCAL_TIME.__setitem__("now", datetime.time(23, 30)))
+    clock.at(50.5, lambda: WALL_CLOCK.__setitem__(
+        "now", datetime.datetime(2026, 6, 1, 23, 30).astimezone()))
     clock.at(51.0, button.drive_low)
     clock.at(51.1, button.drive_high)
     clock.at(90.0, device.controller.quit)
@@ -145,17 +148,6 @@ def test_in_quiet_hours_a_session_is_dimmer_and_quieter(appliance, monkeypatch):
     assert scale == pytest.approx(night.brightness_scale, abs=0.02)
     assert [f["night"] for _, e, f in events if e == "session" and "night" in f] == [False, True]
     assert led.state == 0
-
-
-def test_sigterm_handling_restores_the_previous_handlers(appliance):
-    import signal
-
-    device = appliance()[0]
-    before = signal.getsignal(signal.SIGTERM)
-    restore = device.handle_signals()
-    assert signal.getsignal(signal.SIGTERM) is not before
-    restore()
-    assert signal.getsignal(signal.SIGTERM) is before
 
 
 def test_every_session_is_recorded_in_the_history(appliance, tmp_path):
@@ -182,6 +174,39 @@ def test_every_session_is_recorded_in_the_history(appliance, tmp_path):
     assert rows[1].parts == ("arrive",), "the breathing was cut short, so not done"
     assert rows[3].parts == ()
     assert all(r.ended is not None for r in rows)
+
+
+def test_the_wall_clock_jumping_changes_only_the_dates_in_the_history(appliance, tmp_path):
+    """A Pi without a clock battery boots in the past; NTP then sets the clock by days, in a
+    session or between two. The sessions play exactly as with a steady clock, and only the
+    dates of the rows move: each session keeps its true length and its parts."""
+    def two_sessions(jumps: list[tuple[float, datetime.timedelta]], state: str):
+        wall = {"now": datetime.datetime(2026, 6, 1, 12, 0, tzinfo=datetime.UTC)}
+        history = History(tmp_path / state)
+        device, clock, factory, events = appliance(history=history,
+                                                   wall_clock=lambda: wall["now"])
+        button = factory.pin(17)
+        for t in (1.0, 1000.0):
+            clock.at(t, button.drive_low)
+            clock.at(t + 0.1, button.drive_high)
+        for t, jump in jumps:  # the wall clock runs with the monotonic one, then jumps
+            clock.at(t, lambda j=jump: wall.__setitem__("now", wall["now"] + j))
+        clock.at(2000.0, device.controller.quit)
+        device.serve()
+        rows = list(reversed(history.recent()))
+        history.close()
+        return events, rows, device.plan.seconds
+
+    steady_events, steady, _ = two_sessions([], "steady")
+    days, hours = datetime.timedelta(days=3), datetime.timedelta(hours=-5)
+    jumped_events, jumped, seconds = two_sessions([(60.0, days), (500.0, hours)], "jumped")
+    assert jumped_events == steady_events, "the light, the voice and every part, unmoved"
+    assert [r.outcome for r in jumped] == ["finished", "finished"]
+    assert [r.parts for r in jumped] == [r.parts for r in steady]
+    assert [r.duration for r in jumped] == [r.duration for r in steady]
+    assert abs(jumped[0].duration.total_seconds() - seconds) <= 1.0
+    assert jumped[0].started == steady[0].started, "it began before the jump"
+    assert jumped[1].started == steady[1].started + days + hours
 
 
 def test_a_history_that_fails_is_logged_once_and_the_sessions_go_on(appliance, tmp_path,
@@ -251,14 +276,11 @@ def test_three_short_blinks_end_dark(appliance):
 
 def test_sigusr1_is_a_press(appliance):
     device, clock, factory, events = appliance()
-    restore = device.handle_signals()
-    try:
+    with device.controller.wake.catching(SIGNALS):
         os.kill(os.getpid(), signal.SIGUSR1)  # `systemctl kill -s USR1 ebbtide`
         clock.at(30.0, lambda: os.kill(os.getpid(), signal.SIGUSR1))  # next part
         clock.at(40.0, lambda: os.kill(os.getpid(), signal.SIGTERM))
         device.serve()
-    finally:
-        restore()
     assert sessions(events) == ["started", "interrupted"]
     parts = [(t, f["name"]) for t, e, f in events if e == "part"]
     assert (30.0, "ground") in parts, "the second press moved on from the breathing"

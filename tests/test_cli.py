@@ -75,6 +75,28 @@ def test_run_without_gpio_says_what_to_do():
     assert "no GPIO pins found" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(("text", "pin"), [
+    ("[light]\npin = 23\n", 23),
+    ("[light]\npin = 23\nmax_brightness = 5\n", 18),  # refused: `run` used the defaults
+])
+def test_off_switches_off_the_pin_run_used_and_nothing_else(tmp_path, text, pin):
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    env = {"GPIOZERO_PIN_FACTORY": "mock", "STATE_DIRECTORY": str(tmp_path / "state")}
+    result = ebbtide("off", "--config", str(path), env=env)
+    assert (result.returncode, result.stdout) == (0, "")
+    assert result.stderr == f"ebbtide: the light (GPIO{pin}) is off\n"
+    assert not (tmp_path / "state").exists(), "no history, no voice: only the pin"
+
+
+def test_off_without_gpio_says_so_and_fails():
+    result = ebbtide("off", env={"GPIOZERO_PIN_FACTORY": ""})
+    if result.returncode == 0:
+        pytest.skip("this machine has real GPIO")
+    assert result.returncode == 1
+    assert "no GPIO pins found" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_run_on_mock_pins_stops_cleanly_on_sigterm(tmp_path):
     trace = tmp_path / "trace.jsonl"
     env = {**os.environ, "GPIOZERO_PIN_FACTORY": "mock", "XDG_CACHE_HOME": str(tmp_path)}

@@ -40,6 +40,7 @@ PER_BATCH = 500  # BATCHES * PER_BATCH = 10,000 sequences
 STOP_WITHIN = 3.0  # seconds from a stop until the light must be off
 STOP_FADE = 2.0  # the runner's stop fade-out, which the fade scenario aims at
 SCRIPT = load_script()
+NOON = datetime.datetime(2026, 6, 1, 12, 0).astimezone()  # outside the quiet hours
 CONFIGS = {
     hold: parse({"breathing": {"minutes": 1}, "button": {"hold_seconds": hold}})
     for hold in (2.0, 0.5)
@@ -351,7 +352,7 @@ def play(sequence: Sequence, speaker: Speaker, factory: MockFactory) -> Played:
 
     try:
         device = Appliance(config, SCRIPT, clock=clock, pin_factory=factory, speaker=speaker,
-                           listener=listener, local_time=lambda: datetime.time(12, 0))
+                           listener=listener, wall_clock=lambda: NOON)
         device.plan = PLAN
         for t, down in sequence.edges:
             clock.at(epoch + t, button.drive_low if down else button.drive_high)

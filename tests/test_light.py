@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from hardware.light import Light
+from hardware.light import Light, switch_off
 from hardware.lightness import duty_for
 
 
@@ -46,3 +46,14 @@ def test_off_and_close_leave_the_pin_dark(pins):
     light.show(0.7)
     light.close()
     assert pins.pin(18).state == 0
+
+
+def test_switch_off_darkens_a_pin_left_glowing_and_lets_it_go(pins):
+    """As `ebbtide off` after a SIGKILL: the dead process left the pin at 80 % PWM."""
+    pin = pins.pin(18)
+    pin.function = "output"
+    pin.frequency = 500
+    pin.state = 0.8
+    switch_off(18, pins)
+    assert pin.state == 0 and pin.frequency is None
+    Light(18, pin_factory=pins).close()  # released: the next run can take the pin

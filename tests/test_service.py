@@ -4,6 +4,7 @@ NOTIFY_SOCKET, and signals from outside (USR1 to press, TERM to stop, KILL to cr
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 import signal
@@ -19,15 +20,19 @@ import pytest
 from device.history import FILE_NAME, History
 
 CONFIG = '[breathing]\nminutes = 1\n[audio]\ndevice = "no-such-speaker"\n'
+# As the unit starts it: presses are ignored until Ebbtide catches them.
+DEAF_UNTIL_READY = ["/bin/sh", "-c", "trap '' USR1 HUP; exec \"$0\" \"$@\""]
 
 
 class Service:
     """One `ebbtide run` process and what it tells systemd, its trace and its log."""
 
     def __init__(self, tmp_path: Path, seed_voice, config: str = CONFIG,
-                 name: str = "run") -> None:
+                 name: str = "run", seed: bool = True,
+                 env: dict[str, str] | None = None, module: str = "device.cli") -> None:
+        """`module` runs it: bench.service is `ebbtide` on mock pins that keep no history."""
         self.state = tmp_path / "state"
-        if not (self.state / "voice").exists():
+        if seed and not (self.state / "voice").exists():
             seed_voice(self.state / "voice")  # the voice made before, as install.sh does
         self.trace = tmp_path / f"{name}.jsonl"
         (tmp_path / "config.toml").write_text(config)
@@ -37,9 +42,10 @@ class Service:
         self.messages: list[str] = []
         env = dict(os.environ, GPIOZERO_PIN_FACTORY="mock", STATE_DIRECTORY=str(self.state),
                    NOTIFY_SOCKET=str(address), WATCHDOG_USEC="1000000",
-                   JOURNAL_STREAM="8:1234", XDG_CACHE_HOME=str(tmp_path / "cache"))
+                   JOURNAL_STREAM="8:1234", XDG_CACHE_HOME=str(tmp_path / "cache"),
+                   **(env or {}))
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "device.cli", "run", "--config",
+            [*DEAF_UNTIL_READY, sys.executable, "-m", module, "run", "--config",
              str(tmp_path / "config.toml"), "--trace", str(self.trace)],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
@@ -112,6 +118,208 @@ def test_ready_and_watchdog_reach_systemd_from_the_running_service(service):
     code, _err = run.finish()
     assert code == 0
     assert "STOPPING=1" in run.messages
+
+
+def wait_until_presses_are(how: str, pid: int, timeout: float = 10.0) -> None:
+    """Until USR1 is "ignored" (by the shell's trap, about a millisecond after the start: a
+    window no program can close) or "caught" (by Ebbtide, once Python has started)."""
+    bit = 1 << (signal.SIGUSR1 - 1)
+    fields = {"ignored": ("SigIgn", "SigCgt"), "caught": ("SigCgt",)}[how]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = dict(line.split(":", 1) for line in
+                      Path(f"/proc/{pid}/status").read_text().splitlines())
+        if any(int(status[field], 16) & bit for field in fields):
+            return
+    raise AssertionError(f"USR1 was never {how}")
+
+
+def press_in_bursts(pid: int, bursts: int = 10, each: int = 300) -> int:
+    """USR1 as `systemctl kill -s USR1 ebbtide` sends it (to the service and every child of
+    it), as a script in a loop or a bouncing switch would: `bursts` of `each` signals, 20 ms
+    apart. Returns how many were sent."""
+    sent = 0
+    for _ in range(bursts):
+        for _ in range(each):
+            children = Path(f"/proc/{pid}/task/{pid}/children")
+            for target in (pid, *map(int, children.read_text().split())):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(target, signal.SIGUSR1)
+                    sent += 1
+        time.sleep(0.02)
+    return sent
+
+
+@pytest.mark.parametrize("repeat", range(3))
+@pytest.mark.parametrize("moment", ["starting", "idle", "in a session"])
+def test_bursts_of_presses_never_hang_or_kill_it(service, moment, repeat):
+    """Thousands of USR1 in bursts, then SIGTERM: it ends at once, cleanly, in the dark.
+    Starting, bursts come while Python starts (the presses are ignored) and while the voice
+    is made (espeak-ng, no cache: they are kept, and start a session once it is ready)."""
+    if moment == "starting":
+        run = service(config=CONFIG + '[voice]\nengine = "espeak"\n', seed=False)
+        wait_until_presses_are("ignored", run.process.pid)
+        press_in_bursts(run.process.pid, bursts=5)
+        wait_until_presses_are("caught", run.process.pid)
+        assert "READY=1" not in run.messages
+        press_in_bursts(run.process.pid, bursts=5)
+        run.wait_for("READY=1")
+        run.wait_for_event("session", state="started")  # the presses kept start one
+    else:
+        run = service()
+        run.wait_for("READY=1")
+        if moment == "in a session":
+            run.process.send_signal(signal.SIGUSR1)
+            run.wait_for_event("session", state="started")
+        assert press_in_bursts(run.process.pid) >= 3000
+    assert run.process.poll() is None, run.process.communicate()
+    sent = time.monotonic()
+    run.process.send_signal(signal.SIGTERM)
+    code, err = run.finish(timeout=30)
+    took = time.monotonic() - sent
+    assert code == 0, err
+    assert took < 1.0, f"exited {took:.2f} s after SIGTERM"
+    assert "Traceback" not in err and "died of signal" not in err, err
+    lights = [e["value"] for e in run.events() if e["event"] == "light"]
+    assert not lights or lights[-1] == 0.0
+    started = [e for e in run.events() if e["event"] == "session" and e["state"] == "started"]
+    assert 1 <= len(started) <= 10, "a burst counts as a press or a few"
+
+
+class Trace:
+    """A trace file read as it grows."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.offset, self.events = path, 0, []
+
+    def until(self, found, timeout: float = 30.0) -> dict:
+        """Wait for the first new event for which found(event) is true."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(FileNotFoundError), self.path.open() as file:
+                file.seek(self.offset)
+                while (line := file.readline()).endswith("\n"):
+                    self.offset += len(line.encode())
+                    self.events.append(json.loads(line))
+                    if found(self.events[-1]):
+                        return self.events[-1]
+            time.sleep(0.02)
+        raise AssertionError(f"not in the trace within {timeout} s; last: {self.events[-3:]}")
+
+
+def footprint(pid: int) -> tuple[float, int, int]:
+    """Resident memory (MB), open files and threads of a process."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    rss = int(status.split("VmRSS:")[1].split()[0]) / 1024
+    return rss, len(os.listdir(f"/proc/{pid}/fd")), len(os.listdir(f"/proc/{pid}/task"))
+
+
+SOAK_SESSIONS = int(os.environ.get("EBBTIDE_SOAK_SESSIONS", "50"))  # more on a Pi
+
+
+def test_fifty_sessions_back_to_back_leave_nothing_growing(service, own_sink):
+    """Sessions driven by presses (start, then a press per part until it stops), each with
+    its sound through a real PulseAudio sink: memory, files and threads stay flat, every
+    session is recorded, and the light is off after each. (gpiozero's mock pins keep every
+    state they are set to, 0.4 MB a minute of light; bench.service keeps only the last, as
+    a real pin does.)"""
+    run = service(config="[breathing]\nminutes = 1\n", env={"PULSE_SINK": own_sink},
+                  module="bench.service")
+    run.wait_for("READY=1")
+    trace = Trace(run.trace)
+    sizes = []
+    for _ in range(SOAK_SESSIONS):
+        press(run, trace)
+        trace.until(lambda e: e["event"] == "session" and e["state"] == "started")
+        press_until_stopped(run, trace)
+        time.sleep(0.2)  # the history's commit, just after the session's last event
+        sizes.append(footprint(run.process.pid))
+    run.process.send_signal(signal.SIGTERM)
+    code, err = run.finish()
+    assert code == 0, err
+    warm = sizes[9]  # after the first sessions have loaded what they use
+    grown = [round(rss - warm[0], 2) for rss, _, _ in sizes[10:]]
+    assert max(grown) < 2.0, f"memory grew (MB past session 10): {grown}"
+    assert {(files, threads) for _, files, threads in sizes[10:]} == {warm[1:]}, sizes
+    with History(run.state) as history:
+        rows = history.recent(100)
+    assert [row.outcome for row in rows] == ["stopped"] * SOAK_SESSIONS
+    ends = [i for i, e in enumerate(trace.events) if e["event"] == "session"
+            and e["state"] != "started"]
+    for end in ends:
+        lights = [e["value"] for e in trace.events[:end] if e["event"] == "light"]
+        assert lights[-1] == 0.0
+    audio = [e for e in trace.events if e["event"] == "audio"]
+    assert len(audio) == SOAK_SESSIONS and not any(e["failure"] for e in audio), audio[-1]
+    print(f"soak: {SOAK_SESSIONS} sessions; RSS {sizes[0][0]:.1f} MB after the first, "
+          f"{warm[0]:.1f} after 10, {sizes[-1][0]:.1f} after {SOAK_SESSIONS}; "
+          f"files {warm[1]}, threads {warm[2]}")
+
+
+def press(run: Service, trace: Trace) -> None:
+    """One press, waited for until the service has taken it: none is left in flight to start
+    another session after this one ends."""
+    run.process.send_signal(signal.SIGUSR1)
+    trace.until(lambda e: e["event"] == "button" and e["action"] == "remote press")
+
+
+def press_until_stopped(run: Service, trace: Trace) -> None:
+    """A press per part until the one in `close` stops the session; then it has ended."""
+    while True:
+        press(run, trace)
+        if trace.until(lambda e: e["event"] == "part")["name"] == "stopping":
+            break
+    trace.until(lambda e: e["event"] == "session" and e["state"] != "started")
+
+
+FAKETIME = next(iter(Path("/usr/lib").glob("*/faketime/libfaketimeMT.so.1")), None)
+
+
+def test_the_wall_clock_set_by_days_changes_only_the_dates(service, tmp_path):
+    """NTP setting a Pi's clock (no battery) forward by days mid-session, then back by hours
+    between sessions: the sessions, the watchdog and the history's lengths do not notice.
+    libfaketime moves the wall clock of the real process; its monotonic clock is untouched."""
+    if FAKETIME is None:
+        if os.environ.get("EBBTIDE_REQUIRE_AUDIO"):
+            pytest.fail("libfaketime is required here (Debian package: faketime)")
+        pytest.skip("libfaketime is not installed (Debian package: faketime)")
+    offset = tmp_path / "faketime"
+    offset.write_text("+0\n")
+    run = service(env={"LD_PRELOAD": str(FAKETIME), "FAKETIME_TIMESTAMP_FILE": str(offset),
+                       "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1"})
+    run.wait_for("READY=1")
+    trace = Trace(run.trace)
+    press(run, trace)
+    trace.until(lambda e: e["event"] == "part" and e["name"] == "arrive")
+    began = time.monotonic()
+    offset.write_text("+3d\n")
+    trace.until(lambda e: e["event"] == "clip")  # it goes on speaking after the jump
+    press_until_stopped(run, trace)
+    first_took = time.monotonic() - began
+    offset.write_text("+67h\n")  # from three days on, five hours back
+    count = run.messages.count("WATCHDOG=1")
+    time.sleep(1.6)
+    run.wait_for("WATCHDOG=1")
+    run.socket.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            run.messages.append(run.socket.recv(4096).decode())
+    assert run.messages.count("WATCHDOG=1") >= count + 2, "the watchdog never paused"
+    press(run, trace)
+    trace.until(lambda e: e["event"] == "session" and e["state"] == "started")
+    press_until_stopped(run, trace)
+    run.process.send_signal(signal.SIGTERM)
+    code, err = run.finish()
+    assert code == 0, err
+    with History(run.state) as history:
+        first, second = reversed(history.recent())
+    now = datetime.datetime.now(datetime.UTC)
+    assert abs(first.started - now) < datetime.timedelta(minutes=5), "began before the jump"
+    assert abs(first.duration.total_seconds() - first_took) < 3, "its true length"
+    assert abs(second.started - now - datetime.timedelta(hours=67)) < datetime.timedelta(
+        minutes=5)
+    assert second.duration < datetime.timedelta(minutes=1)
+    assert [first.outcome, second.outcome] == ["stopped", "stopped"]
 
 
 def test_sigterm_mid_session_darkens_records_and_exits_cleanly(service):

@@ -29,7 +29,8 @@ from device.config import Config, parse
 from device.script import load_script
 
 SCRIPT = load_script()
-NOON = datetime.time(12, 0)  # outside the quiet hours, so nothing is scaled down
+# Local noon: outside the quiet hours, so nothing is scaled down.
+NOON = datetime.datetime(2026, 6, 1, 12, 0).astimezone()
 SESSION_S = 26.0  # the arrival and the first breaths, cued on every phase
 SEARCH_S = 0.1  # how far from its planned place a cue is looked for
 
@@ -78,7 +79,7 @@ def make_appliance(config: Config, speaker: Speaker, events: list) -> tuple[Appl
     clock = MonotonicClock()
     device = Appliance(config, SCRIPT, clock=clock, pin_factory=factory, speaker=speaker,
                        listener=lambda e, **f: events.append((clock.now(), e, f)),
-                       local_time=lambda: NOON)
+                       wall_clock=lambda: NOON)
     return device, factory
 
 

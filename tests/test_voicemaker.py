@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import stat
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +18,8 @@ import pytest
 
 from audio import cache
 from audio.voicemaker import Line, VoiceMaker, VoiceSettings
+from device.clock import SimulatedClock
+from device.controller import Controller
 
 RATE = 48000
 LINES = [Line("arrive.here", "I'm here. You're not alone."),
@@ -185,6 +189,48 @@ def test_an_engine_that_hangs_is_stopped(tmp_path, crashing_engine) -> None:
     report = maker.fill(LINES, RATE)
     assert "stopped answering" in (report.failure or "")
     assert set(report.lines) == {LINES[0].text, LINES[1].text}
+
+
+def children() -> list[int]:
+    """This process's children, as systemd's `kill` would find them in the service."""
+    pids = []
+    for task in Path("/proc/self/task").iterdir():
+        pids += [int(p) for p in (task / "children").read_text().split()]
+    return pids
+
+
+def test_presses_sent_to_every_process_of_the_service_spare_the_child(tmp_path,
+                                                                      crashing_engine) -> None:
+    """`systemctl kill -s USR1 ebbtide` reaches the voice maker's child too: it must not
+    die of it (USR1's default action) while it makes the voice."""
+    maker = VoiceMaker(VoiceSettings(), tmp_path / "voice", crashing_engine("False"))
+    sent = []
+
+    def press_everyone(done: int, total: int) -> None:
+        for pid in children():
+            for number in (signal.SIGUSR1, signal.SIGHUP):
+                os.kill(pid, number)
+            sent.append(pid)
+
+    report = maker.fill(LINES, RATE, press_everyone)
+    assert sent, "the child was there to be signalled"
+    assert report.failure is None and set(report.lines) == {line.text for line in LINES}
+
+
+def test_a_quit_ends_the_making_at_once(tmp_path, crashing_engine) -> None:
+    """SIGTERM while the voice is made (minutes on a Pi Zero) ends the fill at once, even
+    with an engine that has hung, and leaves no child behind."""
+    controller = Controller(SimulatedClock())
+    maker = VoiceMaker(VoiceSettings(), tmp_path / "voice",
+                       crashing_engine("'jaw' in text", how="SIGSTOP"))
+    threading.Timer(0.5, controller.quit).start()
+    began = time.monotonic()
+    report = maker.fill(LINES, RATE, interrupt=controller)
+    assert time.monotonic() - began < maker.line_timeout / 10
+    assert report.stopped and report.failure is None
+    assert set(report.lines) == {LINES[0].text, LINES[1].text}
+    assert children() == []
+    controller.close()
 
 
 def test_an_unusable_cache_folder_still_gives_a_voice_and_one_warning(tmp_path, caplog) -> None:
