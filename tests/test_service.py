@@ -152,7 +152,7 @@ def press_in_bursts(pid: int, bursts: int = 10, each: int = 300) -> int:
 
 @pytest.mark.parametrize("repeat", range(3))
 @pytest.mark.parametrize("moment", ["starting", "idle", "in a session"])
-def test_bursts_of_presses_never_hang_or_kill_it(service, moment, repeat):
+def test_bursts_of_presses_never_hang_or_kill_it(service, moment, repeat, tell):
     """Thousands of USR1 in bursts, then SIGTERM: it ends at once, cleanly, in the dark.
     Starting, bursts come while Python starts (the presses are ignored) and while the voice
     is made (espeak-ng, no cache: they are kept, and start a session once it is ready)."""
@@ -184,6 +184,8 @@ def test_bursts_of_presses_never_hang_or_kill_it(service, moment, repeat):
     assert not lights or lights[-1] == 0.0
     started = [e for e in run.events() if e["event"] == "session" and e["state"] == "started"]
     assert 1 <= len(started) <= 10, "a burst counts as a press or a few"
+    tell(f"\nbursts {moment}: {len(started)} session(s) started; exit {took:.3f} s after "
+         "SIGTERM")
 
 
 class Trace:
@@ -217,7 +219,7 @@ def footprint(pid: int) -> tuple[float, int, int]:
 SOAK_SESSIONS = int(os.environ.get("EBBTIDE_SOAK_SESSIONS", "50"))  # more on a Pi
 
 
-def test_fifty_sessions_back_to_back_leave_nothing_growing(service, own_sink):
+def test_fifty_sessions_back_to_back_leave_nothing_growing(service, own_sink, tell):
     """Sessions driven by presses (start, then a press per part until it stops), each with
     its sound through a real PulseAudio sink: memory, files and threads stay flat, every
     session is recorded, and the light is off after each. (gpiozero's mock pins keep every
@@ -251,7 +253,7 @@ def test_fifty_sessions_back_to_back_leave_nothing_growing(service, own_sink):
         assert lights[-1] == 0.0
     audio = [e for e in trace.events if e["event"] == "audio"]
     assert len(audio) == SOAK_SESSIONS and not any(e["failure"] for e in audio), audio[-1]
-    print(f"soak: {SOAK_SESSIONS} sessions; RSS {sizes[0][0]:.1f} MB after the first, "
+    tell(f"\nsoak: {SOAK_SESSIONS} sessions; RSS {sizes[0][0]:.1f} MB after the first, "
           f"{warm[0]:.1f} after 10, {sizes[-1][0]:.1f} after {SOAK_SESSIONS}; "
           f"files {warm[1]}, threads {warm[2]}")
 
