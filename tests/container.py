@@ -60,6 +60,9 @@ def missing_requirements() -> str | None:
                           ("debootstrap", "debootstrap"), ("nsenter", "util-linux")):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (Debian package: {package})"
+    if not os.path.ismount("/sys/fs/cgroup"):
+        return ("no cgroup file system at /sys/fs/cgroup (a chroot?): systemd-nspawn cannot "
+                "boot a container here")
     return None
 
 

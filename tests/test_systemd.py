@@ -87,6 +87,7 @@ def box(tell) -> Iterator[Container]:
     if reason:
         if _required():
             pytest.fail(f"EBBTIDE_REQUIRE_CONTAINER=1, but {reason}")
+        tell(f"\ntest_systemd: every check under a real systemd is SKIPPED: {reason}")
         pytest.skip(reason)
     nspawn_tmp_before = set(Path("/tmp").glob("nspawn-*"))
     root = container.cached_root(log=tell)
