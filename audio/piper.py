@@ -39,6 +39,16 @@ def default_model() -> Path | None:
     return path if path.is_file() else None
 
 
+def model_language(model: Path) -> str:
+    """The language family a Piper model speaks ("en"), from its .onnx.json; "" if unknown."""
+    try:
+        config = json.loads(model.with_name(model.name + ".json").read_text(encoding="utf-8"))
+        language = config["language"]
+        return str(language.get("family") or language["code"]).split("_")[0].lower()
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return ""
+
+
 def model_problem(model: Path) -> str | None:
     """Why `model` is not a usable Piper voice (None if it looks usable).
 

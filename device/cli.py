@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 from device.config import Config, ConfigError, find, load_config
@@ -89,6 +90,14 @@ def _load_or_defaults(args: argparse.Namespace) -> tuple[Config, Script, bool]:
     except ScriptError as error:
         log.error("invalid script, running with the built-in words: %s", error)
         script, valid = load_script(), False
+    wordless = [part for part in config.session.parts
+                if part in ("feel", "partner") and not getattr(script, part)]
+    if wordless:  # a script made before these parts existed: its own words, without them
+        log.warning("%s has no words for %s: the session runs without %s (add them, see "
+                    "`ebbtide script check`)", script.where, " or ".join(wordless),
+                    " and ".join(wordless))
+        parts = tuple(p for p in config.session.parts if p not in wordless)
+        config = replace(config, session=replace(config.session, parts=parts))
     return config, script, valid
 
 
@@ -126,7 +135,7 @@ def _run(args: argparse.Namespace, wake: WakePipe) -> int:
             return 0  # stopped while starting: nothing lit, nothing to say
         if not valid:
             appliance.blink(3)  # so the owner notices, and looks at the log
-        _log_voice(appliance.speaker.voice_report, len(script.texts()))
+        _log_voice(appliance.speaker.voice_report, session_lines(config, script))
         log.info("ready: press the button on GPIO%d to begin", config.button.pin)
         appliance.serve()
     return 0
@@ -154,6 +163,13 @@ def cmd_off(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     log.info("the light (GPIO%d) is off", config.light.pin)
     return 0
+
+
+def session_lines(config: Config, script: Script) -> int:
+    """How many different lines the configured session speaks."""
+    from device.plan import voice_lines
+
+    return len({line.text for line in voice_lines(config, script)})
 
 
 def _log_voice(report, total: int) -> None:
@@ -223,6 +239,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from device.clock import MonotonicClock
     from device.demo import DemoScreen, Keyboard
     from device.events import Listeners
+    from device.plan import session_shape
     from device.progress import ProgressBar
     from hardware.pins import mock_factory
 
@@ -240,10 +257,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
                               making=bar, wake=wake)
         if bar:
             bar.done()
-        _log_voice(appliance.speaker.voice_report, len(script.texts()))
+        _log_voice(appliance.speaker.voice_report, session_lines(config, script))
         stack.callback(appliance.close)
-        print(f"Session: {appliance.plan.seconds / 60:.1f} min, pattern "
-              f"{config.breathing.pattern}.")
+        print(f"Session ({config.breathing.pattern}): {session_shape(appliance.plan)}.")
         print("Press Enter to press the button (start, or next part); "
               "s + Enter to hold it (stop); q + Enter to quit.")
         Keyboard(factory.pin(config.button.pin), appliance.controller,
@@ -278,6 +294,25 @@ def cmd_check(args: argparse.Namespace) -> int:
     from device.check import report
 
     return report(config, script)
+
+
+def cmd_script_check(args: argparse.Namespace) -> int:
+    from device.scriptcheck import check_script, rendered_seconds
+
+    config = load_config(args.config)
+    name = args.file if args.file is not None else config.voice.script
+    report = check_script(config, name, None if args.estimate else rendered_seconds)
+    print(f"script: {report.where}")
+    for note in report.notes:
+        print(f"  {note}")
+    for warning in report.warnings:
+        print(f"warning: {warning}")
+    for error in report.errors:
+        print(f"error: {error}")
+    verdict = (f"{len(report.errors)} error(s)" if report.errors else "usable") + (
+        f", {len(report.warnings)} warning(s)" if report.warnings else "")
+    print(f"script check: {verdict}")
+    return EXIT_CONFIG if report.errors else 0
 
 
 def cmd_record(args: argparse.Namespace) -> int:
@@ -320,6 +355,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("off", parents=[common],
                    help="switch the light off and exit (systemd runs it after the service "
                         "ends, however it ended)")
+    script = sub.add_parser("script", help="check an edited or translated script file")
+    script_sub = script.add_subparsers(dest="script_command", required=True, metavar="COMMAND")
+    script_check = script_sub.add_parser(
+        "check", parents=[common],
+        help="check a script: every key there, none unknown, each breathing cue fits its "
+             "phase at the configured rate, the grounding counts, and the tone (exit 2 on "
+             "errors, 0 with warnings)")
+    script_check.add_argument("file", nargs="?", metavar="FILE",
+                              help="the script (default: [voice] script, or the built-in one); "
+                                   "a built-in language such as de also works")
+    script_check.add_argument("--estimate", action="store_true",
+                              help="estimate how long lines take instead of making the voice")
     record = sub.add_parser("record", parents=[common],
                             help="record the lines in your own voice, one by one")
     record.add_argument("--list", action="store_true",
@@ -334,7 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"run": cmd_run, "demo": cmd_demo, "render": cmd_render, "check": cmd_check,
-            "history": cmd_history, "record": cmd_record, "off": cmd_off}
+            "history": cmd_history, "record": cmd_record, "off": cmd_off,
+            "script": cmd_script_check}
 
 
 def main(argv: list[str] | None = None) -> int:

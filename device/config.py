@@ -20,6 +20,7 @@ from typing import Any
 
 from audio.voicemaker import ENGINES
 from device.patterns import BUILT_IN, BreathPattern, paced_seconds
+from device.script import built_in_languages, is_built_in
 
 # Safety bounds from DESIGN.md.
 RATE_RANGE = (3.0, 12.0)
@@ -114,6 +115,19 @@ class NightConfig:
         return (self.volume_scale, self.brightness_scale) if self.active(now) else (1.0, 1.0)
 
 
+# The parts a session can have, in their usual order. `close` is always last: the light
+# fades off there.
+ALL_PARTS = ("arrive", "breathe", "feel", "ground", "body", "aftercare", "partner", "close")
+DEFAULT_PARTS = ("arrive", "breathe", "feel", "ground", "body", "aftercare", "close")
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """Which parts a session has, in order ([session] parts)."""
+
+    parts: tuple[str, ...] = DEFAULT_PARTS
+
+
 @dataclass(frozen=True)
 class HistoryConfig:
     enabled: bool = True
@@ -129,6 +143,7 @@ class Config:
     voice: VoiceConfig = VoiceConfig()
     audio: AudioConfig = AudioConfig()
     night: NightConfig = NightConfig()
+    session: SessionConfig = SessionConfig()
     history: HistoryConfig = HistoryConfig()
     patterns: Mapping[str, BreathPattern] = field(
         default_factory=lambda: MappingProxyType({})
@@ -242,6 +257,25 @@ def _device(value: Any) -> str | int:
 
 _GPIO = " (a BCM GPIO number)"
 
+
+def _parts(value: Any) -> tuple[str, ...]:
+    """A list of part names: each known, each once, `close` last."""
+    known = ", ".join(ALL_PARTS)
+    if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+        raise _Bad(f"a list of part names from {known}, ending with close")
+    for name in value:
+        if name not in ALL_PARTS:
+            hint = _nearest(name, list(ALL_PARTS)).replace("mean ", 'mean "').rstrip("?")
+            raise _Bad(f'part names from {known} ("{name}" is not one of them.'
+                       + (f'{hint}"?)' if hint else ")"))
+    twice = next((name for name in value if value.count(name) > 1), None)
+    if twice:
+        raise _Bad(f'each part once ("{twice}" is there {value.count(twice)} times)')
+    if value[-1] != "close":
+        raise _Bad('a list that ends with "close": the light fades off there')
+    return tuple(value)
+
+
 _SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
     "breathing": {
         "pattern": _text,
@@ -278,6 +312,7 @@ _SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
         "volume_scale": _number(0.0, 1.0),
         "brightness_scale": _number(MIN_BRIGHTNESS, 1.0),
     },
+    "session": {"parts": _parts},
     "history": {"enabled": _boolean},
 }
 
@@ -296,6 +331,7 @@ _SECTION_CLASSES = {
     "voice": VoiceConfig,
     "audio": AudioConfig,
     "night": NightConfig,
+    "session": SessionConfig,
     "history": HistoryConfig,
 }
 
@@ -309,6 +345,8 @@ def _show(value: Any) -> str:
     if isinstance(value, dict):
         return "a table"
     if isinstance(value, list):
+        if all(isinstance(v, str) for v in value):
+            return "[" + ", ".join(f'"{v}"' for v in value) + "]"
         return "a list"
     if isinstance(value, str):
         return f'"{value}"'
@@ -461,8 +499,11 @@ def _with_voice_paths(voice: VoiceConfig, reader: _Reader, folder: Path | None,
     """[voice] script, model and recordings made absolute and checked. Problems with the
     model go to `model_problems`: without it, the appliance can still speak."""
     script, model, recordings = voice.script, voice.model, voice.recordings
-    if script:
-        path = _path(reader, "voice.script", script, folder, "a script file", Path.is_file)
+    if script and not is_built_in(script):
+        languages = ", ".join(f'"{name}"' for name in built_in_languages())
+        path = _path(reader, "voice.script", script, folder,
+                     f"a script file, or the language of a built-in script ({languages})",
+                     Path.is_file)
         script = str(path) if path else script
     if recordings:
         path = _path(reader, "voice.recordings", recordings, folder,

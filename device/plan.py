@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from audio.voicemaker import Line
 from device.config import SESSION_MINUTES, Config, ConfigError
 from device.patterns import BUILT_IN, BreathPattern
-from device.script import Script
-
-PARTS = ("arrive", "breathe", "ground", "body", "aftercare", "close")
+from device.script import Script, ScriptError
 
 # Perceptual lightness levels (0-1 of the configured maximum).
 FIRST_GLOW = 0.12  # what the light shows the instant the button is pressed
@@ -227,7 +225,10 @@ def _breathe(config: Config, script: Script, spoken: Callable[[str], float]) -> 
         breath_end = phases[-1][2]
         for name, at, phase_end in phases:
             if n < script.cue_breaths:
-                b.say_fitting(at, cues[name], n, min(phase_end + CUE_GRACE, end))
+                # A cue that ends within its phase, if one does: one that needs the grace
+                # would still be speaking when the next phase's cue is due.
+                if not b.say_fitting(at, cues[name], n, min(phase_end, end)):
+                    b.say_fitting(at, cues[name], n, min(phase_end + CUE_GRACE, end))
                 last_words = max(last_words, b.speech_end)
             elif (name == "exhale" and at - last_words >= script.reminder_seconds
                   and b.say_fitting(at, script.reminders, reminders, min(breath_end, end))):
@@ -247,26 +248,45 @@ def _spoken_part(name: str, lines: list[tuple[str, float]], rate: float,
     return b
 
 
+def _spoken_lines(name: str, script: Script) -> list[tuple[str, float]]:
+    """The lines of a spoken part, each with the quiet that follows it."""
+    if name == "feel":
+        return [(line, script.feel_pause) for line in script.feel]
+    if name == "ground":
+        return [(script.ground_intro, INTRO_PAUSE),
+                *((s.text, sense_pause(s.count)) for s in script.senses)]
+    if name == "body":
+        return [(script.body_intro, INTRO_PAUSE), *((s, BODY_PAUSE) for s in script.body_steps)]
+    if name == "aftercare":
+        return [(line, AFTERCARE_PAUSE) for line in script.aftercare]
+    if name == "partner":
+        return [(line, AFTERCARE_PAUSE) for line in script.partner]
+    return [(line, LINE_GAP) for line in script.close]
+
+
+def _part(name: str, config: Config, script: Script, spoken: Callable[[str], float]) -> Part:
+    if name == "arrive":
+        return _arrive(script, spoken)
+    if name == "breathe":
+        return _breathe(config, script, spoken)
+    lines = _spoken_lines(name, script)
+    if not lines:
+        raise ScriptError(f"{script.where}: [session] parts has {name}, but the script has no "
+                          f"[{name}.lines]: add them (see the built-in script), or leave "
+                          f"{name} out of the parts.")
+    part = _spoken_part(name, lines, config.breathing.target_rate, spoken)
+    if name == "close":
+        part.light(CLOSE_FADE, FLOOR, 0.0)
+    return part.build()
+
+
 def build_plan(config: Config, script: Script, spoken: Callable[[str], float]) -> SessionPlan:
-    """Lay out a whole session. `spoken(text)` gives a line's spoken length in seconds."""
-    rate = config.breathing.target_rate
-    ground = [(script.ground_intro, INTRO_PAUSE)]
-    ground += [(s.text, sense_pause(s.count)) for s in script.senses]
-    body = [(script.body_intro, INTRO_PAUSE)] + [(s, BODY_PAUSE) for s in script.body_steps]
-    aftercare = [(line, AFTERCARE_PAUSE) for line in script.aftercare]
-    close = _spoken_part("close", [(line, LINE_GAP) for line in script.close], rate, spoken)
-    close.light(CLOSE_FADE, FLOOR, 0.0)
-    local = [
-        _arrive(script, spoken),
-        _breathe(config, script, spoken),
-        _spoken_part("ground", ground, rate, spoken).build(),
-        _spoken_part("body", body, rate, spoken).build(),
-        _spoken_part("aftercare", aftercare, rate, spoken).build(),
-        close.build(),
-    ]
+    """Lay out a whole session, part by part as [session] parts orders them.
+    `spoken(text)` gives a line's spoken length in seconds."""
     parts = []
     offset = 0.0
-    for part in local:
+    for name in config.session.parts:
+        part = _part(name, config, script, spoken)
         parts.append(_shifted(part, offset))
         offset += part.seconds
     return SessionPlan(tuple(parts))
@@ -300,25 +320,72 @@ def plan_session(config: Config, script: Script,
     return plan
 
 
+def session_shape(plan: SessionPlan) -> str:
+    """The parts that run, each with its length, and the whole: for people to read."""
+    parts = ", ".join(f"{p.name} {_minutes(p.seconds)}" for p in plan.parts)
+    return f"{parts}; {_minutes(plan.seconds)} in all"
+
+
+def _minutes(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
 def voice_lines(config: Config, script: Script) -> list[Line]:
     """Every line of the script for the voice maker, each with the longest a recording of
     it may last: a breathing cue must fit the longest phase it can be spoken in; any other
     line, three times its length at the configured rate and a few seconds more."""
     guess = estimate_spoken(config.voice.rate)
-    breathe = build_plan(config, script, guess).part_named("breathe")
-    longest: dict[str, float] = {}
-    for segment in breathe.segments:
-        if segment.phase:
-            longest[segment.phase] = max(longest.get(segment.phase, 0.0), segment.seconds)
+    longest = longest_phases(config, script)
     cue_phase = {"breathe.inhale": "inhale", "breathe.exhale": "exhale", "breathe.hold": "hold"}
+    parts = set(config.session.parts)
     lines = []
     for line_id, text in script.lines:
+        if line_id.split(".", 1)[0] not in parts:
+            continue  # a part this session does not have: nothing to make
         limit = 3 * guess(text) + 3.0
         phase = cue_phase.get(line_id.rsplit(".", 1)[0])
         if phase is not None:
             limit = min(limit, longest.get(phase, limit) + CUE_GRACE)
         lines.append(Line(line_id, text, round(limit, 2)))
     return lines
+
+
+def breath_phases(config: Config, script: Script) -> list[list[tuple[str, float]]]:
+    """Each breath of the breathing part as its phases, (name, seconds) in order (a sigh's
+    top-up is part of its inhale: the same phase, back to back)."""
+    breaths: list[list[tuple[str, float]]] = []
+    for segment in _breathe(config, script, estimate_spoken(config.voice.rate)).segments:
+        if segment.phase is None:
+            continue
+        last = breaths[-1][-1] if breaths else None
+        if last is not None and last[0] == segment.phase:
+            breaths[-1][-1] = (last[0], last[1] + segment.seconds)
+        elif segment.phase == "inhale" or not breaths:
+            breaths.append([(segment.phase, segment.seconds)])
+        else:
+            breaths[-1].append((segment.phase, segment.seconds))
+    return breaths
+
+
+def longest_phases(config: Config, script: Script) -> dict[str, float]:
+    """The longest inhale, exhale and hold of the breathing part, in seconds."""
+    longest: dict[str, float] = {}
+    for breath in breath_phases(config, script):
+        for name, seconds in breath:
+            longest[name] = max(longest.get(name, 0.0), seconds)
+    return longest
+
+
+def cue_windows(config: Config, script: Script) -> dict[str, float]:
+    """The time a breathing cue has: the shortest of its phase in the breaths that are
+    spoken over (the first cue_breaths), and CUE_GRACE more. A cue longer than that is
+    left out of the session when its turn comes."""
+    windows: dict[str, float] = {}
+    for breath in breath_phases(config, script)[:script.cue_breaths]:
+        for name, seconds in breath:
+            windows[name] = min(windows.get(name, math.inf), seconds + CUE_GRACE)
+    return windows
 
 
 def estimate_spoken(rate_wpm: int) -> Callable[[str], float]:

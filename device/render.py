@@ -122,7 +122,7 @@ class OfflineSound:
 def render_session(config: Config, script: Script, out: Path) -> SessionPlan:
     """Write session.wav, light.csv and events.csv for one whole session into `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    speaker = speaker_for(config, Mixer(RENDER_RATE))
+    speaker = speaker_for(config, Mixer(RENDER_RATE), language=script.language)
     plan = plan_session(config, script, speaker.prepare(voice_lines(config, script)))
 
     clock = SimulatedClock()

@@ -5,6 +5,11 @@ Every line has an id: where it stands in the file. A group of lines may be a tab
 added or translated) or a plain list (ids by position: `arrive.1`, `arrive.2`, ...). A
 group's own `lines` key is left out of its ids: `[arrive.lines] here = ...` is `arrive.here`.
 Recordings in a loved one's voice are matched to lines by these ids.
+
+The built-in scripts are device/script.toml (English) and device/script-LANG.toml (its
+translations); `[voice] script` names one by its language ("de") or gives a file's path.
+The `feel` and `partner` groups may be missing from a script made before they existed:
+then a session cannot have those parts (the plan says so).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ class Sense:
 class Script:
     """Every line of a session, grouped by part."""
 
+    language: str  # e.g. "en": what the voice must speak
     arrive: tuple[str, ...]
     inhale: tuple[str, ...]
     exhale: tuple[str, ...]
@@ -38,13 +44,17 @@ class Script:
     reminders: tuple[str, ...]
     cue_breaths: int
     reminder_seconds: float
+    feel: tuple[str, ...]  # empty in an older script without [feel.lines]
+    feel_pause: float
     ground_intro: str
     senses: tuple[Sense, ...]
     body_intro: str
     body_steps: tuple[str, ...]
     aftercare: tuple[str, ...]
+    partner: tuple[str, ...]  # empty in an older script without [partner.lines]
     close: tuple[str, ...]
     lines: tuple[tuple[str, str], ...]  # (id, text) of every line, in the file's order
+    where: str = "the built-in script"  # its file, for messages
 
     def texts(self) -> list[str]:
         """Every distinct line, in order: what the voice cache must hold."""
@@ -113,8 +123,16 @@ def _get(doc: dict[str, Any], where: str, dotted: str, kind: type) -> Any:
     return node
 
 
+_LANGUAGE = re.compile(r"[a-z]{2,3}([_-][A-Za-z0-9]+)*")
+BUILT_IN_DIR = "device"
+
+
 def parse_script(doc: dict[str, Any], where: str) -> Script:
     lines = _Lines(where)
+    language = doc.get("language", "en")
+    if not (isinstance(language, str) and _LANGUAGE.fullmatch(language)):
+        raise ScriptError(f"{where}: language must be a language code such as \"en\" or "
+                          "\"de\".")
     arrive = lines.group(doc, "arrive.lines")
     breathe = {
         "inhale": lines.group(doc, "breathe.inhale"),
@@ -124,6 +142,10 @@ def parse_script(doc: dict[str, Any], where: str) -> Script:
         "cue_breaths": int(_get(doc, where, "breathe.cue_breaths", int)),
         "reminder_seconds": float(_get(doc, where, "breathe.reminder_seconds", float)),
     }
+    feel, feel_pause = (), 0.0
+    if "feel" in doc:
+        feel = lines.group(doc, "feel.lines")
+        feel_pause = float(_get(doc, where, "feel.pause_seconds", float))
     ground_intro = lines.one(doc, "ground.intro")
     senses = []
     senses_raw = doc["ground"].get("senses")
@@ -145,29 +167,51 @@ def parse_script(doc: dict[str, Any], where: str) -> Script:
     body_intro = lines.one(doc, "body.intro")
     body_steps = lines.group(doc, "body.steps")
     aftercare = lines.group(doc, "aftercare.lines")
+    partner = lines.group(doc, "partner.lines") if "partner" in doc else ()
     close = lines.group(doc, "close.lines")
     ids = [line_id for line_id, _ in lines.pairs]
     twice = sorted({i for i in ids if ids.count(i) > 1})
     if twice:
         raise ScriptError(f"{where}: the line id {twice[0]} is used twice.")
-    return Script(arrive=arrive, **breathe, ground_intro=ground_intro, senses=tuple(senses),
+    return Script(language=language, arrive=arrive, **breathe, feel=feel,
+                  feel_pause=feel_pause, ground_intro=ground_intro, senses=tuple(senses),
                   body_intro=body_intro, body_steps=body_steps, aftercare=aftercare,
-                  close=close, lines=tuple(lines.pairs))
+                  partner=partner, close=close, lines=tuple(lines.pairs), where=where)
+
+
+def built_in_languages() -> list[str]:
+    """The languages of the scripts shipped with Ebbtide: "en" and its translations."""
+    names = [f.name for f in resources.files(BUILT_IN_DIR).iterdir()]
+    return ["en", *sorted(n[len("script-"):-len(".toml")] for n in names
+                          if n.startswith("script-") and n.endswith(".toml"))]
+
+
+def is_built_in(name: str) -> bool:
+    """Whether `[voice] script = name` names a shipped script ("", "en", "de") not a file."""
+    return name == "" or name in built_in_languages()
+
+
+def read_script(path: str | Path = "") -> tuple[str, str]:
+    """(where, text) of a script file, or of a built-in script by language ("" is English)."""
+    name = str(path)
+    if is_built_in(name):
+        file = "script.toml" if name in ("", "en") else f"script-{name}.toml"
+        where = "the built-in script" + (f" ({name})" if name not in ("", "en") else "")
+        return where, resources.files(BUILT_IN_DIR).joinpath(file).read_text(encoding="utf-8")
+    try:
+        return name, Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ScriptError(f"{name}: cannot read the script: {error}.") from None
+
+
+def parse_toml(where: str, text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ScriptError(f"{where}: is not valid TOML: {error}.") from None
 
 
 def load_script(path: str | Path = "") -> Script:
-    """Load the script at `path`, or the one shipped with Ebbtide when `path` is empty."""
-    if path:
-        where = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise ScriptError(f"{where}: cannot read the script: {error}.") from None
-    else:
-        where = "the built-in script"
-        text = resources.files("device").joinpath("script.toml").read_text(encoding="utf-8")
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ScriptError(f"{where}: is not valid TOML: {error}.") from None
-    return parse_script(doc, where)
+    """Load the script at `path`, or a built-in one by language (empty: English)."""
+    where, text = read_script(path)
+    return parse_script(parse_toml(where, text), where)

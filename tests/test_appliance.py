@@ -283,7 +283,7 @@ def test_sigusr1_is_a_press(appliance):
         device.serve()
     assert sessions(events) == ["started", "interrupted"]
     parts = [(t, f["name"]) for t, e, f in events if e == "part"]
-    assert (30.0, "ground") in parts, "the second press moved on from the breathing"
+    assert (30.0, "feel") in parts, "the second press moved on from the breathing"
     assert factory.pin(18).state == 0
 
 
@@ -305,9 +305,9 @@ def test_an_engine_that_crashes_leaves_a_session_with_light_and_the_lines_it_mad
     assert not body & set(said), "the lines it crashed on are silent"
     assert {SCRIPT.arrive[0], *SCRIPT.aftercare, *SCRIPT.close} <= set(said)
     parts = [f["name"] for _, e, f in events if e == "part"]
-    assert parts == ["arrive", "breathe", "ground", "body", "aftercare", "close"]
+    assert parts == ["arrive", "breathe", "feel", "ground", "body", "aftercare", "close"]
     lights = [f["value"] for _, e, f in events if e == "light"]
     assert max(lights) > 0.5 and lights[-1] == 0 and led.state == 0  # the light went on
     warnings = [r.getMessage() for r in caplog.records if r.name.startswith("ebbtide")]
     assert len(warnings) == 1, warnings
-    assert "signal 11" in warnings[0] and "29 of 34 lines are ready" in warnings[0]
+    assert "signal 11" in warnings[0] and "34 of 39 lines are ready" in warnings[0]

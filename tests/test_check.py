@@ -18,18 +18,22 @@ def test_reports_pattern_voice_audio_and_pins(capsys, monkeypatch):
     assert report(parse({"breathing": {"minutes": 3}}), script) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines] == ["pattern", "voice", "voice cache",
-                                                      "audio", "pins"]
+                                                      "session", "audio", "pins"]
     assert lines[1].startswith("voice: piper 1.8") and "en_US-joe-medium.onnx" in lines[1]
     assert lines[1].endswith("140 words/min")
-    assert f"{cache.default_cache_dir()}: {len(script.texts())} lines ready (" in lines[2]
+    spoken = {line.text for line in voice_lines(Config(), script)}  # partner is off
+    assert f"{cache.default_cache_dir()}: {len(spoken)} lines ready (" in lines[2]
     assert re.search(r"(\d+ made now|all were made before; checked) in \d+\.\d s; "
                      r"0 from recordings\)", lines[2]), lines[2]
     # The whole script is in the cache now, so the service starts without making any line.
     again = VoiceMaker(VoiceSettings(), cache.default_cache_dir()).fill(
         voice_lines(Config(), script), 48000)
-    assert again.rendered == 0 and len(again.lines) == len(script.texts())
+    assert again.rendered == 0 and len(again.lines) == len(spoken)
     assert "paced-exhale, 3 min of breathing" in lines[0]
-    assert "light on GPIO18, button on GPIO17" in lines[4]
+    assert re.fullmatch(r"session: arrive 0:\d\d, breathe 2:\d\d, feel 0:\d\d, ground \d:\d\d, "
+                        r"body \d:\d\d, aftercare \d:\d\d, close 0:\d\d; \d+:\d\d in all",
+                        lines[3]), lines[3]
+    assert "light on GPIO18, button on GPIO17" in lines[5]
 
 
 def test_a_voice_that_cannot_speak_is_a_warning(capsys, monkeypatch, tmp_path):

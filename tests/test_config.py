@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 from pathlib import Path
 
 import pytest
@@ -259,3 +260,33 @@ def test_paths_in_a_config_named_relatively_become_absolute(tmp_path, monkeypatc
     write(tmp_path, '[voice]\nrecordings = "rec"\n')
     config = load(Path("config.toml"))
     assert config.voice.recordings == str(tmp_path / "rec")
+
+
+@pytest.mark.parametrize(("parts", "expected"), [
+    (["arrive", "grond", "close"], '("grond" is not one of them. Did you mean "ground"?)'),
+    (["arrive", "breathe", "breathe", "close"], 'each part once ("breathe" is there 2 times)'),
+    (["arrive", "close", "breathe"], 'a list that ends with "close": the light fades off'),
+    ("breathe", "a list of part names from arrive, breathe, feel, ground, body, aftercare, "
+                "partner, close, ending with close"),
+])
+def test_session_parts_are_checked_and_named(tmp_path, parts, expected):
+    path = tmp_path / "config.toml"
+    path.write_text(f"[session]\nparts = {json.dumps(parts)}\n")
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    [problem] = caught.value.problems
+    assert problem.startswith(f"{path}: session.parts = ") and expected in problem
+
+
+def test_a_breathing_only_session_and_a_built_in_translation_are_valid(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[session]\nparts = ["arrive", "breathe", "close"]\n'
+                    '[voice]\nscript = "de"\n')
+    config = load(path)
+    assert config.session.parts == ("arrive", "breathe", "close")
+    assert config.voice.script == "de"
+    path.write_text('[voice]\nscript = "fr"\n')
+    with pytest.raises(ConfigError, match=r'voice.script = "fr" is not allowed: use the path '
+                                          r'of a script file, or the language of a built-in '
+                                          r'script \("en", "de"\)'):
+        load(path)

@@ -9,17 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from device.config import Config, parse
+from device.config import DEFAULT_PARTS, Config, parse
 from device.plan import (
     CUE_GRACE,
     FIRST_GLOW,
-    PARTS,
     build_plan,
     estimate_spoken,
+    plan_session,
     sense_pause,
     voice_lines,
 )
-from device.script import load_script
+from device.script import ScriptError, load_script
 
 SCRIPT = load_script()
 SPOKEN = estimate_spoken(140)
@@ -45,7 +45,7 @@ def breaths(part):
 
 def test_parts_come_in_order_back_to_back():
     plan = plan_for()
-    assert tuple(p.name for p in plan.parts) == PARTS
+    assert tuple(p.name for p in plan.parts) == DEFAULT_PARTS
     assert plan.parts[0].start == 0
     for before, after in zip(plan.parts, plan.parts[1:], strict=False):
         assert math.isclose(before.stop, after.start, abs_tol=1e-9)
@@ -196,7 +196,7 @@ def test_any_config_within_bounds_gives_a_sound_plan(pattern, minutes, pair, wor
                              "start_rate": start, "target_rate": target}}),
         SCRIPT, lambda text: guess(text) * drawl)
     assert_words_fit(plan)
-    assert tuple(p.name for p in plan.parts) == PARTS
+    assert tuple(p.name for p in plan.parts) == DEFAULT_PARTS
     for a, b in zip(plan.parts, plan.parts[1:], strict=False):
         assert math.isclose(a.stop, b.start, abs_tol=1e-6)
     assert 60 <= plan.seconds <= 60 * 60
@@ -233,12 +233,70 @@ def test_a_session_longer_than_an_hour_is_refused_with_a_clear_message(tmp_path)
     assert plan_session(config, SCRIPT, {}).seconds <= 60 * 60
 
 
-def test_every_line_goes_to_the_voice_maker_with_room_for_a_recording():
+def test_every_line_of_the_parts_that_run_goes_to_the_voice_maker_with_room_for_a_recording():
     config = parse({"breathing": {"pattern": "box"}})
     lines = voice_lines(config, SCRIPT)
-    assert [(ln.id, ln.text) for ln in lines] == list(SCRIPT.lines)
+    assert [(ln.id, ln.text) for ln in lines] == [
+        (i, t) for i, t in SCRIPT.lines if not i.startswith("partner.")], "partner is off"
+    with_partner = parse({"session": {"parts": [*DEFAULT_PARTS[:-1], "partner", "close"]}})
+    assert [(ln.id, ln.text) for ln in voice_lines(with_partner, SCRIPT)] == list(SCRIPT.lines)
     limit = {ln.id: ln.max_seconds for ln in lines}
     assert limit["breathe.inhale.in"] == pytest.approx(4.0 + CUE_GRACE)  # box: 4 s phases
     assert limit["breathe.hold.hold"] == pytest.approx(4.0 + CUE_GRACE)
     see = next(ln for ln in lines if ln.id == "ground.senses.see")
     assert see.max_seconds > 3 * estimate_spoken(140)(see.text)  # room for a slow reader
+
+
+def test_the_default_session_names_the_feeling_after_the_breathing_in_quiet():
+    plan = plan_for()
+    feel = plan.part_named("feel")
+    assert [p.name for p in plan.parts].index("feel") == 2  # right after breathe
+    assert [c.text for c in feel.cues] == list(SCRIPT.feel)
+    for cue, after in itertools.pairwise([*feel.cues, None]):
+        end = after.at if after else feel.stop
+        assert end - (cue.at + cue.seconds) >= SCRIPT.feel_pause - 1e-9, "quiet to notice"
+    assert "partner" not in [p.name for p in plan.parts], "off by default"
+
+
+def test_session_parts_choose_and_order_the_parts():
+    breathing_only = plan_session(parse({"session": {"parts": ["arrive", "breathe",
+                                                               "close"]}}), SCRIPT, {})
+    assert [p.name for p in breathing_only.parts] == ["arrive", "breathe", "close"]
+    assert breathing_only.lightness_at(breathing_only.seconds - 1e-6) < 0.01
+    assert {c.text for c in breathing_only.cues} <= {*SCRIPT.arrive, *SCRIPT.inhale,
+                                                     *SCRIPT.exhale, *SCRIPT.reminders,
+                                                     *SCRIPT.close}
+    everything = parse({"session": {"parts": ["arrive", "breathe", "feel", "ground", "body",
+                                              "aftercare", "partner", "close"]}})
+    plan = plan_session(everything, SCRIPT, {})
+    assert [c.text for c in plan.part_named("partner").cues] == list(SCRIPT.partner)
+    assert plan.seconds > plan_for().seconds > breathing_only.seconds
+
+
+def test_a_part_the_script_has_no_words_for_is_refused_by_name(tmp_path):
+    from importlib import resources
+
+    text = resources.files("device").joinpath("script.toml").read_text()
+    older = text[:text.index("[feel]")] + text[text.index("[ground]"):]  # before feel existed
+    (tmp_path / "old.toml").write_text(older)
+    script = load_script(tmp_path / "old.toml")
+    assert script.feel == ()
+    with pytest.raises(ScriptError, match=r"old.toml: \[session\] parts has feel, but the "
+                                          r"script has no \[feel.lines\]"):
+        plan_session(Config(), script, {})
+    no_feel = parse({"session": {"parts": ["arrive", "breathe", "ground", "close"]}})
+    assert [p.name for p in plan_session(no_feel, script, {}).parts][-2:] == ["ground", "close"]
+
+
+@pytest.mark.parametrize("wpm", range(80, 251, 10))
+def test_every_cued_breath_has_its_cues_within_its_phases_at_every_voice_rate(wpm):
+    """However slowly the voice is set to speak, each phase of the first breaths gets a cue
+    (a shorter one if the longest does not fit), and no cue runs past its phase."""
+    config = parse({"voice": {"rate": wpm}})
+    plan = plan_session(config, SCRIPT, {})
+    breathe = plan.part_named("breathe")
+    phases = [s for s in breathe.segments if s.phase]
+    cued = phases[:2 * SCRIPT.cue_breaths]  # paced-exhale: inhale, exhale
+    for segment in cued:
+        [cue] = [c for c in breathe.cues if math.isclose(c.at, segment.start, abs_tol=1e-6)]
+        assert cue.at + cue.seconds <= segment.stop + CUE_GRACE + 1e-9

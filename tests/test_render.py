@@ -95,3 +95,22 @@ def test_the_light_and_the_phase_events_line_up(rendered):
             assert lightness[b] < lightness[a]
         else:
             assert lightness[b] == pytest.approx(lightness[a], abs=1e-4)
+
+
+def test_two_keys_switch_the_whole_session_to_german(tmp_path):
+    """[voice] script = "de" (and, to choose the voice, [voice] voice): the German words,
+    spoken by espeak-ng in German, since the natural voice's model speaks English."""
+    config = parse({"breathing": {"minutes": 1}, "voice": {"script": "de", "voice": "de"}})
+    german = load_script(config.voice.script)
+    plan = render_session(config, german, tmp_path)
+    with (tmp_path / "events.csv").open() as f:
+        said = [e["detail"] for e in csv.DictReader(f) if e["kind"] == "say"]
+    assert said[0] == "Ich bin da. Du bist nicht allein."
+    assert set(said) <= set(german.texts()) and not set(said) & set(load_script().texts())
+    assert {c.text for c in plan.part_named("feel").cues} == set(german.feel)
+    with wave.open(str(tmp_path / "session.wav")) as w:
+        audio = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16) / 32768.0
+        rate = w.getframerate()
+    first = plan.cues[0]
+    spoken = audio[round(first.at * rate):round((first.at + first.seconds) * rate)]
+    assert np.sqrt(np.mean(spoken ** 2)) > 0.01, "it was heard"

@@ -191,9 +191,9 @@ def test_a_short_press_moves_to_the_next_part_and_cuts_the_voice(pins, voice_cac
     assert rig.runner.run(rig.plan) is Outcome.FINISHED
     skip_at = press + 0.1 + DEBOUNCE  # the release counts once it has settled
     parts = rig.of("part")
-    assert parts[2][1]["name"] == "ground"
+    assert parts[2][1]["name"] == "feel"
     assert parts[2][0] == pytest.approx(skip_at)
-    ground = rig.plan.part_named("ground")
+    ground = rig.plan.part_named("feel")
     first_ground_line = next(t for t, text in rig.said() if text == ground.cues[0].text)
     assert math.isclose(first_ground_line, skip_at + ground.cues[0].at - ground.start)
     assert rig.loudness(line.at + 0.05, skip_at) > 0.1, "it was speaking at the skip"

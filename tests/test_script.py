@@ -18,14 +18,41 @@ def test_every_part_has_words():
     assert len(SCRIPT.texts()) == len(set(SCRIPT.texts()))
 
 
-def test_the_words_keep_the_tone():
-    words = " ".join(SCRIPT.texts()).lower()
-    for banned in ("calm down", "don't cry", "sorry", "apolog", "sex", "therap"):
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_the_words_keep_the_tone(language):
+    script = load_script(language)
+    words = " ".join(script.texts()).lower()
+    for banned in ("calm down", "don't cry", "sorry", "sex", "therap", "went wrong",
+                   "beruhig", "tut mir leid", "schiefgegangen"):
         assert banned not in words
-    assert "not alone" in words and "gently" in words and "not deeply" in words
-    for line in SCRIPT.texts():
+    for line in script.texts():
         for sentence in re.split(r"[.!?]\s*", line):
             assert len(sentence.split()) <= 16, sentence
+
+
+def test_the_words_cover_what_helps_after_an_intense_night():
+    """DESIGN.md's list: naming the feeling, no apology needed, words for the person
+    beside you, the 24-hour rule, gently not deeply, and what that person can do."""
+    words = " ".join(SCRIPT.texts()).lower()
+    assert "not alone" in words and "gently" in words and "not deeply" in words
+    feel = " ".join(SCRIPT.feel).lower()
+    assert "name" in feel and "reason" in feel and "pass" in feel
+    assert "nothing to apologise for" in words and "tears are allowed" in words
+    assert "i'm okay, my body is just catching up" in words
+    assert "tonight" in words and "tomorrow" in words
+    assert "this happens to many people" in words and "passes" in words
+    partner = " ".join(SCRIPT.partner).lower()
+    for thing in ("calm", "close", "fix", "water", "blanket", "snack", "held", "space",
+                  "personally"):
+        assert thing in partner, thing
+
+
+def test_the_german_script_has_every_line_of_the_english_one():
+    german = load_script("de")
+    assert german.language == "de" and SCRIPT.language == "en"
+    assert [i for i, _ in german.lines] == [i for i, _ in SCRIPT.lines]
+    assert [s.count for s in german.senses] == [s.count for s in SCRIPT.senses]
+    assert set(german.texts()).isdisjoint(SCRIPT.texts())
 
 
 def test_the_body_scan_and_grounding_cover_what_the_design_asks():

@@ -406,7 +406,7 @@ def test_the_service_never_loads_a_speech_engine(service):
     assert "libportaudio" in maps  # it does play sound itself
     lines = [line for line in err.splitlines() if "voice: " in line]
     assert len(lines) == 1 and "voice: piper 1.8" in lines[0], err
-    assert "(en_US-joe-medium), 34 of 34 lines ready" in lines[0]
+    assert "(en_US-joe-medium), 39 of 39 lines ready" in lines[0]
     rss_mb = int(status.split("VmHWM:")[1].split()[0]) / 1024
     assert rss_mb < 100  # the bench measures it closely; here only that no engine came in
 
@@ -419,7 +419,7 @@ def test_a_missing_voice_model_speaks_with_espeak_and_says_so_once(service, tmp_
     assert code == 0, err
     said = [line for line in err.splitlines() if "missing.onnx" in line]
     assert len(said) == 1 and said[0].startswith("<3>") and "espeak-ng" in said[0], err
-    assert "voice: espeak-ng" in err and "34 of 34 lines ready" in err
+    assert "voice: espeak-ng" in err and "39 of 39 lines ready" in err
     assert "blink" not in err and not [e for e in run.events() if e["event"] == "light"
                                        and e["value"] > 0], "the rest of the config holds"
     check = subprocess.run([sys.executable, "-m", "device.cli", "check", "--config",
@@ -427,3 +427,29 @@ def test_a_missing_voice_model_speaks_with_espeak_and_says_so_once(service, tmp_
     assert check.returncode == 2
     assert "voice.model = \"missing.onnx\"" in check.stderr
     assert f"{tmp_path / 'missing.onnx'} is not a file" in check.stderr
+
+
+def test_a_script_from_before_feel_runs_its_own_words_without_it(service, tmp_path):
+    """An owner's script made before the feel part existed: after an update the appliance
+    still runs, in their words, without that part, and says so once."""
+    from importlib import resources
+
+    text = resources.files("device").joinpath("script.toml").read_text()
+    older = text[:text.index("[feel]")] + text[text.index("[ground]"):]
+    older = older[:older.index("[partner.lines]")] + older[older.index("[close.lines]"):]
+    (tmp_path / "mine.toml").write_text(older.replace("I'm here.", "I'm right here."))
+    run = service(config=CONFIG + f'[voice]\nscript = "{tmp_path / "mine.toml"}"\n')
+    run.wait_for("READY=1")
+    trace = Trace(run.trace)
+    press(run, trace)
+    for part in ("arrive", "breathe", "ground"):  # a press moves on from each
+        trace.until(lambda e, p=part: e["event"] == "part" and e["name"] == p)
+        press(run, trace)
+    run.process.send_signal(signal.SIGTERM)
+    code, err = run.finish()
+    assert code == 0, err
+    said = [line for line in err.splitlines() if "no words for feel" in line]
+    assert len(said) == 1 and said[0].startswith("<4>") and "mine.toml" in said[0], err
+    parts = [e["name"] for e in run.events() if e["event"] == "part"]
+    assert parts[:3] == ["arrive", "breathe", "ground"], parts
+    assert "blink" not in err

@@ -297,3 +297,20 @@ def test_a_recording_that_will_not_do_is_said_and_the_voice_speaks_it(tmp_path,
     assert "clipped" in by_file["arrive.here.wav"]
     assert "12" in by_file["body.steps.jaw.wav"]
     assert all(p.endswith("the voice speaks this line instead") for p in report.problems)
+
+
+def test_a_script_in_another_language_is_spoken_by_espeak_in_it(shared_cache, caplog) -> None:
+    """The joe model speaks English: for a German script, auto leaves it to espeak-ng in
+    German (one info line), and a Piper asked for by name says why it is not used."""
+    caplog.set_level(logging.INFO, logger="ebbtide")
+    line = [Line("arrive.here", "Ich bin da. Du bist nicht allein.")]
+    german = VoiceMaker(VoiceSettings(language="de"), shared_cache).fill(line, RATE)
+    assert german.engine.startswith("espeak-ng") and german.engine.endswith("(de)")
+    assert german.failure is None and warnings(caplog) == []
+    assert any("speaks en, and the script is in de" in r.getMessage() for r in caplog.records)
+    asked = VoiceMaker(VoiceSettings(engine="piper", language="de"), shared_cache).fill(line,
+                                                                                        RATE)
+    assert asked.engine == german.engine
+    assert any("speaking with espeak-ng" in w for w in warnings(caplog))
+    english = VoiceMaker(VoiceSettings(language="en"), shared_cache).fill(LINES[:1], RATE)
+    assert english.engine.startswith("piper ")

@@ -1,0 +1,218 @@
+"""`ebbtide script check [FILE]`: is an edited or translated script safe to use?
+
+Errors (exit 2): the file will not load; a key of the built-in script is missing; a key is
+unknown (a typo would be silently ignored); a breathing cue is too long for its phase at the
+configured rate (it would be left out); a grounding prompt does not say its count; the
+session would be too long. Warnings (exit 0): wording the tone rules avoid, with the reason.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from device.config import ALL_PARTS, Config, ConfigError
+from device.script import Script, ScriptError, parse_script, parse_toml, read_script
+
+# Words a count may be said with, by language (the digit always counts).
+NUMBER_WORDS = {
+    "en": {1: ("one", "a"), 2: ("two",), 3: ("three",), 4: ("four",), 5: ("five",),
+           6: ("six",), 7: ("seven",), 8: ("eight",), 9: ("nine",)},
+    "de": {1: ("eins", "ein", "eine", "einen", "einem", "einer"), 2: ("zwei",), 3: ("drei",),
+           4: ("vier",), 5: ("fünf",), 6: ("sechs",), 7: ("sieben",), 8: ("acht",),
+           9: ("neun",)},
+}
+
+# Wording the tone rules avoid: (pattern, why), by language; "*" applies to every language.
+TONE = {
+    "*": [(r"\bsex\w*|\borgasm\w*", "it mentions sex: the words never say what happened")],
+    "en": [
+        (r"\bcalm down\b|\brelax\b", "an order to feel calm; offer instead (\"you can let your "
+                                     "breath slow\")"),
+        (r"\byou (must|have to|need to)\b", "an order; offer a choice (\"you can\", \"if you "
+                                            "like\")"),
+        (r"\bshould(n't)?\b", "\"should\" judges or orders; say what is possible instead"),
+        (r"\bsorry\b|\bapologies\b|\b(i|we) apologi[sz]e\b", "an apology: the voice never "
+                                                             "apologises"),
+        (r"\bdon't cry\b|\bstop crying\b", "it judges the tears; they are allowed"),
+    ],
+    "de": [
+        (r"\bberuhig\w* dich\b|\bentspann dich\b", "eine Anweisung, ruhig zu sein; biete an "
+                                                   "(\"du kannst\")"),
+        (r"\bdu (musst|sollst)\b|\bmusst du\b", "eine Anweisung; biete eine Wahl an"),
+        (r"\bsollte\w*\b", "\"sollte\" bewertet oder fordert"),
+        (r"\bentschuldig(e|ung)\b|\btut mir leid\b", "eine Entschuldigung: die Stimme "
+                                                      "entschuldigt sich nie"),
+        (r"\bwein nicht\b|\bhör auf zu weinen\b", "bewertet die Tränen; sie sind erlaubt"),
+    ],
+}
+
+
+@dataclass
+class ScriptReport:
+    where: str
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def check_script(config: Config, name: str, seconds_of: Any = None) -> ScriptReport:
+    """Check the script `name` (a path, or a built-in language; "" is English) against the
+    built-in one. `seconds_of(script, config)` gives each line's spoken seconds (by text);
+    without it, lines are estimated at the configured rate."""
+    from device.plan import cue_windows, estimate_spoken, plan_session
+
+    report = ScriptReport(name or "the built-in script")
+    try:
+        report.where, text = read_script(name)
+        doc = parse_toml(report.where, text)
+        _compare_keys(doc, report)
+        script = parse_script(doc, report.where)
+    except ScriptError as error:
+        report.errors.append(str(error))
+        return report
+    every_part = replace(config, session=replace(config.session, parts=ALL_PARTS))
+    if seconds_of is None:
+        guess = estimate_spoken(config.voice.rate)
+        seconds = {t: guess(t) for t in script.texts()}
+        report.notes.append(f"spoken lengths estimated at {config.voice.rate} words/min")
+    else:
+        seconds, note = seconds_of(script, every_part)
+        report.notes.append(note)
+    _check_cues(script, cue_windows(config, script), seconds, config.voice.rate, report)
+    _check_counts(script, report)
+    _check_tone(script, report)
+    try:
+        plan = plan_session(every_part if script.partner else config, script, seconds)
+        report.notes.append(f"{len(script.lines)} lines; every part: "
+                            f"{plan.seconds / 60:.1f} min with "
+                            f"{config.breathing.minutes:g} min of breathing")
+    except (ConfigError, ScriptError) as error:
+        report.errors.extend(getattr(error, "problems", [str(error)]))
+    return report
+
+
+def _flat(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Every key of a TOML document as a dotted path; [[ground.senses]] by their ids."""
+    for key, value in node.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            yield path, value
+            yield from _flat(value, path + ".")
+        elif key == "senses" and isinstance(value, list):
+            yield path, value
+            for i, entry in enumerate(value, start=1):
+                if isinstance(entry, dict):
+                    sense = f"{path}.{entry.get('id', i)}"
+                    yield sense, entry
+                    yield from _flat({k: v for k, v in entry.items() if k != "id"},
+                                     sense + ".")
+        else:
+            yield path, value
+
+
+def _line_groups(doc: dict[str, Any]) -> set[str]:
+    """The dotted paths of tables that hold named lines (their names may differ)."""
+    return {path for path, value in _flat(doc) if isinstance(value, dict) and value
+            and all(isinstance(v, str) for v in value.values())}
+
+
+def _compare_keys(doc: dict[str, Any], report: ScriptReport) -> None:
+    """Every key of the built-in script is there, and nothing else but lines of one's own."""
+    _, text = read_script("")
+    template = parse_toml("the built-in script", text)
+    known = dict(_flat(template))
+    groups = _line_groups(template)
+    mine = dict(_flat(doc))
+    for path in known:
+        parent = path.rsplit(".", 1)[0] if "." in path else ""
+        if path in mine or (parent and parent not in mine):
+            continue  # there; or inside something missing, which is reported itself
+        if isinstance(mine.get(parent), list):
+            continue  # lines as a plain list: named by position
+        if not parent or isinstance(mine.get(parent), dict):
+            report.errors.append(f"{report.where}: {path} is missing (the built-in script has "
+                                 "it; keep every key, translated)")
+    for group in groups:
+        if isinstance(mine.get(group), list):
+            report.warnings.append(f"{report.where}: {group} is a plain list: its lines are "
+                                   "named by position, so a recording or a translation no "
+                                   "longer matches once a line is added; name them as the "
+                                   "built-in script does")
+    for path in mine:
+        parent = path.rsplit(".", 1)[0] if "." in path else ""
+        if path in known or parent in groups or (parent and parent not in known):
+            continue  # known; a line of one's own; or inside something already reported
+        if parent.startswith("ground.senses.") or parent == "ground.senses":
+            continue
+        siblings = [k.rsplit(".", 1)[-1] for k in known
+                    if (k.rsplit(".", 1)[0] if "." in k else "") == parent]
+        match = difflib.get_close_matches(path.rsplit(".", 1)[-1], siblings, n=1, cutoff=0.5)
+        hint = f" Did you mean {(parent + '.') if parent else ''}{match[0]}?" if match else ""
+        report.errors.append(f"{report.where}: unknown key {path}: it would be ignored.{hint}")
+
+
+def _check_cues(script: Script, windows: dict[str, float], seconds: dict[str, float],
+                rate: int, report: ScriptReport) -> None:
+    """Each breathing cue must be spoken within its phase; a longer one is left out."""
+    groups = {"inhale": script.inhale, "exhale": script.exhale, "hold": script.hold}
+    ids = {text: line_id for line_id, text in script.lines}
+    for phase, lines in groups.items():
+        window = windows.get(phase)
+        if window is None:
+            report.notes.append(f"the breathing pattern has no {phase}: its cues are not "
+                                "spoken")
+            continue
+        for text in lines:
+            if seconds.get(text, 0.0) > window:
+                report.errors.append(
+                    f"{report.where}: {ids[text]} takes {seconds[text]:.1f} s at {rate} "
+                    f"words/min; its {phase} lasts {window:.1f} s with the grace: shorten "
+                    "it, or it is left out")
+
+
+def _check_counts(script: Script, report: ScriptReport) -> None:
+    """A grounding prompt says how many things to find, in its own words."""
+    words = NUMBER_WORDS.get(script.language.split("-")[0].split("_")[0])
+    if words is None:
+        report.notes.append(f"grounding counts not checked: no number words for "
+                            f"{script.language}")
+        return
+    ids = {text: line_id for line_id, text in script.lines}
+    for sense in script.senses:
+        said = {w.lower() for w in re.findall(r"\w+", sense.text)}
+        if str(sense.count) not in said and not said & set(words.get(sense.count, ())):
+            report.errors.append(f"{report.where}: {ids[sense.text]} has count = "
+                                 f"{sense.count}, but does not say it "
+                                 f"(\"{words[sense.count][0]}\")")
+
+
+def _check_tone(script: Script, report: ScriptReport) -> None:
+    rules = TONE["*"] + TONE.get(script.language.split("-")[0].split("_")[0], TONE["en"])
+    for line_id, text in script.lines:
+        for pattern, why in rules:
+            found = re.search(pattern, text, re.IGNORECASE)
+            if found:
+                report.warnings.append(f"{report.where}: {line_id}: \"{found.group(0)}\": "
+                                       f"{why}")
+
+
+def rendered_seconds(script: Script, config: Config) -> tuple[dict[str, float], str]:
+    """Each line's spoken seconds with the configured voice (made into the voice cache, as
+    `ebbtide check` does); lines it could not make are estimated."""
+    from audio.mixer import Mixer
+    from device.appliance import speaker_for
+    from device.plan import estimate_spoken, voice_lines
+
+    speaker = speaker_for(config, Mixer(48000), language=script.language)
+    made = speaker.prepare(voice_lines(config, script), log_problems=False)
+    report = speaker.voice_report
+    guess = estimate_spoken(config.voice.rate)
+    seconds = {text: made.get(text) or guess(text) for text in script.texts()}
+    engine = report.engine if report and report.engine else "no voice"
+    missing = len(script.texts()) - len(made)
+    note = f"spoken lengths made with {engine} at {config.voice.rate} words/min"
+    return seconds, note + (f" ({missing} estimated)" if missing else "")
