@@ -19,7 +19,7 @@ def report(config: Config, script: Script) -> int:
     length = (f"{pattern.max_cycles} cycles" if pattern.max_cycles
               else f"{config.breathing.minutes:g} min")
     print(f"pattern: {pattern.name}, {length} of breathing; "
-          f"script: {config.voice.script or 'built in'} ({len(script.texts())} lines)")
+          f"script: {script.where} ({len(script.texts())} lines)")
     # This fills the voice cache the service will read.
     speaker = speaker_for(config, language=script.language)
     lines = voice_lines(config, script)
