@@ -13,6 +13,7 @@ import itertools
 from bench.pins import recording_factory
 from device.plan import ease
 from device.runner import TICK_HZ
+from hardware.lgpio_pin import lgpio_levels
 from hardware.light import Light
 from hardware.lightness import lightness_for
 
@@ -20,13 +21,26 @@ FADE_S = 4.0
 BASELINE_FPS = 25  # gpiozero's pulse()
 PIN = 18
 
-# Duty levels per backend, as gpiozero drives them: lgpio truncates to whole percent
-# (101 levels), pigpio uses a range of 10000; RPi.GPIO and mock pins take any value.
-BACKENDS = {"lgpio (101 levels)": 100, "pigpio (10001 levels)": 10000, "exact": None}
+FREQUENCY = 500  # Hz, the Light's PWM frequency
+
+# Duty levels per backend at FREQUENCY, and whether it truncates (else rounds) to them.
+# Defaults on a Pi: lgpio (Bookworm, every Pi 5), as Ebbtide drives it (FineLGPIOPin: lgpio
+# rounds to the microsecond), and kernel PWM through sysfs (nanoseconds). For comparison:
+# lgpio as gpiozero drives it (whole percent), pigpio (range 10000), and exact.
+BACKENDS: dict[str, tuple[int | None, bool]] = {
+    f"lgpio, Ebbtide's pin ({lgpio_levels(FREQUENCY) + 1} levels)":
+        (lgpio_levels(FREQUENCY), False),
+    f"sysfs PWM ({round(1e9 / FREQUENCY) + 1} levels)": (round(1e9 / FREQUENCY), False),
+    "lgpio, gpiozero's pin (101 levels)": (100, True),
+    "pigpio (10001 levels)": (10000, True),
+    "exact": (None, False),
+}
 
 
-def _on_backend(duty: float, steps: int | None) -> float:
-    return duty if steps is None else int(duty * steps + 1e-9) / steps
+def _on_backend(duty: float, steps: int | None, truncates: bool) -> float:
+    if steps is None:
+        return duty
+    return (int(duty * steps + 1e-9) if truncates else round(duty * steps)) / steps
 
 
 def _max_step(duties: list[float]) -> float:
@@ -35,9 +49,10 @@ def _max_step(duties: list[float]) -> float:
     return max(abs(b - a) for a, b in itertools.pairwise(levels))
 
 
-def ours_max_step(steps: int | None) -> float:
+def ours_max_step(steps: int | None, truncates: bool) -> float:
     factory = recording_factory()
-    light = Light(PIN, max_brightness=1.0, pin_factory=factory, steps=steps)
+    light = Light(PIN, max_brightness=1.0, pin_factory=factory, frequency=FREQUENCY,
+                  steps=steps, truncates=truncates)
     try:
         ticks = round(FADE_S * TICK_HZ)
         for k in range(ticks + 1):
@@ -46,18 +61,19 @@ def ours_max_step(steps: int | None) -> float:
     finally:
         light.close()
         factory.close()
-    return _max_step([_on_backend(v, steps) for v in written])
+    return _max_step([_on_backend(v, steps, truncates) for v in written])
 
 
-def baseline_max_step(steps: int | None) -> float:
+def baseline_max_step(steps: int | None, truncates: bool) -> float:
     frames = int(BASELINE_FPS * FADE_S)
-    return _max_step([_on_backend(i / frames, steps) for i in range(frames)] + [1.0])
+    return _max_step([_on_backend(i / frames, steps, truncates) for i in range(frames)]
+                     + [1.0])
 
 
 def max_lightness_steps() -> dict[str, dict[str, float]]:
     """{"ours": {backend: step}, "baseline": {backend: step}}, in L* units."""
     return {
-        "ours": {name: round(ours_max_step(steps), 3) for name, steps in BACKENDS.items()},
-        "baseline": {name: round(baseline_max_step(steps), 3)
-                     for name, steps in BACKENDS.items()},
+        "ours": {name: round(ours_max_step(*levels), 3) for name, levels in BACKENDS.items()},
+        "baseline": {name: round(baseline_max_step(*levels), 3)
+                     for name, levels in BACKENDS.items()},
     }

@@ -91,7 +91,7 @@ class Appliance:
         self.log_tracebacks = log_tracebacks
         self.controller = Controller(clock, config.button.hold_seconds, listener, wake)
         self.light = Light(config.light.pin, max_brightness=config.light.max_brightness,
-                           pin_factory=pin_factory)
+                           pin_factory=pin_factory, backend=config.light.backend)
         self.light.off()
         try:
             self.button = ButtonEdges(config.button.pin, self.controller.edge,

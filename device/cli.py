@@ -153,7 +153,7 @@ def cmd_off(args: argparse.Namespace) -> int:
         config = error.usable or Config()
     try:
         factory = choose_factory()
-        switch_off(config.light.pin, factory)
+        how = switch_off(config.light.pin, factory, config.light.backend)
         factory.close()
     except NoPins as error:
         log.error("%s", error)
@@ -161,7 +161,8 @@ def cmd_off(args: argparse.Namespace) -> int:
     except Exception as error:  # e.g. the pin is held by another program
         log.error("cannot switch the light (GPIO%d) off: %s", config.light.pin, error)
         return EXIT_FAILED
-    log.info("the light (GPIO%d) is off", config.light.pin)
+    log.info("the light (GPIO%d) is off%s", config.light.pin,
+             f" ({how})" if how.startswith("hardware") else "")
     return 0
 
 

@@ -57,10 +57,14 @@ class BreathingConfig:
 MIN_BRIGHTNESS = 0.2  # below this a Pi's PWM has too few steps left to look like breathing
 
 
+LIGHT_BACKENDS = ("auto", "gpiozero", "sysfs")
+
+
 @dataclass(frozen=True)
 class LightConfig:
     pin: int = 18
     max_brightness: float = 0.8
+    backend: str = "auto"  # sysfs: kernel hardware PWM; gpiozero: lgpio's software PWM
 
 
 @dataclass(frozen=True)
@@ -286,6 +290,7 @@ _SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
     "light": {
         "pin": _integer(0, 27, _GPIO),
         "max_brightness": _number(MIN_BRIGHTNESS, 1.0),
+        "backend": _one_of(*LIGHT_BACKENDS),
     },
     "button": {
         "pin": _integer(0, 27, _GPIO),

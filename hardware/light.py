@@ -1,15 +1,70 @@
-"""The breathing LED: perceptual lightness in, PWM duty out."""
+"""The breathing LED: perceptual lightness in, PWM duty out.
+
+The PWM comes from the kernel's hardware PWM (sysfs_pwm, to the nanosecond) where the pin has
+it and the kernel offers it, or from gpiozero (lgpio's software PWM, to the microsecond).
+"""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 from gpiozero import PWMLED, DigitalOutputDevice
 from gpiozero.pins import Factory
+from gpiozero.pins.mock import MockFactory
 
+from hardware import sysfs_pwm
+from hardware.lgpio_pin import lgpio_levels
 from hardware.lightness import duty_for
 
-# Duty levels of the PWM backends that have few: gpiozero's lgpio pins truncate the duty
-# to whole percent. Others (RPi.GPIO, pigpio at range 10000, mock pins) are fine enough.
-PWM_STEPS = {"LGPIOFactory": 100}
+log = logging.getLogger("ebbtide")
+BACKENDS = ("auto", "gpiozero", "sysfs")
+
+
+def is_pi5() -> bool:
+    """A Raspberry Pi 5 (BCM2712): its PWM is the RP1's, with other channel numbers."""
+    try:
+        return b"brcm,bcm2712" in Path("/proc/device-tree/compatible").read_bytes()
+    except OSError:
+        return False
+
+
+def hardware_pwm(pin: int, backend: str, pin_factory: Factory | None,
+                 root: Path = sysfs_pwm.SYSFS_PWM) -> sysfs_pwm.SysfsPWM | None:
+    """The kernel's PWM channel for `pin`, if [light] backend lets it be used and it can be:
+    "auto" takes it quietly where it works; "sysfs" says why not (one warning) and the light
+    falls back to gpiozero, since a light matters more than its finest steps."""
+    if backend == "gpiozero" or isinstance(pin_factory, MockFactory):
+        return None
+    pi5 = is_pi5()
+    found = sysfs_pwm.hardware_pwm_channel(pin, pi5)
+    chip = sysfs_pwm.find_chip(root, pi5) if found else None
+    try:
+        if found is None:
+            raise sysfs_pwm.PWMUnavailable(
+                f"GPIO{pin} has no hardware PWM: use GPIO12, 13, 18 or 19")
+        if chip is None:
+            raise sysfs_pwm.PWMUnavailable(
+                f"no hardware PWM in {root}: add `{sysfs_pwm.overlay_line(pin)}` to "
+                "/boot/firmware/config.txt and reboot")
+        return sysfs_pwm.SysfsPWM(chip, found[0], root=root)
+    except sysfs_pwm.PWMUnavailable as error:
+        if backend == "sysfs":
+            log.warning("light.backend = \"sysfs\": %s; the light uses gpiozero", error)
+        else:
+            log.debug("hardware PWM not used: %s", error)
+        return None
+
+
+def pwm_levels(pin_class: str, frequency: float) -> tuple[int | None, bool]:
+    """(duty steps, whether the backend truncates to them) for a gpiozero pin class: lgpio
+    pins as gpiozero makes them truncate to whole percent; Ebbtide's own round to lgpio's
+    microsecond. Others (RPi.GPIO, pigpio at range 10000, mock pins) are fine enough."""
+    if pin_class == "LGPIOPin":
+        return 100, True
+    if pin_class == "FineLGPIOPin":
+        return lgpio_levels(frequency), False
+    return None, False
 
 
 class Light:
@@ -23,10 +78,21 @@ class Light:
 
     def __init__(self, pin: int, *, max_brightness: float = 1.0,
                  pin_factory: Factory | None = None, frequency: int = 500,
-                 steps: int | None = None) -> None:
+                 steps: int | None = None, truncates: bool = True,
+                 backend: str = "gpiozero", pwm_root: Path = sysfs_pwm.SYSFS_PWM) -> None:
+        """`backend` is [light] backend (hardware PWM is looked for in `pwm_root`). `steps`
+        and `truncates` describe the backend's duty levels (the bench's simulated
+        backends); by default they come from the backend."""
         self.max_brightness = max_brightness
-        self._led = PWMLED(pin, frequency=frequency, pin_factory=pin_factory)
-        self.steps = steps or PWM_STEPS.get(type(self._led.pin_factory).__name__)
+        self.hardware = hardware_pwm(pin, backend, pin_factory, pwm_root)
+        self._led: PWMLED | sysfs_pwm.SysfsPWM
+        if self.hardware is not None:
+            self._led = self.hardware  # nanoseconds: fine enough to need no steps
+        else:
+            self._led = PWMLED(pin, frequency=frequency, pin_factory=pin_factory)
+            if steps is None:
+                steps, truncates = pwm_levels(type(self._led.pin).__name__, frequency)
+        self.steps, self.truncates = steps, truncates
 
     def show(self, lightness: float) -> float:
         """Set the light to `lightness` (0-1 of max); return the duty sent to the pin."""
@@ -35,8 +101,8 @@ class Light:
             self._led.value = duty
             return duty
         duty = max(1, round(duty * self.steps)) / self.steps  # never rounds a glow to off
-        # Half a step up, so that the backend's truncation lands on this step.
-        self._led.value = min(1.0, duty + 0.5 / self.steps)
+        # Half a step up, so that a backend that truncates lands on this step.
+        self._led.value = min(1.0, duty + (0.5 / self.steps if self.truncates else 0.0))
         return duty
 
     def off(self) -> None:
@@ -50,8 +116,18 @@ class Light:
             self._led.close()
 
 
-def switch_off(pin: int, pin_factory: Factory | None = None) -> None:
-    """Drive the light's pin low and let it go, starting nothing else: for after the process
-    that drove it has ended in a way that could not switch it off (SIGKILL, a crash, the
-    watchdog). The kernel freed the pin with the dead process, at whatever level it had."""
+def switch_off(pin: int, pin_factory: Factory | None = None, backend: str = "auto",
+               root: Path = sysfs_pwm.SYSFS_PWM) -> str:
+    """Switch the light off, starting nothing else: for after the process that drove it has
+    ended in a way that could not (SIGKILL, a crash, the watchdog). A hardware PWM channel
+    left exported keeps its duty: it is set to 0 and released (the pin stays with the PWM,
+    for the next start). Otherwise the pin is driven low and let go: the kernel freed it
+    with the dead process, at whatever level it had. Says which it did."""
+    if backend != "gpiozero" and not isinstance(pin_factory, MockFactory):
+        pi5 = is_pi5()
+        found = sysfs_pwm.hardware_pwm_channel(pin, pi5)
+        chip = sysfs_pwm.find_chip(root, pi5) if found else None
+        if found and chip is not None and sysfs_pwm.switch_off(chip, found[0], root):
+            return f"hardware PWM pwmchip{chip}/pwm{found[0]}"
     DigitalOutputDevice(pin, initial_value=False, pin_factory=pin_factory).close()
+    return "pin driven low"

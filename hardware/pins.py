@@ -35,7 +35,7 @@ def choose_factory() -> Factory:
     with warnings.catch_warnings(record=True) as fallbacks:
         warnings.simplefilter("always")
         try:
-            return Device._default_pin_factory()
+            factory = Device._default_pin_factory()
         except Exception as error:
             reasons = "; ".join(str(w.message) for w in fallbacks) or str(error)
             raise NoPins(
@@ -43,6 +43,11 @@ def choose_factory() -> Factory:
                 f"Tried: {reasons}. To try Ebbtide without a Pi, use 'ebbtide demo' "
                 "or set GPIOZERO_PIN_FACTORY=mock."
             ) from None
+    if type(factory).__name__ == "LGPIOFactory":
+        from hardware.lgpio_pin import fine_pin_class
+
+        factory.pin_class = fine_pin_class()  # duty to the microsecond, not whole percent
+    return factory
 
 
 def _give_lgpio_a_writable_directory() -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 
-from hardware.light import Light, switch_off
+import pytest
+from test_sysfs_pwm import sysfs  # noqa: F401 - the fake /sys/class/pwm fixture
+
+from hardware.light import Light, hardware_pwm, switch_off
 from hardware.lightness import duty_for
 
 
@@ -57,3 +60,54 @@ def test_switch_off_darkens_a_pin_left_glowing_and_lets_it_go(pins):
     switch_off(18, pins)
     assert pin.state == 0 and pin.frequency is None
     Light(18, pin_factory=pins).close()  # released: the next run can take the pin
+
+
+@pytest.fixture
+def kernel_pwm(request, tmp_path):
+    """The fake /sys/class/pwm of test_sysfs_pwm, its chip a Pi 4's PWM."""
+    fake = request.getfixturevalue("sysfs")
+    device = tmp_path / "devices" / "fe20c000.pwm"
+    device.mkdir(parents=True)
+    (fake.chip / "device").symlink_to(device)
+    return fake
+
+
+def test_with_hardware_pwm_the_light_writes_nanoseconds_and_ends_unexported(kernel_pwm):
+    light = Light(18, max_brightness=1.0, backend="sysfs", pwm_root=kernel_pwm.root)
+    assert light.hardware is not None and light.steps is None
+    light.show(0.001)  # the faintest glow is not rounded away
+    assert int(kernel_pwm.channel(0).joinpath("duty_cycle").read_text()) >= 1
+    light.show(1.0)
+    assert kernel_pwm.channel(0).joinpath("duty_cycle").read_text().strip() == "2000000"
+    light.close()
+    writes = kernel_pwm.writes  # (the fake kernel acts on them now)
+    assert writes[-1][0] == "unexport" and not kernel_pwm.channel(0).exists()
+
+
+def test_sysfs_asked_for_but_not_there_is_one_warning_and_gpiozero_lights_it(tmp_path, caplog):
+    caplog.set_level("DEBUG", logger="ebbtide")
+    assert hardware_pwm(18, "sysfs", None, tmp_path / "none") is None
+    [line] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert "dtoverlay=pwm,pin=18,func=2" in line.getMessage()
+    assert "the light uses gpiozero" in line.getMessage()
+    caplog.clear()
+    assert hardware_pwm(18, "auto", None, tmp_path / "none") is None
+    assert not [r for r in caplog.records if r.levelname == "WARNING"], "auto is quiet"
+    assert hardware_pwm(17, "auto", None, tmp_path / "none") is None  # no PWM on GPIO17
+
+
+def test_mock_pins_never_use_hardware_pwm(kernel_pwm, pins):
+    light = Light(18, pin_factory=pins, backend="auto", pwm_root=kernel_pwm.root)
+    assert light.hardware is None
+    light.close()
+
+
+def test_switch_off_darkens_a_hardware_channel_left_glowing(kernel_pwm):
+    """After a SIGKILL an exported PWM channel keeps its duty; `ebbtide off` darkens it and
+    leaves the pin with the PWM (no GPIO write that would take it away)."""
+    light = Light(18, max_brightness=1.0, backend="sysfs", pwm_root=kernel_pwm.root)
+    light.show(0.8)  # then the process dies without closing
+    assert switch_off(18, None, "auto", kernel_pwm.root) == "hardware PWM pwmchip0/pwm0"
+    writes = kernel_pwm.writes
+    assert [w for w in writes if w[0].endswith("duty_cycle")][-1][1] == "0"
+    assert writes[-1][0] == "unexport" and not kernel_pwm.channel(0).exists()
