@@ -62,11 +62,14 @@ class Speaker:
         chime: bool = True,
         breath_sound: bool = False,
         maker_command: list[str] | None = None,
+        speaks: bool = True,
     ) -> None:
         """cache_dir None means default_cache_dir(). A given mixer means offline rendering:
         no stream is ever opened and the caller pulls the sound with mixer.render().
-        maker_command runs the voice maker's child (tests give a fake engine)."""
+        maker_command runs the voice maker's child (tests give a fake engine). speaks=False
+        ([voice] enabled = false) makes no line and says none: light, chime and breath only."""
         self.device = device
+        self.speaks = speaks
         self._maker = VoiceMaker(voice or VoiceSettings(),
                                  cache_dir if cache_dir is not None else cache.default_cache_dir(),
                                  maker_command)
@@ -129,6 +132,9 @@ class Speaker:
             return {ln.text: known.lines[ln.text].seconds for ln in lines
                     if ln.text in known.lines}
         self._lines = {line.text: line for line in lines}
+        if not self.speaks:
+            self.voice_report, self._silent = FillReport(), set(self._lines)
+            return {}
         report = self._maker.fill(lines, self.rate, progress, interrupt)
         self.voice_report = report
         self._cached = {text: entry.path for text, entry in report.lines.items()}
@@ -274,6 +280,8 @@ class Speaker:
         """The clip for text at the mixer's rate, read from the cache and checked; None if
         the line has no voice. A damaged file is made again at once (one log line), and so
         is a line that was not prepared."""
+        if not self.speaks:
+            return None
         path = self._cached.get(text)
         if path is not None:
             try:

@@ -23,7 +23,7 @@ from device.runner import Outcome, Runner
 from device.script import Script
 from device.wake import WakePipe
 from hardware.button import ButtonEdges
-from hardware.light import Light
+from hardware.light import Light, RGBLight
 from hardware.pins import PinFactory
 
 log = logging.getLogger("ebbtide")
@@ -41,7 +41,18 @@ def speaker_for(config: Config, mixer: Mixer | None = None,
     return Speaker(voice=VoiceSettings(v.engine, v.model, v.voice, v.rate, v.volume,
                                        v.recordings, language),
                    device=config.audio.output, mixer=mixer, cache_dir=cache_dir,
-                   chime=config.audio.chime, breath_sound=config.audio.breath_sound)
+                   chime=config.audio.chime, breath_sound=config.audio.breath_sound,
+                   speaks=v.enabled)
+
+
+def light_for(config: Config, pin_factory: PinFactory) -> Light | RGBLight:
+    """The light configured in [light]: one LED, or an RGB one in its day colour."""
+    c = config.light
+    if c.kind == "rgb":
+        return RGBLight(c.pins, color=c.color, common=c.common,
+                        max_brightness=c.max_brightness, pin_factory=pin_factory)
+    return Light(c.pin, max_brightness=c.max_brightness, pin_factory=pin_factory,
+                 backend=c.backend)
 
 
 def _wall_clock() -> datetime.datetime:
@@ -90,8 +101,7 @@ class Appliance:
         self.listener = listener
         self.log_tracebacks = log_tracebacks
         self.controller = Controller(clock, config.button.hold_seconds, listener, wake)
-        self.light = Light(config.light.pin, max_brightness=config.light.max_brightness,
-                           pin_factory=pin_factory, backend=config.light.backend)
+        self.light = light_for(config, pin_factory)
         self.light.off()
         try:
             self.button = ButtonEdges(config.button.pin, self.controller.edge,
@@ -181,9 +191,14 @@ class Appliance:
         self.controller.session_began()
         started = (self.wall_clock(), self.clock.now())
         volume, brightness = self.config.night.scales(started[0].astimezone().time())
+        night = (volume, brightness) != (1.0, 1.0)
         self.light.max_brightness = max(MIN_BRIGHTNESS,
                                         self.config.light.max_brightness * brightness)
-        self.listener("session", state="started", night=(volume, brightness) != (1.0, 1.0))
+        colour = {}
+        if isinstance(self.light, RGBLight):
+            self.light.color = self.config.light.night_color if night else self.config.light.color
+            colour = {"color": self.light.color}
+        self.listener("session", state="started", night=night, **colour)
         outcome: Outcome | None = None
         try:
             self.runner.glow(self.plan)  # the light comes first, then the sound and history

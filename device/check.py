@@ -29,6 +29,9 @@ def report(config: Config, script: Script) -> int:
         bar.done()
     voice = speaker.voice_report
     assert voice is not None
+    if not config.voice.enabled:
+        print("voice: off ([voice] enabled = false): sessions are silent, but for the chime "
+              "and the breath sound if [audio] has them")
     if voice.engine:
         model = f", model {voice.model}" if voice.model else ""
         print(f"voice: {voice.engine}{model}, {config.voice.rate} words/min")

@@ -135,7 +135,7 @@ def _run(args: argparse.Namespace, wake: WakePipe) -> int:
             return 0  # stopped while starting: nothing lit, nothing to say
         if not valid:
             appliance.blink(3)  # so the owner notices, and looks at the log
-        _log_voice(appliance.speaker.voice_report, session_lines(config, script))
+        _log_voice(appliance.speaker, session_lines(config, script))
         log.info("ready: press the button on GPIO%d to begin", config.button.pin)
         appliance.serve()
     return 0
@@ -153,7 +153,11 @@ def cmd_off(args: argparse.Namespace) -> int:
         config = error.usable or Config()
     try:
         factory = choose_factory()
-        how = switch_off(config.light.pin, factory, config.light.backend)
+        if config.light.kind == "rgb":
+            for pin in config.light.pins:
+                how = switch_off(pin, factory, "gpiozero")
+        else:
+            how = switch_off(config.light.pin, factory, config.light.backend)
         factory.close()
     except NoPins as error:
         log.error("%s", error)
@@ -161,7 +165,8 @@ def cmd_off(args: argparse.Namespace) -> int:
     except Exception as error:  # e.g. the pin is held by another program
         log.error("cannot switch the light (GPIO%d) off: %s", config.light.pin, error)
         return EXIT_FAILED
-    log.info("the light (GPIO%d) is off%s", config.light.pin,
+    pins = config.light.pins if config.light.kind == "rgb" else (config.light.pin,)
+    log.info("the light (%s) is off%s", ", ".join(f"GPIO{p}" for p in pins),
              f" ({how})" if how.startswith("hardware") else "")
     return 0
 
@@ -173,9 +178,12 @@ def session_lines(config: Config, script: Script) -> int:
     return len({line.text for line in voice_lines(config, script)})
 
 
-def _log_voice(report, total: int) -> None:
+def _log_voice(speaker, total: int) -> None:
     """One line for the journal: which voice speaks, and how much of the script is ready."""
-    if report is not None and report.engine and not report.stopped:
+    report = speaker.voice_report
+    if not speaker.speaks:
+        log.info("voice: off, sessions are silent ([voice] enabled = false)")
+    elif report is not None and report.engine and not report.stopped:
         model = f" ({Path(report.model).stem})" if report.model else ""
         log.info("voice: %s%s, %d of %d lines ready, %d from recordings", report.engine,
                  model, len(report.lines), total, report.recorded)
@@ -258,7 +266,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                               making=bar, wake=wake)
         if bar:
             bar.done()
-        _log_voice(appliance.speaker.voice_report, session_lines(config, script))
+        _log_voice(appliance.speaker, session_lines(config, script))
         stack.callback(appliance.close)
         print(f"Session ({config.breathing.pattern}): {session_shape(appliance.plan)}.")
         print("Press Enter to press the button (start, or next part); "

@@ -11,6 +11,7 @@ import datetime
 import difflib
 import math
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -65,6 +66,11 @@ class LightConfig:
     pin: int = 18
     max_brightness: float = 0.8
     backend: str = "auto"  # sysfs: kernel hardware PWM; gpiozero: lgpio's software PWM
+    kind: str = "single"  # or "rgb": pins, common, color and night_color
+    pins: tuple[int, int, int] = (18, 23, 24)  # red, green, blue
+    common: str = "cathode"
+    color: str = "#ffc890"  # a warm white
+    night_color: str = "#ff7e00"  # amber, with no blue: the eyes stay dark-adapted
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,7 @@ class ButtonConfig:
 
 @dataclass(frozen=True)
 class VoiceConfig:
+    enabled: bool = True  # false: a silent session, light (and chime, breath) only
     rate: int = 140
     volume: float = 0.9
     voice: str = ""
@@ -262,6 +269,21 @@ def _device(value: Any) -> str | int:
 _GPIO = " (a BCM GPIO number)"
 
 
+def _color(value: Any) -> str:
+    if isinstance(value, str) and re.fullmatch(r"#[0-9a-fA-F]{6}", value):
+        return value.lower()
+    raise _Bad('a colour as "#rrggbb", such as "#ff7e00" (amber)')
+
+
+def _rgb_pins(value: Any) -> tuple[int, int, int]:
+    if (isinstance(value, list) and len(value) == 3 and len(set(value)) == 3
+            and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 27
+                    for v in value)):
+        return (value[0], value[1], value[2])
+    raise _Bad("three different GPIO numbers (0 to 27) for red, green and blue, such as "
+               "[18, 23, 24]")
+
+
 def _parts(value: Any) -> tuple[str, ...]:
     """A list of part names: each known, each once, `close` last."""
     known = ", ".join(ALL_PARTS)
@@ -291,12 +313,18 @@ _SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
         "pin": _integer(0, 27, _GPIO),
         "max_brightness": _number(MIN_BRIGHTNESS, 1.0),
         "backend": _one_of(*LIGHT_BACKENDS),
+        "kind": _one_of("single", "rgb"),
+        "pins": _rgb_pins,
+        "common": _one_of("cathode", "anode"),
+        "color": _color,
+        "night_color": _color,
     },
     "button": {
         "pin": _integer(0, 27, _GPIO),
         "hold_seconds": _number(0.5, 10.0, " seconds"),
     },
     "voice": {
+        "enabled": _boolean,
         "rate": _integer(80, 250, " words per minute"),
         "volume": _number(0.0, 1.0),
         "voice": _text,
@@ -352,6 +380,8 @@ def _show(value: Any) -> str:
     if isinstance(value, list):
         if all(isinstance(v, str) for v in value):
             return "[" + ", ".join(f'"{v}"' for v in value) + "]"
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return "[" + ", ".join(str(v) for v in value) + "]"
         return "a list"
     if isinstance(value, str):
         return f'"{value}"'
@@ -468,7 +498,10 @@ def parse(document: Mapping[str, Any], where: str = "config",
         sections["voice"] = _with_voice_paths(sections["voice"], reader, folder, model_problems)
     config = Config(**sections, patterns=MappingProxyType(patterns))
     _check_breathing(config, reader, document)
-    if config.light.pin == config.button.pin:
+    if config.light.kind == "rgb" and config.button.pin in config.light.pins:
+        reader.bad("light.pins", list(config.light.pins),
+                   f"pins other than button.pin ({config.button.pin})")
+    elif config.light.kind == "single" and config.light.pin == config.button.pin:
         button_set = isinstance(document.get("button"), dict) and "pin" in document["button"]
         key, other = ("button.pin", "light.pin") if button_set else ("light.pin", "button.pin")
         reader.bad(key, config.light.pin, f"a pin other than {other} ({config.light.pin})")

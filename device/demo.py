@@ -28,6 +28,7 @@ class DemoScreen:
         self.phase = ""
         self.lightness = 0.0
         self.duty = 0.0
+        self.color: str | None = None  # an RGB light's "#rrggbb", drawn on a terminal
         self._drawn = 0.0
         self._lock = threading.Lock()
 
@@ -47,7 +48,9 @@ class DemoScreen:
                 self._print(f'   "{fields["text"]}"')
             elif event == "session":
                 state = fields["state"]
-                if state != "started":
+                if state == "started":
+                    self.color = str(fields["color"]) if "color" in fields else None
+                else:
                     self.part, self.phase = "idle", ""
                     again = "" if state == "interrupted" else (
                         "; press Enter to begin again, q to quit")
@@ -57,7 +60,11 @@ class DemoScreen:
         filled = round(self.lightness * BAR)
         phase = f" · {self.phase}" if self.phase else ""
         label = f"{self.part}{phase}"
-        return (f"{label:<20} [{'#' * filled}{'.' * (BAR - filled)}] "
+        lit = "#" * filled
+        if self.color and self.live:  # the light's own colour, on a 24-bit colour terminal
+            red, green, blue = (int(self.color[i:i + 2], 16) for i in (1, 3, 5))
+            lit = f"\x1b[38;2;{red};{green};{blue}m{lit}\x1b[0m"
+        return (f"{label:<20} [{lit}{'.' * (BAR - filled)}] "
                 f"{self.lightness * 100:3.0f}%  duty {self.duty:.3f}")
 
     def _draw(self, force: bool = False) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 from audio.clip import WavWriter
 from audio.mixer import Mixer
 from audio.speaker import Speaker
-from device.appliance import speaker_for
+from device.appliance import light_for, speaker_for
 from device.clock import SimulatedClock
 from device.config import Config
 from device.controller import Controller
@@ -127,8 +127,7 @@ def render_session(config: Config, script: Script, out: Path) -> SessionPlan:
 
     clock = SimulatedClock()
     recording = _Recording(clock)
-    light = Light(config.light.pin, max_brightness=config.light.max_brightness,
-                  pin_factory=mock_factory())
+    light = light_for(config, mock_factory())
     try:
         with WavWriter(out / "session.wav", RENDER_RATE) as wav:
             sound = OfflineSound(speaker, clock, wav)

@@ -116,6 +116,74 @@ class Light:
             self._led.close()
 
 
+def linear_color(hex_color: str) -> tuple[float, float, float]:
+    """An sRGB "#rrggbb" as linear light per channel, scaled so the brightest is 1: the
+    colour's hue at full brightness."""
+    channels = [int(hex_color[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    top = max(linear) or 1.0
+    return (linear[0] / top, linear[1] / top, linear[2] / top)
+
+
+class RGBLight:
+    """An RGB LED whose lightness follows CIE L* in one colour: each channel's duty is the
+    same perceptual curve times the colour's share of that channel, so the hue holds from
+    the faintest glow to the top, and a colour with no blue never lights the blue die.
+
+    `common` is the LED's shared leg: "cathode" (to GND: high is on) or "anode" (to 3.3 V:
+    low is on). A channel with a glow is never rounded to off on a backend with few steps.
+    """
+
+    def __init__(self, pins: tuple[int, int, int], *, color: str = "#ffffff",
+                 common: str = "cathode", max_brightness: float = 1.0,
+                 pin_factory: Factory | None = None, frequency: int = 500) -> None:
+        self.max_brightness = max_brightness
+        self.color = color
+        self._leds: list[PWMLED] = []
+        try:
+            for pin in pins:
+                self._leds.append(PWMLED(pin, active_high=common == "cathode",
+                                         frequency=frequency, pin_factory=pin_factory))
+        except BaseException:
+            self.close()
+            raise
+        self.steps, _ = pwm_levels(type(self._leds[0].pin).__name__, frequency)
+
+    @property
+    def color(self) -> str:
+        return self._color
+
+    @color.setter
+    def color(self, hex_color: str) -> None:
+        self._color, self._shares = hex_color, linear_color(hex_color)
+
+    def show(self, lightness: float) -> float:
+        """Set the light to `lightness` (0-1 of max) in its colour; return the overall duty
+        (the brightest channel's)."""
+        duty = duty_for(lightness * self.max_brightness)
+        channels = [self._on_steps(duty * share) for share in self._shares]
+        for led, value in zip(self._leds, channels, strict=True):
+            led.value = value
+        return max(channels)
+
+    def _on_steps(self, duty: float) -> float:
+        if self.steps is None or duty <= 0:
+            return duty
+        return min(1.0, max(1, round(duty * self.steps)) / self.steps)
+
+    def off(self) -> None:
+        for led in self._leds:
+            led.off()
+
+    def close(self) -> None:
+        """Off, every channel, and the pins released."""
+        for led in self._leds:
+            try:
+                led.off()
+            finally:
+                led.close()
+
+
 def switch_off(pin: int, pin_factory: Factory | None = None, backend: str = "auto",
                root: Path = sysfs_pwm.SYSFS_PWM) -> str:
     """Switch the light off, starting nothing else: for after the process that drove it has

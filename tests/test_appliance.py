@@ -14,12 +14,13 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from audio.mixer import Mixer
 from audio.speaker import Speaker
-from device.appliance import BLINK_OFF_S, BLINK_ON_S, Appliance
+from device.appliance import BLINK_OFF_S, BLINK_ON_S, Appliance, speaker_for
 from device.clock import SimulatedClock
 from device.config import parse
 from device.controller import SIGNALS
 from device.history import History
 from device.notify import ServiceNotifier
+from device.plan import plan_session
 from device.script import load_script
 from hardware.lightness import lightness_for
 
@@ -311,3 +312,67 @@ def test_an_engine_that_crashes_leaves_a_session_with_light_and_the_lines_it_mad
     warnings = [r.getMessage() for r in caplog.records if r.name.startswith("ebbtide")]
     assert len(warnings) == 1, warnings
     assert "signal 11" in warnings[0] and "34 of 39 lines are ready" in warnings[0]
+
+
+def test_with_the_voice_off_a_session_is_light_alone_and_nothing_is_made(tmp_path):
+    """[voice] enabled = false, for a partner asleep: the same session, no line made or
+    said, the chime kept if [audio] has it."""
+    config = parse({"breathing": {"minutes": 1}, "voice": {"enabled": False}})
+    factory = MockFactory(pin_class=MockPWMPin)
+    clock = SimulatedClock()
+    events: list = []
+    speaker = speaker_for(config, Mixer(48000), cache_dir=tmp_path / "voice")
+    device = Appliance(config, SCRIPT, clock=clock, pin_factory=factory, speaker=speaker,
+                       listener=lambda e, **f: events.append((clock.now(), e, f)),
+                       wall_clock=lambda: WALL_CLOCK["now"])
+    try:
+        button = factory.pin(17)
+        clock.at(1.0, button.drive_low)
+        clock.at(1.1, button.drive_high)
+        clock.at(2000.0, device.controller.quit)
+        device.serve()
+    finally:
+        device.close()
+        factory.close()
+    assert sessions(events) == ["started", "finished"]
+    assert not [e for _, e, _ in events if e == "clip"], "nothing is said"
+    assert not any((tmp_path / "voice").glob("*.wav")), "no line was made"
+    lights = [f["value"] for _, e, f in events if e == "light"]
+    assert max(lights) > 0.5 and lights[-1] == 0
+    voiced = plan_session(parse({"breathing": {"minutes": 1}}), SCRIPT, {})
+    assert device.plan.seconds == pytest.approx(voiced.seconds), "timed as if spoken"
+
+
+def test_an_rgb_light_breathes_amber_with_no_blue_in_quiet_hours(tmp_path):
+    config = parse({"breathing": {"minutes": 1},
+                    "light": {"kind": "rgb", "pins": [18, 23, 24]}})
+    factory = MockFactory(pin_class=MockPWMPin)
+    clock = SimulatedClock()
+    events: list = []
+    blue = factory.pin(24)
+    wall = {"now": datetime.datetime(2026, 6, 1, 12, 0).astimezone()}
+    device = Appliance(config, SCRIPT, clock=clock, pin_factory=factory,
+                       speaker=speaker_for(config, Mixer(48000), cache_dir=tmp_path),
+                       listener=lambda e, **f: events.append((e, f, blue.state)),
+                       wall_clock=lambda: wall["now"])
+    try:
+        for t, hour in ((1.0, 12), (1000.0, 23)):
+            clock.at(t - 0.5, lambda h=hour: wall.__setitem__(
+                "now", datetime.datetime(2026, 6, 1, h, 30).astimezone()))
+            clock.at(t, factory.pin(17).drive_low)
+            clock.at(t + 0.1, factory.pin(17).drive_high)
+        clock.at(2000.0, device.controller.quit)
+        device.serve()
+    finally:
+        device.close()
+        factory.close()
+    started = [i for i, (e, f, _) in enumerate(events)
+               if e == "session" and f["state"] == "started"]
+    assert [events[i][1]["color"] for i in started] == ["#ffc890", "#ff7e00"]
+    assert [events[i][1]["night"] for i in started] == [False, True]
+    day = [b for e, _, b in events[started[0]:started[1]] if e == "light"]
+    night = [b for e, _, b in events[started[1]:] if e == "light"]
+    assert len(day) > 100 and len(night) > 100
+    assert max(day) > 0.1, "a warm white has some blue"
+    assert max(night) == 0.0, "the night colour never lights blue"
+    assert [f["value"] for e, f, _ in events if e == "light"][-1] == 0

@@ -89,6 +89,14 @@ def test_off_switches_off_the_pin_run_used_and_nothing_else(tmp_path, text, pin)
     assert not (tmp_path / "state").exists(), "no history, no voice: only the pin"
 
 
+def test_off_switches_off_every_pin_of_an_rgb_light(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[light]\nkind = "rgb"\npins = [5, 6, 13]\n')
+    result = ebbtide("off", "--config", str(path), env={"GPIOZERO_PIN_FACTORY": "mock"})
+    assert result.returncode == 0
+    assert result.stderr == "ebbtide: the light (GPIO5, GPIO6, GPIO13) is off\n"
+
+
 def test_off_without_gpio_says_so_and_fails():
     result = ebbtide("off", env={"GPIOZERO_PIN_FACTORY": ""})
     if result.returncode == 0:

@@ -290,3 +290,22 @@ def test_a_breathing_only_session_and_a_built_in_translation_are_valid(tmp_path)
                                           r'of a script file, or the language of a built-in '
                                           r'script \("en", "de"\)'):
         load(path)
+
+
+def test_rgb_keys_are_checked(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[light]\nkind = "rgb"\npins = [18, 23, 17]\ncolor = "amber"\n'
+                    'night_color = "#FF7E00"\ncommon = "anode"\n')
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    problems = caught.value.problems
+    assert f'{path}: light.color = "amber" is not allowed: use a colour as "#rrggbb", such as ' \
+           '"#ff7e00" (amber).' in problems
+    assert f"{path}: light.pins = [18, 23, 17] is not allowed: use pins other than button.pin " \
+           "(17)." in problems
+    path.write_text('[light]\nkind = "rgb"\npins = [18, 23, 24]\nnight_color = "#FF7E00"\n')
+    config = load(path)
+    assert config.light.pins == (18, 23, 24) and config.light.night_color == "#ff7e00"
+    path.write_text('[light]\npins = [18, 18, 24]\n')
+    with pytest.raises(ConfigError, match="three different GPIO numbers"):
+        load(path)

@@ -7,7 +7,7 @@ import math
 import pytest
 from test_sysfs_pwm import sysfs  # noqa: F401 - the fake /sys/class/pwm fixture
 
-from hardware.light import Light, hardware_pwm, switch_off
+from hardware.light import Light, RGBLight, hardware_pwm, linear_color, switch_off
 from hardware.lightness import duty_for
 
 
@@ -111,3 +111,31 @@ def test_switch_off_darkens_a_hardware_channel_left_glowing(kernel_pwm):
     writes = kernel_pwm.writes
     assert [w for w in writes if w[0].endswith("duty_cycle")][-1][1] == "0"
     assert writes[-1][0] == "unexport" and not kernel_pwm.channel(0).exists()
+
+
+def test_an_rgb_light_fades_in_one_hue_and_amber_never_lights_blue(pins):
+    light = RGBLight((18, 23, 24), color="#ff7e00", max_brightness=1.0, pin_factory=pins)
+    red, green, blue = (pins.pin(p) for p in (18, 23, 24))
+    ratios = []
+    for lightness in (0.05, 0.2, 0.5, 0.8, 1.0):
+        duty = light.show(lightness)
+        assert duty == pytest.approx(red.state) and blue.state == 0
+        ratios.append(green.state / red.state)
+    assert max(ratios) - min(ratios) < 1e-9, "the hue holds at every brightness"
+    assert ratios[0] == pytest.approx(linear_color("#ff7e00")[1])
+    assert red.state == pytest.approx(duty_for(1.0))
+    light.color = "#ffffff"  # by day: every die alike
+    light.show(0.5)
+    assert red.state == green.state == blue.state > 0
+    light.close()
+    assert (red.state, green.state, blue.state) == (0, 0, 0)
+
+
+def test_a_common_anode_rgb_light_is_lit_by_pulling_low(pins):
+    light = RGBLight((18, 23, 24), color="#ff0000", common="anode", pin_factory=pins)
+    light.show(1.0)
+    assert pins.pin(18).state == pytest.approx(1 - duty_for(1.0))
+    assert pins.pin(23).state == 1 and pins.pin(24).state == 1  # high: dark
+    light.off()
+    assert all(pins.pin(p).state == 1 for p in (18, 23, 24))
+    light.close()
