@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gpiozero import PWMLED
 
@@ -20,8 +20,10 @@ from bench.press import BASELINE_FADE, NOON, SETTLE_S
 from device.appliance import Appliance
 from device.clock import MonotonicClock
 from device.config import Config
+from device.haptic import TAP_GAP_S, TAP_S
 from device.script import Script
 
+MOTOR_PIN = 12
 SAME_MOMENT_S = 0.001  # a cue and a phase boundary planned this close belong together
 
 
@@ -29,6 +31,7 @@ SAME_MOMENT_S = 0.001  # a cue and a phase boundary planned this close belong to
 class SessionTiming:
     seconds: float  # how long the session was measured
     ours_phase_error_ms: list[float]
+    haptic_phase_error_ms: list[float]  # the touch, on the same boundaries
     ours_drift_ms_per_10min: float
     cue_vs_light_ms: list[float]
     baseline_phase_error_ms: list[float]
@@ -37,13 +40,23 @@ class SessionTiming:
 
 def measure_session(config: Config, script: Script, speaker: Speaker,
                     seconds: float) -> SessionTiming:
-    """Run ours and the baseline together for `seconds` of real time."""
+    """Run ours and the baseline together for `seconds` of real time; ours with a motor
+    (on a pin of its own), so the touch is timed too."""
     factory = recording_factory()
     phases: list[float] = []  # when each phase boundary was written
+    touches: list[float] = []  # when each change of the touch was written
+
+    def note(event: str, **_: object) -> None:
+        if event == "phase":
+            phases.append(time.monotonic())
+        elif event == "haptic":
+            touches.append(time.monotonic())
+
+    if config.haptic.pin is None:
+        config = replace(config, haptic=replace(config.haptic, pin=MOTOR_PIN))
     appliance = Appliance(
         config, script, clock=MonotonicClock(), pin_factory=factory, speaker=speaker,
-        listener=lambda event, **_: phases.append(time.monotonic()) if event == "phase" else None,
-        log_tracebacks=False, wall_clock=lambda: NOON)
+        listener=note, log_tracebacks=False, wall_clock=lambda: NOON)
     thread = threading.Thread(target=appliance.serve, name="bench-session")
     thread.start()
     time.sleep(SETTLE_S)
@@ -70,9 +83,15 @@ def measure_session(config: Config, script: Script, speaker: Speaker,
     baseline_errors, baseline_elapsed = _pulse_errors(writes)
     factory.close()
     baseline_factory.close()
+    breathe = appliance.plan.part_named("breathe")
+    after_taps = breathe.start + 2 * TAP_S + TAP_GAP_S
+    boundaries = [t0 + s.start for s in breathe.segments
+                  if s.phase and s.start > after_taps and t0 + s.start < touches[-1]]
+    haptic = [(next(w for w in touches if w >= b - 0.0005) - b) * 1000 for b in boundaries]
     return SessionTiming(
         seconds=seconds,
         ours_phase_error_ms=ours,
+        haptic_phase_error_ms=haptic,
         ours_drift_ms_per_10min=ours[-1] * 600 / elapsed,
         cue_vs_light_ms=_cue_vs_light(appliance, t0, phases, heard),
         baseline_phase_error_ms=baseline_errors,

@@ -28,13 +28,13 @@ FREQUENCY = 500  # Hz, the Light's PWM frequency
 # rounds to the microsecond), and kernel PWM through sysfs (nanoseconds). For comparison:
 # lgpio as gpiozero drives it (whole percent), pigpio (range 10000), and exact.
 BACKENDS: dict[str, tuple[int | None, bool]] = {
-    f"lgpio, Ebbtide's pin ({lgpio_levels(FREQUENCY) + 1} levels)":
-        (lgpio_levels(FREQUENCY), False),
-    f"sysfs PWM ({round(1e9 / FREQUENCY) + 1} levels)": (round(1e9 / FREQUENCY), False),
-    "lgpio, gpiozero's pin (101 levels)": (100, True),
-    "pigpio (10001 levels)": (10000, True),
+    "lgpio-fine": (lgpio_levels(FREQUENCY), False),  # 2001 levels
+    "sysfs": (round(1e9 / FREQUENCY), False),  # 2,000,001 levels
+    "lgpio-gpiozero": (100, True),  # 101 levels
+    "pigpio": (10000, True),  # 10001 levels
     "exact": (None, False),
 }
+DEFAULT_ON_A_PI = ("lgpio-fine", "sysfs")
 
 
 def _on_backend(duty: float, steps: int | None, truncates: bool) -> float:

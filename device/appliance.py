@@ -24,6 +24,7 @@ from device.script import Script
 from device.wake import WakePipe
 from hardware.button import ButtonEdges
 from hardware.light import Light, RGBLight
+from hardware.motor import Motor
 from hardware.pins import PinFactory
 
 log = logging.getLogger("ebbtide")
@@ -53,6 +54,14 @@ def light_for(config: Config, pin_factory: PinFactory) -> Light | RGBLight:
                         max_brightness=c.max_brightness, pin_factory=pin_factory)
     return Light(c.pin, max_brightness=c.max_brightness, pin_factory=pin_factory,
                  backend=c.backend)
+
+
+def motor_for(config: Config, pin_factory: PinFactory) -> Motor | None:
+    """The vibration motor of [haptic], if it has a pin."""
+    h = config.haptic
+    if h.pin is None:
+        return None
+    return Motor(h.pin, strength=h.strength, start_duty=h.start_duty, pin_factory=pin_factory)
 
 
 def _wall_clock() -> datetime.datetime:
@@ -104,15 +113,21 @@ class Appliance:
         self.light = light_for(config, pin_factory)
         self.light.off()
         try:
-            self.button = ButtonEdges(config.button.pin, self.controller.edge,
-                                      pin_factory=pin_factory)
+            self.motor = motor_for(config, pin_factory)
+            try:
+                self.button = ButtonEdges(config.button.pin, self.controller.edge,
+                                          pin_factory=pin_factory)
+            except BaseException:
+                if self.motor is not None:
+                    self.motor.close()
+                raise
         except BaseException:
             self.light.close()
             self.controller.close()
             raise
         self.speaker = speaker or speaker_for(config, language=script.language)
         self.runner = Runner(clock, self.light, self.speaker, self.controller,
-                             self._noting_parts, heartbeat=self._alive)
+                             self._noting_parts, heartbeat=self._alive, motor=self.motor)
         # Making every line now (in a child process) fills the voice cache before the first
         # press; a SIGTERM meanwhile ends the making at once.
         self._making_since = clock.now()
@@ -255,17 +270,23 @@ class Appliance:
             self._record = None
 
     def _light_off(self) -> None:
-        """Off at the end of every session, whatever happened (the runner already tries)."""
-        try:
-            self.light.off()
-        except Exception as error:
-            log.error("cannot switch the light off: %s", error)
+        """Off at the end of every session, whatever happened (the runner already tries):
+        the light, and the motor."""
+        for output in (self.light, self.motor):
+            try:
+                if output is not None:
+                    output.off()
+            except Exception as error:
+                log.error("cannot switch the %s off: %s",
+                          "light" if output is self.light else "motor", error)
 
     def close(self) -> None:
         """Release everything; the light is off afterwards."""
         try:
             self.speaker.close()
             self.button.close()
+            if self.motor is not None:
+                self.motor.close()
         finally:
             self.light.close()
             self.controller.close()

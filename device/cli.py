@@ -145,6 +145,7 @@ def cmd_off(args: argparse.Namespace) -> int:
     """The light off, from a process of its own: systemd runs this after the service ends,
     however it ended (ExecStopPost=), so a killed or crashed service never leaves it lit."""
     from hardware.light import switch_off
+    from hardware.motor import switch_off as stop_motor
     from hardware.pins import NoPins, choose_factory
 
     try:
@@ -158,6 +159,8 @@ def cmd_off(args: argparse.Namespace) -> int:
                 how = switch_off(pin, factory, "gpiozero")
         else:
             how = switch_off(config.light.pin, factory, config.light.backend)
+        if config.haptic.pin is not None:
+            stop_motor(config.haptic.pin, factory)
         factory.close()
     except NoPins as error:
         log.error("%s", error)
@@ -166,8 +169,10 @@ def cmd_off(args: argparse.Namespace) -> int:
         log.error("cannot switch the light (GPIO%d) off: %s", config.light.pin, error)
         return EXIT_FAILED
     pins = config.light.pins if config.light.kind == "rgb" else (config.light.pin,)
-    log.info("the light (%s) is off%s", ", ".join(f"GPIO{p}" for p in pins),
-             f" ({how})" if how.startswith("hardware") else "")
+    log.info("the light (%s) is off%s%s", ", ".join(f"GPIO{p}" for p in pins),
+             f" ({how})" if how.startswith("hardware") else "",
+             f"; the motor (GPIO{config.haptic.pin}) is still" if config.haptic.pin is not None
+             else "")
     return 0
 
 
@@ -292,7 +297,8 @@ def cmd_render(args: argparse.Namespace) -> int:
         print(f"{part.name:<10} {part.start:7.1f} s  {part.seconds:6.1f} s  "
               f"{len(part.cues):2d} lines")
     print(f"{'total':<10} {plan.seconds:7.1f} s  ({plan.seconds / 60:.1f} min)")
-    print(f"wrote {out / 'session.wav'}, {out / 'light.csv'}, {out / 'events.csv'}")
+    touch = f", {out / 'haptic.csv'}" if config.haptic.pin is not None else ""
+    print(f"wrote {out / 'session.wav'}, {out / 'light.csv'}, {out / 'events.csv'}{touch}")
     return 0
 
 

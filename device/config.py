@@ -140,6 +140,15 @@ class SessionConfig:
 
 
 @dataclass(frozen=True)
+class HapticConfig:
+    """A vibration motor: none unless `pin` is set."""
+
+    pin: int | None = None
+    strength: float = 0.7  # the duty of a full touch
+    start_duty: float = 0.35  # below this duty the motor does not turn
+
+
+@dataclass(frozen=True)
 class HistoryConfig:
     enabled: bool = True
 
@@ -155,6 +164,7 @@ class Config:
     audio: AudioConfig = AudioConfig()
     night: NightConfig = NightConfig()
     session: SessionConfig = SessionConfig()
+    haptic: HapticConfig = HapticConfig()
     history: HistoryConfig = HistoryConfig()
     patterns: Mapping[str, BreathPattern] = field(
         default_factory=lambda: MappingProxyType({})
@@ -276,9 +286,9 @@ def _color(value: Any) -> str:
 
 
 def _rgb_pins(value: Any) -> tuple[int, int, int]:
-    if (isinstance(value, list) and len(value) == 3 and len(set(value)) == 3
+    if (isinstance(value, list) and len(value) == 3
             and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 27
-                    for v in value)):
+                    for v in value) and len(set(value)) == 3):
         return (value[0], value[1], value[2])
     raise _Bad("three different GPIO numbers (0 to 27) for red, green and blue, such as "
                "[18, 23, 24]")
@@ -346,6 +356,11 @@ _SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
         "brightness_scale": _number(MIN_BRIGHTNESS, 1.0),
     },
     "session": {"parts": _parts},
+    "haptic": {
+        "pin": _integer(0, 27, _GPIO),
+        "strength": _number(0.05, 1.0),
+        "start_duty": _number(0.0, 0.95),
+    },
     "history": {"enabled": _boolean},
 }
 
@@ -365,6 +380,7 @@ _SECTION_CLASSES = {
     "audio": AudioConfig,
     "night": NightConfig,
     "session": SessionConfig,
+    "haptic": HapticConfig,
     "history": HistoryConfig,
 }
 
@@ -470,6 +486,34 @@ class _Reader:
         return pattern
 
 
+# [profile] name: defaults for a kind of device; any key set in the file still wins.
+PROFILES: dict[str, dict[str, dict[str, Any]]] = {
+    "bedside": {},
+    # A Pi Zero 2 W worn or held, with earphones: the breath as touch, a light kept dim.
+    "wearable": {"haptic": {"pin": 12}, "light": {"max_brightness": MIN_BRIGHTNESS}},
+}
+
+
+def _with_profile(document: Mapping[str, Any], reader: _Reader) -> dict[str, Any]:
+    """The document over its profile's defaults ([profile] itself taken out)."""
+    merged = {k: v for k, v in document.items() if k != "profile"}
+    table = document.get("profile", {})
+    if not isinstance(table, dict):
+        reader.bad("profile", table, "a [profile] table with name")
+        return merged
+    for key, value in table.items():
+        if key != "name":
+            reader.unknown(f"profile.{key}", value, ["name"], "profile.")
+        elif value not in PROFILES:
+            reader.bad("profile.name", value, " or ".join(f'"{p}"' for p in PROFILES))
+        else:
+            for section, defaults in PROFILES[value].items():
+                mine = merged.get(section, {})
+                if isinstance(mine, dict):
+                    merged[section] = {**defaults, **mine}
+    return merged
+
+
 def parse(document: Mapping[str, Any], where: str = "config",
           folder: Path | None = None) -> Config:
     """Turn a parsed TOML document into a checked Config, or raise ConfigError.
@@ -479,7 +523,8 @@ def parse(document: Mapping[str, Any], where: str = "config",
     reader = _Reader(where)
     sections: dict[str, Any] = {}
     patterns: dict[str, BreathPattern] = {}
-    known = [*_SCHEMA, "patterns"]
+    known = [*_SCHEMA, "patterns", "profile"]
+    document = _with_profile(document, reader)
     for name, table in document.items():
         if name in _SCHEMA:
             sections[name] = _SECTION_CLASSES[name](**reader.section(name, table))
@@ -505,6 +550,14 @@ def parse(document: Mapping[str, Any], where: str = "config",
         button_set = isinstance(document.get("button"), dict) and "pin" in document["button"]
         key, other = ("button.pin", "light.pin") if button_set else ("light.pin", "button.pin")
         reader.bad(key, config.light.pin, f"a pin other than {other} ({config.light.pin})")
+    haptic = config.haptic
+    if haptic.start_duty >= haptic.strength and "haptic" in document:
+        reader.bad("haptic.start_duty", haptic.start_duty,
+                   f"less than haptic.strength ({_fmt(haptic.strength)}): a touch runs from "
+                   "where the motor starts up to its strength")
+    light_pins = config.light.pins if config.light.kind == "rgb" else (config.light.pin,)
+    if haptic.pin is not None and haptic.pin in (*light_pins, config.button.pin):
+        reader.bad("haptic.pin", haptic.pin, "a pin of its own, not the light's or the button's")
     if reader.problems or model_problems:
         usable = None
         if not reader.problems:

@@ -29,6 +29,7 @@ class DemoScreen:
         self.lightness = 0.0
         self.duty = 0.0
         self.color: str | None = None  # an RGB light's "#rrggbb", drawn on a terminal
+        self.touch: float | None = None  # the motor's touch, when there is a motor
         self._drawn = 0.0
         self._lock = threading.Lock()
 
@@ -38,6 +39,9 @@ class DemoScreen:
                 self.duty = float(fields["value"])  # type: ignore[arg-type]
                 self.lightness = float(fields["lightness"])  # type: ignore[arg-type]
                 self._draw(force=self.duty == 0.0)
+            elif event == "haptic":
+                self.touch = float(fields["touch"])  # type: ignore[arg-type]
+                self._draw()
             elif event == "part":
                 self.part, self.phase = str(fields["name"]), ""
                 self._print(f"-- {self.part} --")
@@ -64,8 +68,9 @@ class DemoScreen:
         if self.color and self.live:  # the light's own colour, on a 24-bit colour terminal
             red, green, blue = (int(self.color[i:i + 2], 16) for i in (1, 3, 5))
             lit = f"\x1b[38;2;{red};{green};{blue}m{lit}\x1b[0m"
+        touch = f"  touch {self.touch:.2f}" if self.touch is not None else ""
         return (f"{label:<20} [{lit}{'.' * (BAR - filled)}] "
-                f"{self.lightness * 100:3.0f}%  duty {self.duty:.3f}")
+                f"{self.lightness * 100:3.0f}%  duty {self.duty:.3f}{touch}")
 
     def _draw(self, force: bool = False) -> None:
         now = time.monotonic()

@@ -118,6 +118,11 @@ class SessionPlan:
         i = bisect.bisect_right(self._starts, t) - 1
         return self._segments[i].lightness_at(t)
 
+    def segment_at(self, t: float) -> Segment:
+        """The light segment under `t` (the first before the start, the last after the end)."""
+        i = bisect.bisect_right(self._starts, t) - 1
+        return self._segments[min(max(i, 0), len(self._segments) - 1)]
+
     def part_at(self, t: float) -> Part:
         for part in self.parts:
             if t < part.stop:

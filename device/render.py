@@ -6,6 +6,7 @@ mock pin and the real speaker and mixer, so the files show what the device would
   session.wav  the audio mix at real time positions: voice, chime and breath sound
   light.csv    t_s,part,lightness,duty at 100 rows per second
   events.csv   t_s,kind,detail,duration_s for parts, phases and spoken lines
+  haptic.csv   t_s,part,strength,duty at 100 rows per second, when [haptic] has a pin
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 from audio.clip import WavWriter
 from audio.mixer import Mixer
 from audio.speaker import Speaker
-from device.appliance import light_for, speaker_for
+from device.appliance import light_for, motor_for, speaker_for
 from device.clock import SimulatedClock
 from device.config import Config
 from device.controller import Controller
@@ -45,10 +46,15 @@ class _Recording:
     light_t: list[float] = field(default_factory=list)
     light_rows: list[tuple[float, float]] = field(default_factory=list)
     events: list[tuple[float, str, str, float]] = field(default_factory=list)
+    touch_t: list[float] = field(default_factory=list)
+    touches: list[tuple[float, float]] = field(default_factory=list)  # (touch, duty)
 
     def __call__(self, event: str, **fields: object) -> None:
         t = self.clock.now()
-        if event in ("part", "phase"):
+        if event == "haptic":
+            self.touch_t.append(t)
+            self.touches.append((float(fields["touch"]), float(fields["value"])))  # type: ignore[arg-type]
+        elif event in ("part", "phase"):
             self.events.append((t, event, str(fields["name"]), float(fields["seconds"])))
         elif event == "clip":
             self.events.append((t, "say", str(fields["text"]), float(fields["seconds"])))
@@ -127,34 +133,54 @@ def render_session(config: Config, script: Script, out: Path) -> SessionPlan:
 
     clock = SimulatedClock()
     recording = _Recording(clock)
-    light = light_for(config, mock_factory())
+    pins = mock_factory()
+    light = light_for(config, pins)
+    motor = motor_for(config, pins)
     try:
         with WavWriter(out / "session.wav", RENDER_RATE) as wav:
             sound = OfflineSound(speaker, clock, wav)
             runner = Runner(clock, _RecordedLight(light, recording), sound,
-                            Controller(clock, config.button.hold_seconds), recording)
+                            Controller(clock, config.button.hold_seconds), recording,
+                            motor=motor)
             runner.run(plan, speaker.open(config.audio.volume) or 0.0)  # plays to the end
             sound.mix_until(math.ceil(plan.seconds * RENDER_RATE) / RENDER_RATE)
     finally:
         light.close()
+        if motor is not None:
+            motor.close()
     _write_light(out / "light.csv", plan, recording)
+    if motor is not None:
+        _write_haptic(out / "haptic.csv", plan, recording)
     _write_events(out / "events.csv", recording)
     return plan
 
 
 def _write_light(path: Path, plan: SessionPlan, recording: _Recording) -> None:
-    """One row per 10 ms: the last value written at or before that instant (the device
+    _write_sampled(path, plan, ("lightness", "duty"), ("{:.5f}", "{:.6f}"),
+                   recording.light_t, recording.light_rows)
+
+
+def _write_haptic(path: Path, plan: SessionPlan, recording: _Recording) -> None:
+    """The touch (0-1 of the configured strength) and the duty the motor was given."""
+    _write_sampled(path, plan, ("strength", "duty"), ("{:.4f}", "{:.4f}"),
+                   recording.touch_t, recording.touches)
+
+
+def _write_sampled(path: Path, plan: SessionPlan, names: tuple[str, str],
+                   formats: tuple[str, str], times: list[float],
+                   values: list[tuple[float, float]]) -> None:
+    """One row per 10 ms: the last values written at or before that instant (the device
     writes at its own tick rate, and on every phase boundary)."""
     rows = round(plan.seconds * ROWS_PER_SECOND) + 1
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["t_s", "part", "lightness", "duty"])
+        writer.writerow(["t_s", "part", *names])
         for n in range(rows):
             t = n / ROWS_PER_SECOND
-            k = bisect.bisect_right(recording.light_t, t + 1e-9) - 1
-            lightness, duty = recording.light_rows[k] if k >= 0 else (0.0, 0.0)
-            part = plan.part_at(t).name
-            writer.writerow([f"{t:.2f}", part, f"{lightness:.5f}", f"{duty:.6f}"])
+            k = bisect.bisect_right(times, t + 1e-9) - 1
+            pair = values[k] if k >= 0 else (0.0, 0.0)
+            writer.writerow([f"{t:.2f}", plan.part_at(t).name,
+                             *(form.format(v) for form, v in zip(formats, pair, strict=True))])
 
 
 def _write_events(path: Path, recording: _Recording) -> None:

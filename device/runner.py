@@ -20,6 +20,7 @@ from typing import Protocol
 from device.clock import Clock
 from device.controller import Command, Controller
 from device.events import Listener, ignore
+from device.haptic import touch_at
 from device.plan import Segment, SessionPlan, ease
 
 log = logging.getLogger("ebbtide")
@@ -32,6 +33,13 @@ TICK_HZ = 50.0  # how often the light is written while it moves
 class LightOutput(Protocol):
     def show(self, lightness: float) -> float:
         """Show a perceptual lightness (0-1); return the duty sent."""
+
+    def off(self) -> None: ...
+
+
+class TouchOutput(Protocol):
+    def show(self, touch: float) -> float:
+        """Set the touch (0-1); return the duty sent."""
 
     def off(self) -> None: ...
 
@@ -112,10 +120,14 @@ class Runner:
     def __init__(self, clock: Clock, light: LightOutput, sound: SoundOutput,
                  control: Controller, listener: Listener = ignore, *,
                  tick_hz: float = TICK_HZ, stop_fade: float = 2.0,
-                 heartbeat: Callable[[], None] = lambda: None) -> None:
+                 heartbeat: Callable[[], None] = lambda: None,
+                 motor: TouchOutput | None = None) -> None:
         """heartbeat is called on every wake-up: the service's watchdog comes from here,
-        so a hung loop stops it."""
+        so a hung loop stops it. A `motor` gives the breath as touch (device/haptic.py), on
+        the same ticks and deadlines as the light."""
         self.clock = clock
+        self.motor = motor
+        self._touch_duty: float | None = None
         self.heartbeat = heartbeat
         self.light = light
         self.sound = sound
@@ -197,6 +209,8 @@ class Runner:
                 level = ease(blend[1], level, x) if x < 1 else level
                 blend = None if x >= 1 else blend
             self._show(level)
+            if self.motor is not None:
+                self._touch(touch_at(plan, max(now - t0 + shift, 0.0)))
             while t0 + k / self.tick_hz <= now:
                 k += 1
             deadline = min(t0 + k / self.tick_hz, end)
@@ -223,6 +237,8 @@ class Runner:
             if now >= end:
                 return Outcome.STOPPED
             self._show(ease(begin, 0.0, (now - start) / self.stop_fade))
+            if self.motor is not None:
+                self._touch(0.0)
             while start + k / self.tick_hz <= now:
                 k += 1
             self.clock.wait_until(min(start + k / self.tick_hz, end), self.control.wake)
@@ -262,10 +278,23 @@ class Runner:
             self._duty = duty
             self.listener("light", value=duty, lightness=round(lightness, 5))
 
+    def _touch(self, touch: float) -> None:
+        duty = self.motor.show(touch) if self.motor is not None else 0.0
+        if duty != self._touch_duty:
+            self._touch_duty = duty
+            self.listener("haptic", value=duty, touch=round(touch, 5))
+
     def _dark(self) -> None:
-        """Off, whatever else failed."""
+        """Off, whatever else failed: the light, and the motor."""
         self._lightness = 0.0
-        self.light.off()
+        try:
+            self.light.off()
+        finally:
+            if self.motor is not None:
+                self.motor.off()
+                if self._touch_duty not in (None, 0.0):
+                    self._touch_duty = 0.0
+                    self.listener("haptic", value=0.0, touch=0.0)
         if self._duty != 0.0:
             self._duty = 0.0
             self.listener("light", value=0.0, lightness=0.0)

@@ -376,3 +376,39 @@ def test_an_rgb_light_breathes_amber_with_no_blue_in_quiet_hours(tmp_path):
     assert max(day) > 0.1, "a warm white has some blue"
     assert max(night) == 0.0, "the night colour never lights blue"
     assert [f["value"] for e, f, _ in events if e == "light"][-1] == 0
+
+
+def test_the_motor_breathes_and_is_still_after_every_ending(tmp_path):
+    """[haptic] pin: touch in the breathing; still after a session that ends, is stopped by a
+    hold, or is cut off by a quit."""
+    config = parse({"breathing": {"minutes": 1}, "haptic": {"pin": 12}})
+    factory = MockFactory(pin_class=MockPWMPin)
+    clock = SimulatedClock()
+    events: list = []
+    motor = factory.pin(12)
+    device = Appliance(config, SCRIPT, clock=clock, pin_factory=factory,
+                       speaker=speaker_for(config, Mixer(48000), cache_dir=tmp_path),
+                       listener=lambda e, **f: events.append((e, f, motor.state)),
+                       wall_clock=lambda: WALL_CLOCK["now"])
+    button = factory.pin(17)
+    try:
+        clock.at(1.0, button.drive_low)      # 1: plays to the end
+        clock.at(1.1, button.drive_high)
+        clock.at(1000.0, button.drive_low)   # 2: stopped by a hold in the breathing
+        clock.at(1000.1, button.drive_high)
+        clock.at(1040.0, button.drive_low)
+        clock.at(1045.0, button.drive_high)
+        clock.at(2000.0, button.drive_low)   # 3: quit mid-breathing
+        clock.at(2000.1, button.drive_high)
+        clock.at(2040.0, device.controller.quit)
+        device.serve()
+        ends = [i for i, (e, f, _) in enumerate(events)
+                if e == "session" and f["state"] != "started"]
+        assert [events[i][1]["state"] for i in ends] == ["finished", "stopped", "interrupted"]
+        assert all(events[i][2] == 0 for i in ends), "the motor is still after each ending"
+        touches = [f["value"] for e, f, _ in events if e == "haptic"]
+        assert max(touches) > 0.5 and touches[-1] == 0.0
+    finally:
+        device.close()
+        factory.close()
+    assert motor.state == 0

@@ -13,7 +13,7 @@ KEYS = {
     "press_to_light_ms": True, "press_to_audio_ms": True, "phase_error_ms": True,
     "drift_ms_per_10min": True, "cue_vs_light_ms": False, "max_lightness_step": True,
     "cpu_idle_pct": False, "cpu_session_pct": True, "rss_mb": True, "ready_s": False,
-    "voice_render_s": True,
+    "voice_render_s": True, "haptic_phase_error_ms": False,
 }  # figure -> whether it has a baseline run side by side
 
 

@@ -309,3 +309,24 @@ def test_rgb_keys_are_checked(tmp_path):
     path.write_text('[light]\npins = [18, 18, 24]\n')
     with pytest.raises(ConfigError, match="three different GPIO numbers"):
         load(path)
+
+
+def test_the_wearable_profile_sets_defaults_that_the_file_can_still_change(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[profile]\nname = "wearable"\n')
+    config = load(path)
+    assert config.haptic.pin == 12 and config.light.max_brightness == 0.2
+    path.write_text('[profile]\nname = "wearable"\n[haptic]\npin = 5\nstrength = 0.5\n')
+    config = load(path)
+    assert (config.haptic.pin, config.haptic.strength) == (5, 0.5)
+    path.write_text('[profile]\nname = "watch"\n[haptic]\npin = 18\n')
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    assert f'{path}: profile.name = "watch" is not allowed: use "bedside" or "wearable".' \
+        in caught.value.problems
+    assert any("haptic.pin = 18 is not allowed: use a pin of its own" in p
+               for p in caught.value.problems)
+    path.write_text('[haptic]\npin = 12\nstrength = 0.3\nstart_duty = 0.4\n')
+    with pytest.raises(ConfigError, match="haptic.start_duty = 0.4 is not allowed: use less "
+                                          r"than haptic.strength \(0.3\)"):
+        load(path)

@@ -114,3 +114,28 @@ def test_two_keys_switch_the_whole_session_to_german(tmp_path):
     first = plan.cues[0]
     spoken = audio[round(first.at * rate):round((first.at + first.seconds) * rate)]
     assert np.sqrt(np.mean(spoken ** 2)) > 0.01, "it was heard"
+
+
+def test_with_a_motor_the_render_writes_the_touch_of_every_breath(tmp_path):
+    from device.haptic import TAP_GAP_S, TAP_S
+
+    config = parse({"breathing": {"minutes": 1, "pattern": "box"}, "haptic": {"pin": 12},
+                    "session": {"parts": ["arrive", "breathe", "close"]}})
+    plan = render_session(config, load_script(), tmp_path)
+    with (tmp_path / "haptic.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["t_s", "part", "strength", "duty"]
+    assert len(rows) == round(plan.seconds * ROWS_PER_SECOND) + 1
+    touch = {round(float(r["t_s"]), 2): float(r["duty"]) for r in rows}
+    breathe = plan.part_named("breathe")
+    taps_end = breathe.start + 2 * TAP_S + TAP_GAP_S
+    for segment in breathe.segments:
+        inside = [d for t, d in touch.items()
+                  if max(segment.start, taps_end) + 0.05 < t < segment.stop - 0.05]
+        if not inside:
+            continue
+        if segment.phase in ("inhale", "exhale"):
+            assert max(inside) > 0.3, f"touch in the {segment.phase} at {segment.start}"
+        else:
+            assert max(inside) == 0.0, f"none in the hold at {segment.start}"
+    assert float(rows[-1]["duty"]) == 0.0 and float(rows[-1]["strength"]) == 0.0
