@@ -156,7 +156,8 @@ def cmd_off(args: argparse.Namespace) -> int:
         factory = choose_factory()
         if config.light.kind == "rgb":
             for pin in config.light.pins:
-                how = switch_off(pin, factory, "gpiozero")
+                how = switch_off(pin, factory, "gpiozero",
+                                 lit_when_high=config.light.common == "cathode")
         else:
             how = switch_off(config.light.pin, factory, config.light.backend)
         if config.haptic.pin is not None:

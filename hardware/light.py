@@ -185,17 +185,19 @@ class RGBLight:
 
 
 def switch_off(pin: int, pin_factory: Factory | None = None, backend: str = "auto",
-               root: Path = sysfs_pwm.SYSFS_PWM) -> str:
+               root: Path = sysfs_pwm.SYSFS_PWM, lit_when_high: bool = True) -> str:
     """Switch the light off, starting nothing else: for after the process that drove it has
     ended in a way that could not (SIGKILL, a crash, the watchdog). A hardware PWM channel
     left exported keeps its duty: it is set to 0 and released (the pin stays with the PWM,
-    for the next start). Otherwise the pin is driven low and let go: the kernel freed it
-    with the dead process, at whatever level it had. Says which it did."""
+    for the next start). Otherwise the pin is driven to dark (low; high for a common-anode
+    die, `lit_when_high` False) and let go: the kernel freed it with the dead process, at
+    whatever level it had. Says which it did."""
     if backend != "gpiozero" and not isinstance(pin_factory, MockFactory):
         pi5 = is_pi5()
         found = sysfs_pwm.hardware_pwm_channel(pin, pi5)
         chip = sysfs_pwm.find_chip(root, pi5) if found else None
         if found and chip is not None and sysfs_pwm.switch_off(chip, found[0], root):
             return f"hardware PWM pwmchip{chip}/pwm{found[0]}"
-    DigitalOutputDevice(pin, initial_value=False, pin_factory=pin_factory).close()
-    return "pin driven low"
+    DigitalOutputDevice(pin, active_high=lit_when_high, initial_value=False,
+                        pin_factory=pin_factory).close()
+    return "pin driven dark"

@@ -139,3 +139,12 @@ def test_a_common_anode_rgb_light_is_lit_by_pulling_low(pins):
     light.off()
     assert all(pins.pin(p).state == 1 for p in (18, 23, 24))
     light.close()
+
+
+def test_switch_off_darkens_a_common_anode_die_by_driving_it_high(pins):
+    pin = pins.pin(23)
+    pin.function = "output"
+    pin.state = 0  # low: a common-anode die left lit
+    pin.clear_states()
+    switch_off(23, pins, "gpiozero", lit_when_high=False)
+    assert [s.state for s in pin.states][:2] == [0, 1], "driven high (dark), then let go"
