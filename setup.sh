@@ -38,7 +38,16 @@ for p in "${packages[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
     sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    if [ "$(id -u)" -ne 0 ]; then
+        if ! command -v sudo >/dev/null; then
+            echo "setup: these system packages are missing: ${missing[*]}" >&2
+            echo "setup: there is no sudo here; install them as root, then run $0 ${mode} again:" >&2
+            echo "  su -c 'apt-get update && apt-get install -y ${missing[*]}'" >&2
+            echo "setup: (or ask whoever looks after this machine to install them)" >&2
+            exit 1
+        fi
+        sudo="sudo"
+    fi
     echo "setup: installing ${missing[*]}"
     $sudo apt-get update -qq
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \

@@ -250,9 +250,10 @@ class _SessionLog:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from audio.stream import AudioUnavailable, describe_output
     from device.appliance import Appliance
     from device.clock import MonotonicClock
-    from device.demo import DemoScreen, Keyboard
+    from device.demo import DemoScreen, Keyboard, ScreenLog, quiet_keys
     from device.events import Listeners
     from device.plan import session_shape
     from device.progress import ProgressBar
@@ -275,8 +276,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _log_voice(appliance.speaker, session_lines(config, script))
         stack.callback(appliance.close)
         print(f"Session ({config.breathing.pattern}): {session_shape(appliance.plan)}.")
+        try:
+            describe_output(config.audio.output)
+        except AudioUnavailable:
+            print("No sound device here: the light is drawn and each line is printed as it "
+                  "would be spoken, but the voice stays silent.")
         print("Press Enter to press the button (start, or next part); "
               "s + Enter to hold it (stop); q + Enter to quit.")
+        root = logging.getLogger()
+        handlers, root.handlers = root.handlers, [ScreenLog(screen)]
+        stack.callback(setattr, root, "handlers", handlers)
+        stack.enter_context(quiet_keys())
         Keyboard(factory.pin(config.button.pin), appliance.controller,
                  config.button.hold_seconds).start()
         appliance.serve()
@@ -294,10 +304,11 @@ def cmd_render(args: argparse.Namespace) -> int:
     except OSError as error:
         log.error("cannot write to %s: %s", out, error.strerror or error)
         return EXIT_FAILED
+    print(f"{'part':<10} {'starts':>9}  {'lasts':>8}  lines")
     for part in plan.parts:
         print(f"{part.name:<10} {part.start:7.1f} s  {part.seconds:6.1f} s  "
-              f"{len(part.cues):2d} lines")
-    print(f"{'total':<10} {plan.seconds:7.1f} s  ({plan.seconds / 60:.1f} min)")
+              f"{len(part.cues):5d}")
+    print(f"{'total':<10} {'':>9}  {plan.seconds:6.1f} s  ({plan.seconds / 60:.1f} min)")
     touch = f", {out / 'haptic.csv'}" if config.haptic.pin is not None else ""
     print(f"wrote {out / 'session.wav'}, {out / 'light.csv'}, {out / 'events.csv'}{touch}")
     return 0

@@ -7,9 +7,12 @@ read by line: Enter presses it, "s" then Enter holds it (stop), "q" then Enter q
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import IO, Protocol
 
 from device.controller import Controller
@@ -84,12 +87,52 @@ class DemoScreen:
             self.out.write("\r\x1b[2K" + self.bar())
             self.out.flush()
 
+    def say(self, line: str) -> None:
+        """A line of its own above the bar (a log message, say)."""
+        with self._lock:
+            self._print(line)
+
     def _print(self, line: str) -> None:
         if self.live:
             self.out.write("\r\x1b[2K" + line + "\n" + self.bar())
         else:
             self.out.write(line + "\n")
         self.out.flush()
+
+
+class ScreenLog(logging.Handler):
+    """Log lines go above the bar, each on its own line, never glued onto it."""
+
+    def __init__(self, screen: DemoScreen) -> None:
+        super().__init__()
+        self.screen = screen
+        self.setFormatter(logging.Formatter("ebbtide: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.screen.say(self.format(record))
+
+
+@contextlib.contextmanager
+def quiet_keys(stream: IO[str] = sys.stdin) -> Iterator[None]:
+    """On a terminal, typed keys are not echoed: they would land on the bar. Lines are
+    still read whole (Enter ends one)."""
+    try:
+        import termios
+
+        fd = stream.fileno()
+        before = termios.tcgetattr(fd) if stream.isatty() else None
+    except (ImportError, OSError, ValueError):
+        before = None
+    if before is None:
+        yield
+        return
+    quiet = list(before)
+    quiet[3] &= ~termios.ECHO
+    termios.tcsetattr(fd, termios.TCSADRAIN, quiet)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, before)
 
 
 class MockButtonPin(Protocol):

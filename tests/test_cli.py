@@ -126,8 +126,11 @@ def test_render_prints_the_part_timings(tmp_path):
     result = ebbtide("render", "--config", str(config), "--out", str(tmp_path / "out"),
                      env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
     assert result.returncode == 0, result.stderr
-    for part in ("arrive", "breathe", "ground", "body", "aftercare", "close", "total"):
-        assert part in result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["part", "starts", "lasts", "lines"], "a heading for each column"
+    names = [line.split()[0] for line in lines[1:-1]]
+    assert names == ["arrive", "breathe", "feel", "ground", "body", "aftercare", "close",
+                     "total"]
     assert (tmp_path / "out" / "session.wav").stat().st_size > 0
 
 

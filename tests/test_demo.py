@@ -94,3 +94,37 @@ def test_demo_start_skip_hold_and_quit(tmp_path):
     bars = [line for line in seen if "duty" in line]
     assert bars, "the light bar is shown"
     assert bars[-1].rstrip().endswith("duty 0.000"), "the light ends off"
+
+
+def test_with_no_sound_device_the_demo_says_so_in_plain_words_before_the_first_press(
+        tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[audio]\ndevice = "no-such-speaker"\n')
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; from device.cli import main; sys.exit(main())",
+         "demo", "--config", str(config)], input="q\n", capture_output=True, text=True,
+        env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    plain = [i for i, line in enumerate(lines) if line.startswith("No sound device here")]
+    press = [i for i, line in enumerate(lines) if line.startswith("Press Enter")]
+    assert plain and press and plain[0] < press[0], result.stdout
+
+
+def test_log_lines_land_above_the_bar_on_their_own_line():
+    import io
+    import logging
+
+    from device.demo import DemoScreen, ScreenLog
+
+    out = io.StringIO()
+    screen = DemoScreen(out, live=True)
+    screen("light", value=0.2, lightness=0.4)
+    log = logging.getLogger("ebbtide.demo-test")
+    log.addHandler(ScreenLog(screen))
+    log.propagate = False
+    log.warning("the sound failed")
+    text = out.getvalue()
+    assert "\r\x1b[2Kebbtide: the sound failed\n" in text, repr(text)
+    assert text.endswith(screen.bar())
