@@ -18,7 +18,6 @@ from hardware.lgpio_pin import lgpio_levels
 from hardware.lightness import duty_for
 
 log = logging.getLogger("ebbtide")
-BACKENDS = ("auto", "gpiozero", "sysfs")
 
 
 def is_pi5() -> bool:
