@@ -279,7 +279,9 @@ class Runner:
             self.listener("light", value=duty, lightness=round(lightness, 5))
 
     def _touch(self, touch: float) -> None:
-        duty = self.motor.show(touch) if self.motor is not None else 0.0
+        """The motor to `touch` (the caller has one: touch_at is not worked out without)."""
+        assert self.motor is not None
+        duty = self.motor.show(touch)
         if duty != self._touch_duty:
             self._touch_duty = duty
             self.listener("haptic", value=duty, touch=round(touch, 5))

@@ -176,7 +176,7 @@ def _check_cues(script: Script, windows: dict[str, float], seconds: dict[str, fl
 
 def _check_counts(script: Script, report: ScriptReport) -> None:
     """A grounding prompt says how many things to find, in its own words."""
-    words = NUMBER_WORDS.get(script.language.split("-")[0].split("_")[0])
+    words = NUMBER_WORDS.get(_family(script.language))
     if words is None:
         report.notes.append(f"grounding counts not checked: no number words for "
                             f"{script.language}")
@@ -190,8 +190,13 @@ def _check_counts(script: Script, report: ScriptReport) -> None:
                                  f"(\"{words[sense.count][0]}\")")
 
 
+def _family(language: str) -> str:
+    """"de" of "de", "de-AT" or "de_AT"."""
+    return language.split("-")[0].split("_")[0].lower()
+
+
 def _check_tone(script: Script, report: ScriptReport) -> None:
-    rules = TONE["*"] + TONE.get(script.language.split("-")[0].split("_")[0], TONE["en"])
+    rules = TONE["*"] + TONE.get(_family(script.language), TONE["en"])
     for line_id, text in script.lines:
         for pattern, why in rules:
             found = re.search(pattern, text, re.IGNORECASE)

@@ -35,24 +35,29 @@ def hardware_pwm(pin: int, backend: str, pin_factory: Factory | None,
     falls back to gpiozero, since a light matters more than its finest steps."""
     if backend == "gpiozero" or isinstance(pin_factory, MockFactory):
         return None
-    pi5 = is_pi5()
-    found = sysfs_pwm.hardware_pwm_channel(pin, pi5)
-    chip = sysfs_pwm.find_chip(root, pi5) if found else None
     try:
-        if found is None:
-            raise sysfs_pwm.PWMUnavailable(
-                f"GPIO{pin} has no hardware PWM: use GPIO12, 13, 18 or 19")
-        if chip is None:
-            raise sysfs_pwm.PWMUnavailable(
-                f"no hardware PWM in {root}: add `{sysfs_pwm.overlay_line(pin)}` to "
-                "/boot/firmware/config.txt and reboot")
-        return sysfs_pwm.SysfsPWM(chip, found[0], root=root)
+        return sysfs_pwm.SysfsPWM(*_kernel_channel(pin, root), root=root)
     except sysfs_pwm.PWMUnavailable as error:
         if backend == "sysfs":
             log.warning("light.backend = \"sysfs\": %s; the light uses gpiozero", error)
         else:
             log.debug("hardware PWM not used: %s", error)
         return None
+
+
+def _kernel_channel(pin: int, root: Path) -> tuple[int, int]:
+    """(chip, channel) of the kernel PWM that drives `pin`; PWMUnavailable says why not."""
+    pi5 = is_pi5()
+    found = sysfs_pwm.hardware_pwm_channel(pin, pi5)
+    if found is None:
+        raise sysfs_pwm.PWMUnavailable(f"GPIO{pin} has no hardware PWM: use GPIO12, 13, 18 "
+                                       "or 19")
+    chip = sysfs_pwm.find_chip(root, pi5)
+    if chip is None:
+        raise sysfs_pwm.PWMUnavailable(
+            f"no hardware PWM in {root}: add `{sysfs_pwm.overlay_line(pin)}` to "
+            "/boot/firmware/config.txt and reboot")
+    return chip, found[0]
 
 
 def pwm_levels(pin_class: str, frequency: float) -> tuple[int | None, bool]:
@@ -192,11 +197,13 @@ def switch_off(pin: int, pin_factory: Factory | None = None, backend: str = "aut
     die, `lit_when_high` False) and let go: the kernel freed it with the dead process, at
     whatever level it had. Says which it did."""
     if backend != "gpiozero" and not isinstance(pin_factory, MockFactory):
-        pi5 = is_pi5()
-        found = sysfs_pwm.hardware_pwm_channel(pin, pi5)
-        chip = sysfs_pwm.find_chip(root, pi5) if found else None
-        if found and chip is not None and sysfs_pwm.switch_off(chip, found[0], root):
-            return f"hardware PWM pwmchip{chip}/pwm{found[0]}"
+        try:
+            chip, channel = _kernel_channel(pin, root)
+        except sysfs_pwm.PWMUnavailable:
+            pass  # no kernel PWM for this pin: it was driven as a GPIO
+        else:
+            if sysfs_pwm.switch_off(chip, channel, root):
+                return f"hardware PWM pwmchip{chip}/pwm{channel}"
     DigitalOutputDevice(pin, active_high=lit_when_high, initial_value=False,
                         pin_factory=pin_factory).close()
     return "pin driven dark"

@@ -25,6 +25,7 @@ from device.script import load_script
 from hardware.button import ButtonEdges
 from hardware.light import Light
 from hardware.lightness import lightness_for
+from hardware.motor import Motor
 
 SCRIPT = load_script()
 RATE = 16000
@@ -326,3 +327,28 @@ def test_the_breath_sound_is_bright_and_rising_in_and_dark_and_falling_out(pins,
             assert centroid < 1000 and first > 2 * last, s
         checked[s.phase] += 1
     assert min(checked.values()) >= 5
+
+
+@pytest.mark.parametrize("ending", ["quit", "crash"])
+def test_the_runner_stills_the_motor_however_the_session_ends(pins, voice_cache, ending):
+    """Quit mid-inhale, or the light failing mid-session: the motor ends still, by the
+    runner itself (no appliance around it)."""
+    rig = make_rig(pins, voice_cache)
+    rig.runner.motor = Motor(12, pin_factory=pins)
+    motor = pins.pin(12)
+    inhale = next(s for s in rig.plan.part_named("breathe").segments[2:]
+                  if s.phase == "inhale")
+    moment = inhale.start + inhale.seconds / 2
+    if ending == "quit":
+        rig.clock.at(moment, rig.controller.quit)
+        assert rig.runner.run(rig.plan) is Outcome.INTERRUPTED
+    else:
+        def fail(lightness: float) -> float:
+            raise RuntimeError("PWM write failed")
+
+        rig.clock.at(moment, lambda: setattr(rig.runner.light, "show", fail))
+        with pytest.raises(RuntimeError):
+            rig.runner.run(rig.plan)
+    touched = [f["value"] for _, e, f in rig.events if e == "haptic"]
+    assert max(touched) > 0.3 and touched[-1] == 0.0
+    assert motor.state == 0
