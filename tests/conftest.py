@@ -6,7 +6,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 from gpiozero import Device
@@ -49,23 +51,52 @@ def kill_pulseaudio() -> None:
         time.sleep(0.05)
 
 
+_PRIVATE = {"HOME": "home", "XDG_CONFIG_HOME": "config", "XDG_CACHE_HOME": "cache",
+            "XDG_STATE_HOME": "state", "XDG_DATA_HOME": "data", "XDG_RUNTIME_DIR": "runtime"}
+
+
+def pytest_configure(config):
+    """Nothing of a run is left behind, and nothing of it lands in the real home.
+
+    Home, the XDG folders (the voice cache, the history, matplotlib's font cache) and the
+    runtime folder (PulseAudio's socket) point into a new temporary folder before any test
+    module is imported; pytest's own temporary folders go into another. Both are removed at
+    the end (pytest would otherwise keep its last three runs in /tmp).
+    """
+    if hasattr(config, "workerinput"):
+        return
+    if config.option.basetemp is None:
+        config.option.basetemp = tempfile.mkdtemp(prefix="ebbtide-tests-")
+        config.add_cleanup(lambda: shutil.rmtree(config.option.basetemp, ignore_errors=True))
+    base = Path(tempfile.mkdtemp(prefix="ebbtide-tests-home-"))
+    saved = {name: os.environ.get(name) for name in _PRIVATE}
+    for name, folder in _PRIVATE.items():
+        (base / folder).mkdir(mode=0o700)
+        os.environ[name] = str(base / folder)
+    config.stash[_HOME] = base
+
+    def restore() -> None:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        shutil.rmtree(base, ignore_errors=True)
+
+    config.add_cleanup(restore)
+
+
+_HOME = pytest.StashKey[Path]()
+
+
 @pytest.fixture(scope="session", autouse=True)
-def private_dirs(tmp_path_factory):
-    """The voice cache and the history in a temporary folder, never the real home.
+def private_dirs(request):
+    """The run's private folder: home, XDG folders and the runtime folder live in it.
 
     One voice cache serves the whole run: the speech engine makes each line once, and tests
     of the cache itself use folders of their own.
     """
-    base = tmp_path_factory.mktemp("xdg")
-    saved = {name: os.environ.get(name) for name in ("XDG_CACHE_HOME", "XDG_STATE_HOME")}
-    os.environ["XDG_CACHE_HOME"] = str(base / "cache")
-    os.environ["XDG_STATE_HOME"] = str(base / "state")
-    yield base
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    return request.config.stash[_HOME]
 
 
 _CRASHING_ENGINE = """
@@ -127,8 +158,9 @@ def made_voice(private_dirs):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def null_sink():
-    """A real audio output for the tests: PulseAudio with a null sink, started if needed.
+def null_sink(private_dirs):
+    """A real audio output for the tests: PulseAudio with a null sink, the run's own (its
+    socket and files in the run's runtime folder), stopped at the end.
 
     Without PulseAudio installed the audio tests see no device and the session
     runs light-only, exactly as on a Pi with no speaker.
@@ -141,7 +173,7 @@ def null_sink():
         started = start_pulseaudio()
     yield "null"
     if started:
-        subprocess.run(["pulseaudio", "--kill"], capture_output=True, check=False)
+        kill_pulseaudio()
 
 
 def _own_sink(null_sink, name: str):
