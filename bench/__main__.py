@@ -18,6 +18,7 @@ from pathlib import Path
 from audio.mixer import Mixer
 from bench import press, voice
 from bench.distribution import Distribution
+from bench.pictures import measure_pictures
 from bench.process import (
     Memory,
     ProcessCost,
@@ -61,6 +62,7 @@ class Mode:
         self.render_lines: int | None = 8 if quick else None
         self.render_runs = 1 if quick else 3
         self.warm_runs = 3 if quick else 5
+        self.picture_runs = 3 if quick else 7
 
 
 def _dist(values: list[float]) -> dict:
@@ -191,6 +193,15 @@ def _run(mode: Mode, scratch: Path) -> dict:
     figures["ready_s"] = {"ours": _dist([run_cost.ready_s]), "baseline": None,
                           "target": "<= 1.0", "met": run_cost.ready_s <= 1.0}
     figures["voice_render_s"] = _voice_figure(voicing, mode)
+    pictures = measure_pictures(config, script, homes[voice.OURS], scratch, mode.picture_runs)
+    figures["picture_s"] = {
+        "ours": _dist(pictures.session_s), "baseline": None,
+        "history": _dist(pictures.history_s), "load": _dist(pictures.load_s),
+        "target": "session picture median <= 1 s here", "met":
+        Distribution.of(pictures.session_s).median <= 1.0,
+        "ours_is": f"render's session.png ({mode.minutes}-minute breathing part), drawn + saved",
+        "history_is": f"history --plot of {pictures.history_sessions} sessions with a cycle",
+        "load_is": "loading matplotlib and its Agg canvas in a fresh process"}
     return {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "mode": mode.name, "machine": _machine(), "audio_output": output,
@@ -263,6 +274,12 @@ def _voice_line(figure: dict) -> str:
             f"warm fill of the script ({warm['engine']}): {warm['median']:.3g} s")
 
 
+def _picture_line(figure: dict) -> str:
+    return (f"pictures: session {figure['ours']['median']:.3g} s, history "
+            f"{figure['history']['median']:.3g} s ({figure['history_is']}), loading "
+            f"matplotlib {figure['load']['median']:.3g} s (medians)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true",
@@ -275,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     result["bench_seconds"] = round(time.monotonic() - started, 1)
     print(table(result))
     print(_voice_line(result["figures"]["voice_render_s"]))
+    print(_picture_line(result["figures"]["picture_s"]))
     if args.quick:
         print("quick run: drift measured over 60 s and scaled to 10 minutes")
     if args.json:

@@ -89,16 +89,17 @@ class Appliance:
                  listener: Listener, speaker: Speaker | None = None,
                  log_tracebacks: bool = True,
                  wall_clock: Callable[[], datetime.datetime] = _wall_clock,
-                 history: History | None = None,
+                 history: History | None = None, demo: bool = False,
                  notifier: ServiceNotifier | None = None,
                  making: Callable[[int, int], None] | None = None,
                  wake: WakePipe | None = None) -> None:
         """wall_clock says the date and time (timezone-aware): the time of day, for the
         quiet hours in [night], and the dates of each session recorded in `history`, if
         given (its length comes from `clock`, so a wall clock set by hours mid-session
-        changes only the dates); `notifier` tells systemd when Ebbtide is ready and
-        that its loop is alive; `making` hears how far making the voice has got; `wake`
-        carries the signals caught since start-up (cli.cmd_run catches them first thing)."""
+        changes only the dates), marked as the demo's when `demo`; `notifier` tells
+        systemd when Ebbtide is ready and that its loop is alive; `making` hears how far
+        making the voice has got; `wake` carries the signals caught since start-up
+        (cli.cmd_run catches them first thing)."""
         self.config = config
         self.clock = clock
         self.notifier = notifier or ServiceNotifier({})
@@ -106,6 +107,7 @@ class Appliance:
         self._next_watchdog = -math.inf
         self.wall_clock = wall_clock
         self.history = history
+        self.demo = demo
         self._record: _Record | None = None  # this session's row in the history
         self.listener = listener
         self.log_tracebacks = log_tracebacks
@@ -246,7 +248,8 @@ class Appliance:
         self.listener(event, **fields)
 
     def _begin(self, history: History, wall: datetime.datetime, clock: float) -> None:
-        self._record = _Record(history.begin(self.config.breathing.pattern, wall), wall, clock)
+        self._record = _Record(history.begin(self.config.breathing.pattern, wall, self.demo),
+                               wall, clock)
 
     def _end(self, outcome: Outcome | None) -> None:
         if (record := self._record) is None:

@@ -7,6 +7,7 @@ anything unexpected is one line too (the details go to the log with --verbose).
 from __future__ import annotations
 
 import argparse
+import datetime
 import logging
 import os
 import sys
@@ -23,6 +24,7 @@ log = logging.getLogger("ebbtide")
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
+EXIT_USAGE = 2  # as argparse exits for a wrong argument
 
 
 _SYSLOG_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
@@ -224,13 +226,30 @@ def cmd_history(args: argparse.Namespace) -> int:
         write_csv,
     )
 
+    cycle = None
+    if args.cycle_start is not None or args.cycle_length is not None:
+        cycle = _cycle(args)
+        if cycle is None:
+            return EXIT_USAGE
+    if args.plot:
+        from device.picture import PictureError, check_path, require
+
+        try:
+            check_path(Path(args.plot))
+            require()
+        except PictureError as error:
+            log.error("%s", error)
+            return EXIT_USAGE
     try:
         with History(default_directory()) as history:
-            records = history.recent(args.limit)
+            records = (history.all_sessions() if args.plot
+                       else history.recent(args.limit))
             weeks = history.weekly()
     except HistoryUnavailable as error:
         log.error("%s", error)
         return EXIT_FAILED
+    if args.plot:
+        return _plot_history(records, Path(args.plot), cycle)
     if args.csv:
         write_csv(records, sys.stdout)
         return 0
@@ -238,6 +257,46 @@ def cmd_history(args: argparse.Namespace) -> int:
     if records:
         print("\nSessions per week (weeks start on Monday):")
         print(format_weekly(weeks))
+    return 0
+
+
+def _cycle(args: argparse.Namespace):
+    """The cycle for the picture from --cycle-start and --cycle-length, or None after one
+    line saying what is wrong. The dates are used for the picture and never stored."""
+    from device.history_picture import CYCLE_DAYS_DEFAULT, Cycle
+
+    if not args.plot:
+        log.error("--cycle-start and --cycle-length shape the picture: add --plot FILE.png")
+        return None
+    if args.cycle_start is None:
+        log.error("--cycle-length needs --cycle-start YYYY-MM-DD (the first day of a cycle)")
+        return None
+    try:
+        start = datetime.date.fromisoformat(args.cycle_start)
+    except ValueError:
+        log.error("--cycle-start %s is not a date: give the first day of a cycle as "
+                  "YYYY-MM-DD, for example 2026-11-02", args.cycle_start)
+        return None
+    try:
+        return Cycle(start, args.cycle_length or CYCLE_DAYS_DEFAULT)
+    except ValueError as error:
+        log.error("--cycle-length %s: %s", args.cycle_length, error)
+        return None
+
+
+def _plot_history(records, path: Path, cycle) -> int:
+    from device.history_picture import write_history_picture
+    from device.picture import PictureError
+
+    try:
+        write_history_picture(records, path, datetime.date.today(), cycle)
+    except PictureError as error:
+        log.error("%s", error)
+        return EXIT_FAILED
+    demos = sum(record.demo for record in records)
+    marked = f", {demos} of them from the demo (drawn hollow)" if demos else ""
+    by_cycle = f", by day of a {cycle.length}-day cycle" if cycle else ""
+    print(f"drew {path}: {len(records)} sessions{marked}{by_cycle}")
     return 0
 
 
@@ -267,10 +326,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         stack.enter_context(wake.catching(SIGNALS))
         trace = _open_trace(args, stack)
         print("Ebbtide demo: mock pins, real voice where there is a sound device.")
+        history = _open_history(config, stack)
         bar = ProgressBar.on_terminal(sys.stdout, "making the voice (once)")
         appliance = Appliance(config, script, clock=MonotonicClock(), pin_factory=factory,
                               listener=Listeners(screen, trace), log_tracebacks=False,
-                              making=bar, wake=wake)
+                              history=history, demo=True, making=bar, wake=wake)
         if bar:
             bar.done()
         _log_voice(appliance.speaker, session_lines(config, script))
@@ -291,19 +351,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
                  config.button.hold_seconds).start()
         appliance.serve()
         print()
+    if history is not None:
+        print(f"Sessions are kept in {history.path}, marked as the demo's: "
+              "ebbtide history shows them.")
     return 0
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from device.picture import PictureError, check_path, require
     from device.render import render_session
+    from device.session_picture import write_session_picture
 
     config, script = _load(args)
     out = Path(args.out)
+    drawing = Path(args.plot) if args.plot else out / "session.png"
     try:
-        plan = render_session(config, script, out)
+        check_path(drawing)
+        if args.plot:
+            require()  # asked for by name: say at once when it cannot be drawn
+    except PictureError as error:
+        log.error("%s", error)
+        return EXIT_USAGE
+    try:
+        rendered = render_session(config, script, out)
     except OSError as error:
         log.error("cannot write to %s: %s", out, error.strerror or error)
         return EXIT_FAILED
+    plan = rendered.plan
     print(f"{'part':<10} {'starts':>9}  {'lasts':>8}  lines")
     for part in plan.parts:
         print(f"{part.name:<10} {part.start:7.1f} s  {part.seconds:6.1f} s  "
@@ -311,6 +385,17 @@ def cmd_render(args: argparse.Namespace) -> int:
     print(f"{'total':<10} {'':>9}  {plan.seconds:6.1f} s  ({plan.seconds / 60:.1f} min)")
     touch = f", {out / 'haptic.csv'}" if config.haptic.pin is not None else ""
     print(f"wrote {out / 'session.wav'}, {out / 'light.csv'}, {out / 'events.csv'}{touch}")
+    try:
+        write_session_picture(rendered.timeline, drawing)
+    except PictureError as error:
+        # The files are written; only the picture is missing. Asked for by name, that is a
+        # failure; by default, a note.
+        if args.plot:
+            log.error("%s", error)
+            return EXIT_FAILED
+        print(f"no picture: {error}")
+        return 0
+    print(f"drew {drawing}")
     return 0
 
 
@@ -375,8 +460,12 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (run, demo):
         p.add_argument("--trace", metavar="FILE", help="write every event as JSON lines")
     render = sub.add_parser("render", parents=[common],
-                            help="write a whole session to WAV and CSV files, offline")
+                            help="write a whole session to WAV and CSV files and a picture, "
+                                 "offline")
     render.add_argument("--out", required=True, metavar="DIR")
+    render.add_argument("--plot", metavar="FILE",
+                        help="draw the session picture here (.png or .svg; default: "
+                             "DIR/session.png); needs matplotlib, the plots extra")
     sub.add_parser("check", parents=[common],
                    help="check the config, the voice, the audio output and the pins")
     sub.add_parser("off", parents=[common],
@@ -404,6 +493,15 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--csv", action="store_true", help="all columns as CSV, for export")
     history.add_argument("--limit", type=int, default=20, metavar="N",
                          help="how many recent sessions (default 20)")
+    history.add_argument("--plot", metavar="FILE",
+                         help="draw every session as a picture (.png or .svg): per week, the "
+                              "time of night, how far each got; needs matplotlib")
+    history.add_argument("--cycle-start", metavar="YYYY-MM-DD",
+                         help="with --plot: also show sessions by day of a cycle (a menstrual "
+                              "cycle, say) that began on this date; used for the picture only, "
+                              "never stored")
+    history.add_argument("--cycle-length", type=int, metavar="N",
+                         help="with --cycle-start: the cycle's length in days (default 28)")
     return parser
 
 

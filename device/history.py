@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Self, TextIO
 
 FILE_NAME = "history.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RUNNING = "running"
 ENDINGS = ("finished", "stopped", "interrupted", "error")
 
@@ -25,9 +25,15 @@ CREATE TABLE IF NOT EXISTS sessions (
     pattern TEXT NOT NULL,
     parts TEXT NOT NULL DEFAULT '',  -- finished parts, comma separated, in order
     outcome TEXT NOT NULL CHECK (outcome IN
-        ('running', 'finished', 'stopped', 'interrupted', 'error'))
+        ('running', 'finished', 'stopped', 'interrupted', 'error')),
+    demo INTEGER NOT NULL DEFAULT 0  -- 1: a session of `ebbtide demo`, not of the device
 );
 """
+
+# Each step brings a file from the version before it to its own; the index is that version.
+_UPGRADES = {
+    2: "ALTER TABLE sessions ADD COLUMN demo INTEGER NOT NULL DEFAULT 0",
+}
 
 
 def default_directory() -> Path:
@@ -54,6 +60,7 @@ class SessionRecord:
     pattern: str
     parts: tuple[str, ...]
     outcome: str
+    demo: bool = False  # run by `ebbtide demo`, not by the device's button
 
     @property
     def duration(self) -> timedelta | None:
@@ -106,15 +113,29 @@ class History:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise sqlite3.DatabaseError(f"schema {version} is newer than this Ebbtide")
-        if version == 0:
-            self._db.executescript(
-                f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+        if version < SCHEMA_VERSION:
+            self._upgrade()
         # SQLite gives -wal and -shm the database's mode already; they hold the same private
         # data, so this only makes sure.
         for suffix in ("-wal", "-shm"):
             sidecar = self.path.with_name(self.path.name + suffix)
             if sidecar.exists():
                 os.chmod(sidecar, 0o600)
+
+    def _upgrade(self) -> None:
+        """Create the schema, or bring an older file up to it keeping every row, in one
+        transaction: a crash or an error leaves the file as it was."""
+        self._db.execute("BEGIN IMMEDIATE")
+        # Read again under the write lock: another process may have just done the same.
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0:
+            self._db.execute(_SCHEMA)
+        else:
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                self._db.execute(_UPGRADES[step])
+        if version < SCHEMA_VERSION:
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self._db.execute("COMMIT")  # on an error, close() rolls the transaction back
 
     def _run(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
         """Every statement goes through here, so no raw sqlite3 error reaches the caller."""
@@ -123,13 +144,15 @@ class History:
         except sqlite3.Error as error:
             raise self._unavailable(error) from None
 
-    def begin(self, pattern: str, started: datetime | None = None) -> int:
-        """Record a `running` session at once, so a crash still leaves a trace."""
+    def begin(self, pattern: str, started: datetime | None = None, demo: bool = False) -> int:
+        """Record a `running` session at once, so a crash still leaves a trace; `demo` marks
+        a session of `ebbtide demo`, kept apart from the device's own when read back."""
         moment = started or datetime.now(UTC)
         local = moment.astimezone().isoformat(timespec="seconds")
         cursor = self._run(
-            "INSERT INTO sessions (started, started_local, last_seen, pattern, outcome)"
-            " VALUES (?, ?, ?, ?, ?)", (_utc(moment), local, _utc(moment), pattern, RUNNING))
+            "INSERT INTO sessions (started, started_local, last_seen, pattern, outcome, demo)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (_utc(moment), local, _utc(moment), pattern, RUNNING, int(demo)))
         return int(cursor.lastrowid or 0)
 
     def part_done(self, session_id: int, part_name: str, at: datetime | None = None) -> None:
@@ -156,13 +179,18 @@ class History:
 
     def recent(self, limit: int = 20) -> list[SessionRecord]:
         """Newest first by insertion, not by clock: a Pi without a clock battery can jump."""
-        rows = self._run("SELECT id, started, started_local, ended, pattern, parts, outcome"
-                         " FROM sessions ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        rows = self._run("SELECT id, started, started_local, ended, pattern, parts, outcome,"
+                         " demo FROM sessions ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [SessionRecord(
             id=row[0], started=datetime.fromisoformat(row[1]),
             started_local=datetime.fromisoformat(row[2]),
             ended=datetime.fromisoformat(row[3]) if row[3] else None, pattern=row[4],
-            parts=tuple(row[5].split(",")) if row[5] else (), outcome=row[6]) for row in rows]
+            parts=tuple(row[5].split(",")) if row[5] else (), outcome=row[6],
+            demo=bool(row[7])) for row in rows]
+
+    def all_sessions(self) -> list[SessionRecord]:
+        """Every session, newest first."""
+        return self.recent(-1)  # SQLite reads a negative LIMIT as none
 
     def weekly(self, weeks: int = 8, today: date | None = None) -> list[tuple[date, int]]:
         """Sessions per local week (Monday first), oldest first, empty weeks included."""
@@ -197,13 +225,17 @@ def _duration_text(duration: timedelta | None) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+def _outcome_text(record: SessionRecord) -> str:
+    return f"{record.outcome} (demo)" if record.demo else record.outcome
+
+
 def format_recent(records: list[SessionRecord]) -> str:
     """A plain table for `ebbtide history`, in the local time the session was started in."""
     if not records:
         return "No sessions yet."
     rows = [("when", "length", "pattern", "parts", "outcome")]
     rows += [(r.started_local.strftime("%Y-%m-%d %H:%M"), _duration_text(r.duration),
-              r.pattern, ",".join(r.parts) or "-", r.outcome) for r in records]
+              r.pattern, ",".join(r.parts) or "-", _outcome_text(r)) for r in records]
     widths = [max(len(row[column]) for row in rows) for column in range(4)]
     lines = ["  ".join([*(row[i].ljust(widths[i]) for i in range(4)), row[4]]) for row in rows]
     return "\n".join(lines)
@@ -222,8 +254,9 @@ def format_weekly(weeks: list[tuple[date, int]], bar_width: int = 10) -> str:
     return "\n".join(lines)
 
 
+# New columns go last, so a reader of an older export finds its columns where they were.
 CSV_HEADER = ("id", "started_utc", "started_local", "ended_utc", "seconds", "pattern", "parts",
-              "outcome")
+              "outcome", "demo")
 
 
 def write_csv(records: list[SessionRecord], stream: TextIO) -> None:
@@ -234,4 +267,4 @@ def write_csv(records: list[SessionRecord], stream: TextIO) -> None:
         seconds = "" if r.duration is None else str(int(r.duration.total_seconds()))
         writer.writerow([r.id, r.started.isoformat(), r.started_local.isoformat(),
                          r.ended.isoformat() if r.ended else "", seconds, r.pattern,
-                         ",".join(r.parts), r.outcome])
+                         ",".join(r.parts), r.outcome, int(r.demo)])

@@ -7,6 +7,8 @@ mock pin and the real speaker and mixer, so the files show what the device would
   light.csv    t_s,part,lightness,duty at 100 rows per second
   events.csv   t_s,kind,detail,duration_s for parts, phases and spoken lines
   haptic.csv   t_s,part,strength,duty at 100 rows per second, when [haptic] has a pin
+and returns the plan with a SessionTimeline of what was played, for the picture
+(device/session_picture.py) that `ebbtide render` draws from it.
 """
 
 from __future__ import annotations
@@ -31,11 +33,13 @@ from device.controller import Controller
 from device.plan import SessionPlan, plan_session, voice_lines
 from device.runner import Runner
 from device.script import Script
+from device.session_picture import SessionTimeline
 from hardware.light import Light
 from hardware.pins import mock_factory
 
 ROWS_PER_SECOND = 100
 RENDER_RATE = 48000
+LEVEL_SECONDS = 0.1  # the sound's level is measured over blocks this long
 
 
 @dataclass
@@ -83,6 +87,49 @@ class AudioSink(Protocol):
     def write(self, samples: np.ndarray) -> None: ...
 
 
+class LevelMeter:
+    """Passes the mix on to its sink, measuring the RMS level of every block as it goes
+    (the whole mix is never held: a long session would not fit a Pi Zero's memory)."""
+
+    def __init__(self, sink: AudioSink, rate: int, block_seconds: float = LEVEL_SECONDS) -> None:
+        self._sink = sink
+        self.block = round(rate * block_seconds)
+        self.block_seconds = self.block / rate
+        self._energy = 0.0
+        self._filled = 0
+        self.levels_db: list[float] = []
+
+    def write(self, samples: np.ndarray) -> None:
+        self._sink.write(samples)
+        x = np.asarray(samples, dtype=np.float64)
+        squares = (x * x).reshape(len(x), -1).mean(axis=1)  # mono or the channels' mean
+        while len(squares):
+            take = min(self.block - self._filled, len(squares))
+            self._energy += float(squares[:take].sum())
+            self._filled += take
+            squares = squares[take:]
+            if self._filled == self.block:
+                self._finish_block()
+
+    def close(self) -> None:
+        """Count a last, part-filled block as if silence followed."""
+        if self._filled:
+            self._finish_block()
+
+    def _finish_block(self) -> None:
+        mean = self._energy / self.block
+        self.levels_db.append(10 * math.log10(mean) if mean > 1e-12 else -120.0)
+        self._energy, self._filled = 0.0, 0
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered session: its plan and what it did, for the table and the picture."""
+
+    plan: SessionPlan
+    timeline: SessionTimeline
+
+
 class OfflineSound:
     """The real speaker on an offline mixer, mixed out to a sink as the session goes.
 
@@ -125,7 +172,7 @@ class OfflineSound:
         self.speaker.hush()
 
 
-def render_session(config: Config, script: Script, out: Path) -> SessionPlan:
+def render_session(config: Config, script: Script, out: Path) -> Rendered:
     """Write session.wav, light.csv and events.csv for one whole session into `out`."""
     out.mkdir(parents=True, exist_ok=True)
     speaker = speaker_for(config, Mixer(RENDER_RATE), language=script.language)
@@ -138,47 +185,58 @@ def render_session(config: Config, script: Script, out: Path) -> SessionPlan:
     motor = motor_for(config, pins)
     try:
         with WavWriter(out / "session.wav", RENDER_RATE) as wav:
-            sound = OfflineSound(speaker, clock, wav)
+            meter = LevelMeter(wav, RENDER_RATE)
+            sound = OfflineSound(speaker, clock, meter)
             runner = Runner(clock, _RecordedLight(light, recording), sound,
                             Controller(clock, config.button.hold_seconds), recording,
                             motor=motor)
             runner.run(plan, speaker.open(config.audio.volume) or 0.0)  # plays to the end
             sound.mix_until(math.ceil(plan.seconds * RENDER_RATE) / RENDER_RATE)
+            meter.close()
     finally:
         light.close()
         if motor is not None:
             motor.close()
-    _write_light(out / "light.csv", plan, recording)
+    light = _sampled(plan, recording.light_t, recording.light_rows)
+    _write_sampled(out / "light.csv", plan, ("lightness", "duty"), ("{:.5f}", "{:.6f}"), light)
+    touches = None
     if motor is not None:
-        _write_haptic(out / "haptic.csv", plan, recording)
+        # The touch (0-1 of the configured strength) and the duty the motor was given.
+        touches = _sampled(plan, recording.touch_t, recording.touches)
+        _write_sampled(out / "haptic.csv", plan, ("strength", "duty"), ("{:.4f}", "{:.4f}"),
+                       touches)
     _write_events(out / "events.csv", recording)
-    return plan
+    minutes, seconds = divmod(round(plan.seconds), 60)
+    timeline = SessionTimeline(
+        title=f"Ebbtide session ({config.breathing.pattern}, {minutes}:{seconds:02d}): "
+              "light, voice and breathing over time",
+        seconds=plan.seconds, events=tuple(recording.events),
+        light_t=[n / ROWS_PER_SECOND for n in range(len(light))],
+        lightness=[lightness for lightness, _ in light],
+        level_t=[n * meter.block_seconds for n in range(len(meter.levels_db))],
+        level_db=meter.levels_db,
+        touch=None if touches is None else [touch for touch, _ in touches])
+    return Rendered(plan, timeline)
 
 
-def _write_light(path: Path, plan: SessionPlan, recording: _Recording) -> None:
-    _write_sampled(path, plan, ("lightness", "duty"), ("{:.5f}", "{:.6f}"),
-                   recording.light_t, recording.light_rows)
-
-
-def _write_haptic(path: Path, plan: SessionPlan, recording: _Recording) -> None:
-    """The touch (0-1 of the configured strength) and the duty the motor was given."""
-    _write_sampled(path, plan, ("strength", "duty"), ("{:.4f}", "{:.4f}"),
-                   recording.touch_t, recording.touches)
+def _sampled(plan: SessionPlan, times: list[float],
+             values: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """One pair per 10 ms: the last values written at or before that instant (the device
+    writes at its own tick rate, and on every phase boundary)."""
+    samples = []
+    for n in range(round(plan.seconds * ROWS_PER_SECOND) + 1):
+        k = bisect.bisect_right(times, n / ROWS_PER_SECOND + 1e-9) - 1
+        samples.append(values[k] if k >= 0 else (0.0, 0.0))
+    return samples
 
 
 def _write_sampled(path: Path, plan: SessionPlan, names: tuple[str, str],
-                   formats: tuple[str, str], times: list[float],
-                   values: list[tuple[float, float]]) -> None:
-    """One row per 10 ms: the last values written at or before that instant (the device
-    writes at its own tick rate, and on every phase boundary)."""
-    rows = round(plan.seconds * ROWS_PER_SECOND) + 1
+                   formats: tuple[str, str], samples: list[tuple[float, float]]) -> None:
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["t_s", "part", *names])
-        for n in range(rows):
+        for n, pair in enumerate(samples):
             t = n / ROWS_PER_SECOND
-            k = bisect.bisect_right(times, t + 1e-9) - 1
-            pair = values[k] if k >= 0 else (0.0, 0.0)
             writer.writerow([f"{t:.2f}", plan.part_at(t).name,
                              *(form.format(v) for form, v in zip(formats, pair, strict=True))])
 

@@ -120,18 +120,65 @@ def test_run_on_mock_pins_stops_cleanly_on_sigterm(tmp_path):
     assert trace.read_text() == "", "nothing happened while idle"
 
 
-def test_render_prints_the_part_timings(tmp_path):
+# `ebbtide` with matplotlib hidden, as where the plots extra is not installed.
+WITHOUT_MATPLOTLIB = [sys.executable, "-c", "import sys; sys.modules['matplotlib'] = None; "
+                      "from device.cli import main; sys.exit(main())"]
+
+
+def _short_render(tmp_path, *args, command=None):
     config = tmp_path / "short.toml"
     config.write_text("[breathing]\nminutes = 1\n")
-    result = ebbtide("render", "--config", str(config), "--out", str(tmp_path / "out"),
-                     env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    return subprocess.run([*(command or EBBTIDE), "render", "--config", str(config),
+                           "--out", str(tmp_path / "out"), *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def _png_size(path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_render_prints_the_part_timings_and_draws_the_session(tmp_path):
+    from device.session_picture import HEIGHT_PX, WIDTH_PX
+
+    result = _short_render(tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["part", "starts", "lasts", "lines"], "a heading for each column"
-    names = [line.split()[0] for line in lines[1:-1]]
+    names = [line.split()[0] for line in lines[1:-2]]
     assert names == ["arrive", "breathe", "feel", "ground", "body", "aftercare", "close",
                      "total"]
     assert (tmp_path / "out" / "session.wav").stat().st_size > 0
+    assert lines[-1] == f"drew {tmp_path / 'out' / 'session.png'}"
+    assert _png_size(tmp_path / "out" / "session.png") == (WIDTH_PX, HEIGHT_PX)
+    assert result.stderr == ""
+
+
+def test_render_draws_an_svg_where_asked_and_refuses_other_kinds_before_any_work(tmp_path):
+    drawn = _short_render(tmp_path, "--plot", str(tmp_path / "pictures" / "night.svg"))
+    assert drawn.returncode == 0, drawn.stderr
+    assert (tmp_path / "pictures" / "night.svg").read_text().lstrip().startswith("<?xml")
+    assert not (tmp_path / "out" / "session.png").exists()
+
+    refused = _short_render(tmp_path, "--plot", str(tmp_path / "night.jpg"))
+    assert refused.returncode == 2
+    assert refused.stderr == (f"ebbtide: cannot draw {tmp_path / 'night.jpg'}: the file name "
+                              "must end in .png or .svg\n")
+
+
+def test_render_without_matplotlib_writes_the_rest_and_says_how_to_install_it(tmp_path):
+    result = _short_render(tmp_path, command=WITHOUT_MATPLOTLIB)
+    assert result.returncode == 0, result.stderr
+    note = result.stdout.splitlines()[-1]
+    assert note == ("no picture: pictures need matplotlib, which is not installed here; "
+                    f"install it with: {sys.executable} -m pip install 'matplotlib>=3.6'")
+    assert (tmp_path / "out" / "events.csv").exists()
+    assert not (tmp_path / "out" / "session.png").exists()
+
+    asked = _short_render(tmp_path, "--plot", str(tmp_path / "s.png"), command=WITHOUT_MATPLOTLIB)
+    assert asked.returncode == 2 and asked.stdout == ""
+    assert asked.stderr.count("\n") == 1 and "pip install 'matplotlib>=3.6'" in asked.stderr
 
 
 def test_history_shows_recent_sessions_and_a_week_chart_and_exports_csv(tmp_path):
@@ -162,3 +209,69 @@ def test_history_that_cannot_be_read_is_one_line_and_exit_one(tmp_path):
     assert done.returncode == 1
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
     assert "history" in done.stderr
+
+
+def _sessions(state, count):
+    from datetime import UTC, datetime, timedelta
+
+    from device.history import History
+
+    with History(state / "ebbtide") as history:
+        for n in range(count):
+            row = history.begin("paced-exhale", datetime(2026, 10, 1, 23, tzinfo=UTC)
+                                + timedelta(days=n))
+            history.part_done(row, "arrive")
+            history.end(row, "finished")
+
+
+def test_history_plot_draws_every_session_and_stores_nothing_of_the_cycle(tmp_path):
+    from device.history_picture import HEIGHT_PX, WIDTH_PX
+
+    state = tmp_path / "state"
+    _sessions(state, 25)  # more than the 20 the table shows
+    before = {p.name: p.read_bytes() for p in (state / "ebbtide").iterdir()}
+    env = {"XDG_STATE_HOME": str(state)}
+    done = ebbtide("history", "--plot", str(tmp_path / "nights.png"), "--cycle-start",
+                   "2026-11-02", "--cycle-length", "30", env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (f"drew {tmp_path / 'nights.png'}: 25 sessions, by day of a 30-day "
+                           "cycle\n")
+    assert _png_size(tmp_path / "nights.png") == (WIDTH_PX, HEIGHT_PX)
+    after = {p.name: p.read_bytes() for p in (state / "ebbtide").iterdir()}
+    assert after == before, "the history is unchanged: the cycle is not stored"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nights.png", "state"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--cycle-start", "2026-11-02"],
+     "--cycle-start and --cycle-length shape the picture: add --plot FILE.png"),
+    (["--plot", "n.png", "--cycle-length", "30"],
+     "--cycle-length needs --cycle-start YYYY-MM-DD (the first day of a cycle)"),
+    (["--plot", "n.png", "--cycle-start", "2.11.2026"],
+     "--cycle-start 2.11.2026 is not a date: give the first day of a cycle as YYYY-MM-DD, "
+     "for example 2026-11-02"),
+    (["--plot", "n.png", "--cycle-start", "2026-11-02", "--cycle-length", "90"],
+     "--cycle-length 90: the cycle length must be a whole number of days from 15 to 60, "
+     "not 90"),
+    (["--plot", "n.jpg"], "cannot draw n.jpg: the file name must end in .png or .svg"),
+])
+def test_history_plot_refuses_what_it_cannot_draw_in_one_line(tmp_path, args, message):
+    _sessions(tmp_path / "state", 1)
+    done = ebbtide("history", *args, env={"XDG_STATE_HOME": str(tmp_path / "state")},
+                   cwd=tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", f"ebbtide: {message}\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state"]
+
+
+def test_history_plot_with_no_sessions_or_no_matplotlib_says_so(tmp_path):
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    empty = ebbtide("history", "--plot", str(tmp_path / "n.png"), env=env)
+    assert (empty.returncode, empty.stderr) == (1, "ebbtide: no sessions yet: nothing to draw\n")
+    _sessions(tmp_path / "state", 1)
+    missing = subprocess.run([*WITHOUT_MATPLOTLIB, "history", "--plot", str(tmp_path / "n.png")],
+                             capture_output=True, text=True, env=env, timeout=60)
+    assert missing.returncode == 2
+    assert missing.stderr == ("ebbtide: pictures need matplotlib, which is not installed here; "
+                              f"install it with: {sys.executable} -m pip install "
+                              "'matplotlib>=3.6'\n")
+    assert not (tmp_path / "n.png").exists()

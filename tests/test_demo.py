@@ -46,7 +46,8 @@ def _read_until(stream, wanted: str, seen: list[str], timeout: float = 60.0) -> 
 
 
 def test_demo_start_skip_hold_and_quit(tmp_path):
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "PYTHONUNBUFFERED": "1",
+           "XDG_STATE_HOME": str(tmp_path / "state")}
     env.pop("EBBTIDE_CONFIG", None)
     process = subprocess.Popen(
         [sys.executable, "-c", "import sys; from device.cli import main; sys.exit(main())",
@@ -94,6 +95,19 @@ def test_demo_start_skip_hold_and_quit(tmp_path):
     bars = [line for line in seen if "duty" in line]
     assert bars, "the light bar is shown"
     assert bars[-1].rstrip().endswith("duty 0.000"), "the light ends off"
+    # The session is in the history, marked as the demo's, and the demo said where.
+    history_file = tmp_path / "state" / "ebbtide" / "history.sqlite3"
+    assert f"Sessions are kept in {history_file}, marked as the demo's" in \
+        process.stdout.read()
+    from device.history import History
+
+    with History(history_file.parent) as history:
+        (record,) = history.recent()
+    assert (record.demo, record.outcome, record.parts) == (True, "stopped", ("arrive",))
+    shown = subprocess.run([sys.executable, "-c",
+                            "import sys; from device.cli import main; sys.exit(main())",
+                            "history"], capture_output=True, text=True, env=env, timeout=60)
+    assert shown.stdout.splitlines()[1].endswith("stopped (demo)")
 
 
 def test_with_no_sound_device_the_demo_says_so_in_plain_words_before_the_first_press(

@@ -243,11 +243,12 @@ def test_csv_export_reads_back_field_for_field(tmp_path):
     write_csv(records, stream)
     rows = list(csv.reader(io.StringIO(stream.getvalue())))
     assert rows[0] == ["id", "started_utc", "started_local", "ended_utc", "seconds",
-                       "pattern", "parts", "outcome"]
-    assert rows[1][0] == str(records[0].id) and rows[1][3:] == ["", "", "box", "", "running"]
+                       "pattern", "parts", "outcome", "demo"]
+    assert rows[1][0] == str(records[0].id)
+    assert rows[1][3:] == ["", "", "box", "", "running", "0"]
     assert rows[2][1] == "2026-11-16T21:00:00+00:00"
     assert rows[2][3:] == ["2026-11-16T21:05:00+00:00", "300", "paced-exhale",
-                           "arrive,breathe", "finished"]
+                           "arrive,breathe", "finished", "0"]
     assert datetime.fromisoformat(rows[2][2]) == records[1].started
 
 
@@ -295,3 +296,95 @@ def test_a_damaged_page_inside_a_valid_file_is_found_when_opening(tmp_path):
     with pytest.raises(HistoryUnavailable) as raised:
         History.open(tmp_path)
     assert str(tmp_path / FILE_NAME) in str(raised.value) and "\n" not in str(raised.value)
+
+
+# The schema of version 1, exactly as Ebbtide before the demo column created it.
+V1_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started TEXT NOT NULL,        -- UTC, ISO 8601
+    started_local TEXT NOT NULL,  -- local wall time with its offset, as shown to the user
+    ended TEXT,                   -- UTC; for an interrupted session, when it was last seen
+    last_seen TEXT NOT NULL,      -- UTC of the start or the last finished part
+    pattern TEXT NOT NULL,
+    parts TEXT NOT NULL DEFAULT '',  -- finished parts, comma separated, in order
+    outcome TEXT NOT NULL CHECK (outcome IN
+        ('running', 'finished', 'stopped', 'interrupted', 'error'))
+);
+"""
+
+
+def make_version_1_file(directory: Path) -> None:
+    """A history as the previous Ebbtide left it: WAL, version 1, a finished and a running
+    session."""
+    db = sqlite3.connect(directory / FILE_NAME, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.executescript(f"BEGIN IMMEDIATE; {V1_SCHEMA} PRAGMA user_version=1; COMMIT;")
+    db.execute("INSERT INTO sessions (started, started_local, ended, last_seen, pattern, parts,"
+               " outcome) VALUES ('2026-11-16T21:00:00+00:00', '2026-11-16T22:00:00+01:00',"
+               " '2026-11-16T21:09:30+00:00', '2026-11-16T21:09:30+00:00', 'box',"
+               " 'arrive,breathe', 'finished')")
+    db.execute("INSERT INTO sessions (started, started_local, last_seen, pattern, outcome)"
+               " VALUES ('2026-11-17T01:00:00+00:00', '2026-11-17T02:00:00+01:00',"
+               " '2026-11-17T01:00:00+00:00', 'paced-exhale', 'running')")
+    db.close()
+    (directory / FILE_NAME).chmod(0o600)
+
+
+def test_a_version_1_history_is_upgraded_in_place_keeping_every_session(tmp_path):
+    make_version_1_file(tmp_path)
+    with History.open(tmp_path) as history:
+        assert history.recover() == 1
+        running, finished = history.recent()
+        later = history.begin("box", at("2026-11-18T21:00:00+00:00"))
+        history.end(later, "finished", at("2026-11-18T21:05:00+00:00"))
+    assert (finished.id, finished.pattern, finished.parts, finished.outcome, finished.demo) == (
+        1, "box", ("arrive", "breathe"), "finished", False)
+    assert finished.started_local == at("2026-11-16T22:00:00+01:00")
+    assert finished.duration.total_seconds() == 570
+    assert (running.id, running.outcome, running.demo) == (2, "interrupted", False)
+    db = sqlite3.connect(tmp_path / FILE_NAME)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert db.execute("SELECT id, demo FROM sessions ORDER BY id").fetchall() == [
+        (1, 0), (2, 0), (later, 0)]
+    assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    db.close()
+    assert mode(tmp_path / FILE_NAME) == 0o600
+
+
+def test_an_upgrade_that_fails_makes_history_unavailable_and_leaves_the_file(tmp_path):
+    make_version_1_file(tmp_path)
+    db = sqlite3.connect(tmp_path / FILE_NAME)
+    db.execute("ALTER TABLE sessions ADD COLUMN demo TEXT")  # an odd file the step cannot fix
+    db.commit()
+    db.close()
+    with pytest.raises(HistoryUnavailable, match="duplicate column") as raised:
+        History.open(tmp_path)
+    assert str(tmp_path / FILE_NAME) in str(raised.value) and "\n" not in str(raised.value)
+    db = sqlite3.connect(tmp_path / FILE_NAME)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 2
+    db.close()
+
+
+def test_a_demo_session_is_marked_in_the_table_and_the_csv(tmp_path):
+    directory = tmp_path / "state" / "ebbtide"
+    with History.open(directory) as history:
+        device = history.begin("paced-exhale", at("2026-11-16T21:00:00"))
+        history.end(device, "finished", at("2026-11-16T21:05:00"))
+        demo = history.begin("box", at("2026-11-16T22:00:00"), demo=True)
+        history.part_done(demo, "arrive")
+        history.end(demo, "finished", at("2026-11-16T22:03:00"))
+        records = history.recent()
+    assert [(r.id, r.demo) for r in records] == [(demo, True), (device, False)]
+    header, demo_row, device_row = format_recent(records).splitlines()
+    assert demo_row.split()[-2:] == ["finished", "(demo)"]
+    assert device_row.split()[-1] == "finished" and "demo" not in device_row
+    assert header.index("outcome") == demo_row.index("finished (demo)")
+    stream = io.StringIO()
+    write_csv(records, stream)
+    rows = list(csv.reader(io.StringIO(stream.getvalue())))
+    assert rows[0][-2:] == ["outcome", "demo"] and len(rows[0]) == 9
+    assert [row[-1] for row in rows[1:]] == ["1", "0"]
+    assert [row[-2] for row in rows[1:]] == ["finished", "finished"]
+    assert mode(directory / FILE_NAME) == 0o600

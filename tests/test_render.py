@@ -25,7 +25,7 @@ def rendered(tmp_path_factory):
     old = os.environ.get("XDG_CACHE_HOME")
     os.environ["XDG_CACHE_HOME"] = str(cache)
     try:
-        plan = render_session(parse({"breathing": {"minutes": 1}}), load_script(), out)
+        plan = render_session(parse({"breathing": {"minutes": 1}}), load_script(), out).plan
     finally:
         if old is None:
             del os.environ["XDG_CACHE_HOME"]
@@ -102,7 +102,7 @@ def test_two_keys_switch_the_whole_session_to_german(tmp_path):
     spoken by espeak-ng in German, since the natural voice's model speaks English."""
     config = parse({"breathing": {"minutes": 1}, "voice": {"script": "de", "voice": "de"}})
     german = load_script(config.voice.script)
-    plan = render_session(config, german, tmp_path)
+    plan = render_session(config, german, tmp_path).plan
     with (tmp_path / "events.csv").open() as f:
         said = [e["detail"] for e in csv.DictReader(f) if e["kind"] == "say"]
     assert said[0] == "Ich bin da. Du bist nicht allein."
@@ -121,7 +121,7 @@ def test_with_a_motor_the_render_writes_the_touch_of_every_breath(tmp_path):
 
     config = parse({"breathing": {"minutes": 1, "pattern": "box"}, "haptic": {"pin": 12},
                     "session": {"parts": ["arrive", "breathe", "close"]}})
-    plan = render_session(config, load_script(), tmp_path)
+    plan = render_session(config, load_script(), tmp_path).plan
     with (tmp_path / "haptic.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["t_s", "part", "strength", "duty"]

@@ -1,0 +1,74 @@
+"""Pictures: matplotlib behind one door, headless and offline, with plain errors.
+
+matplotlib is the optional `plots` extra, imported only when a picture is asked for, so
+the appliance never loads it. Figures are drawn with the Agg canvas (no display, no
+network) and saved without a timestamp, so the same input makes the same file.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+FORMATS = (".png", ".svg")
+DPI = 100
+
+
+class PictureError(Exception):
+    """A picture cannot be made; the message is one plain line for the user."""
+
+
+def install_hint() -> str:
+    """The exact command that installs matplotlib into the environment Ebbtide runs in."""
+    return f"{sys.executable} -m pip install 'matplotlib>=3.6'"
+
+
+def check_path(path: Path) -> None:
+    """Refuse a file name that is not a picture before any work is done."""
+    if path.suffix.lower() not in FORMATS:
+        raise PictureError(f"cannot draw {path}: the file name must end in "
+                           f"{' or '.join(FORMATS)}")
+
+
+def figure(width_px: int, height_px: int) -> Any:
+    """A new matplotlib Figure on the Agg canvas, `width_px` x `height_px` when saved.
+
+    The Figure is made directly (not through pyplot), so nothing is kept in a global
+    figure registry and no GUI backend is ever looked for.
+    """
+    plots = require()
+    from matplotlib.figure import Figure
+
+    with plots.rc_context({"svg.hashsalt": "ebbtide"}):
+        return Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI)
+
+
+def save(fig: Any, path: Path) -> None:
+    """Write `fig` to `path` as PNG or SVG (by the suffix), creating the folder."""
+    check_path(path)
+    plots = require()
+    suffix = path.suffix.lower()
+    metadata = {"Software": None} if suffix == ".png" else {"Date": None, "Creator": None}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with plots.rc_context({"svg.hashsalt": "ebbtide", "svg.fonttype": "none"}):
+            fig.savefig(path, dpi=DPI, format=suffix[1:], metadata=metadata)
+    except OSError as error:
+        raise PictureError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def require() -> Any:
+    """matplotlib, set to draw without a display; PictureError with the install command
+    when it is not installed."""
+    # matplotlib's info lines ("generated new fontManager") are not for the user, nor is
+    # its warning when it cannot write its font cache (the service's user has no home) and
+    # uses a temporary folder: the picture is right either way.
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
+    try:
+        import matplotlib
+    except ImportError:
+        raise PictureError("pictures need matplotlib, which is not installed here; install "
+                           f"it with: {install_hint()}") from None
+    return matplotlib

@@ -1,0 +1,1 @@
+"""Documentation helpers: pictures for the README, drawn by code."""

@@ -1,0 +1,144 @@
+"""The README's wiring picture, drawn with schemdraw as a deterministic SVG.
+
+Regenerate it, with the other README pictures, with `python -m docs.pictures` (or alone
+with `python -m docs.wiring docs/wiring.svg`). The GPIO numbers come from
+Ebbtide's defaults (`device.config.Config`), so the picture follows them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import schemdraw
+import schemdraw.elements as elm
+
+from device.config import Config
+
+# BCM GPIO number -> physical pin on the Raspberry Pi's 40-pin header.
+BCM_TO_PHYSICAL: dict[int, int] = {
+    0: 27, 1: 28, 2: 3, 3: 5, 4: 7, 5: 29, 6: 31, 7: 26, 8: 24, 9: 21, 10: 19, 11: 23,
+    12: 32, 13: 33, 14: 8, 15: 10, 16: 36, 17: 11, 18: 12, 19: 35, 20: 38, 21: 40,
+    22: 15, 23: 16, 24: 18, 25: 22, 26: 37, 27: 13,
+}
+GROUND_PINS = (6, 9, 14, 20, 25, 30, 34, 39)
+
+TITLE = "Ebbtide wiring (Raspberry Pi header, physical pin numbers in brackets)"
+RESISTOR = "220\N{EN DASH}330 Ω"
+PULL_UP_NOTE = "internal pull-up: no resistor needed"
+FONT = "DejaVu Sans, Arial, Helvetica, sans-serif"
+GREY = "#555555"
+
+
+def physical_pin(gpio: int) -> int:
+    """The header pin of BCM GPIO `gpio`."""
+    try:
+        return BCM_TO_PHYSICAL[gpio]
+    except KeyError:
+        raise ValueError(f"GPIO{gpio} is not on the 40-pin header (GPIO 0 to 27)") from None
+
+
+def nearest_ground(pin: int) -> int:
+    """The GND pin closest to header pin `pin` (the lower one on a tie)."""
+    return min(GROUND_PINS, key=lambda ground: (abs(ground - pin), ground))
+
+
+def gpio_label(gpio: int) -> str:
+    """A terminal's label, such as "GPIO17 (pin 11)"."""
+    return f"GPIO{gpio} (pin {physical_pin(gpio)})"
+
+
+def labels(config: Config | None = None) -> dict[str, str]:
+    """The terminal labels for `config` (default: Ebbtide's defaults)."""
+    config = config or Config()
+    button, light = physical_pin(config.button.pin), physical_pin(config.light.pin)
+    return {
+        "button": gpio_label(config.button.pin),
+        "button_ground": f"GND (pin {nearest_ground(button)})",
+        "light": gpio_label(config.light.pin),
+        "light_ground": f"GND (pin {nearest_ground(light)})",
+    }
+
+
+def _text(d: schemdraw.Drawing, xy: tuple[float, float], text: str, *, size: float = 14,
+          halign: str = "center", color: str = "black") -> None:
+    """Free text at `xy`."""
+    d.add(elm.Label().at(xy).label(text, halign=halign, fontsize=size, color=color))
+
+
+def _terminal(d: schemdraw.Drawing, xy: tuple[float, float], text: str, side: str) -> None:
+    """An open dot (a wire to the header) at `xy`, labelled on the `side` ("left"/"right")."""
+    d.add(elm.Dot(open=True, radius=0.1).at(xy))
+    dx = -0.3 if side == "left" else 0.3
+    _text(d, (xy[0] + dx, xy[1]), text, size=15, halign="right" if side == "left" else "left")
+
+
+def _drawing(config: Config | None = None) -> schemdraw.Drawing:
+    """Build the drawing: the button's circuit above, the LED's below."""
+    names = labels(config)
+    d = schemdraw.Drawing(canvas="svg", show=False)
+    d.config(font=FONT, fontsize=14, lw=2, bgcolor="white", margin=0)
+    end = 8.5  # x of the GND terminals
+
+    _text(d, (-3.6, 2.4), TITLE[: TITLE.index(" (")], size=18, halign="left")
+    _text(d, (-3.6, 1.75), TITLE[TITLE.index(" (") + 1:], size=13, halign="left", color=GREY)
+
+    # The button: GPIO -> push button -> GND.
+    _terminal(d, (0, 0), names["button"], "left")
+    d.add(elm.Line().at((0, 0)).right().length(2.75))
+    button = d.add(elm.Button().right().label("push button", loc="top", ofst=0.15))
+    d.add(elm.Line().right().tox(end))
+    _terminal(d, (end, 0), names["button_ground"], "right")
+    _text(d, (button.center[0], -0.7), PULL_UP_NOTE, size=13, color=GREY)
+
+    # The light: GPIO -> resistor -> LED (anode, the long leg, first) -> GND.
+    y = -2.8
+    _terminal(d, (0, y), names["light"], "left")
+    d.add(elm.Line().at((0, y)).right().length(0.5))
+    d.add(elm.Resistor().right().label(RESISTOR, loc="top", ofst=0.15))
+    d.add(elm.Line().right().length(0.75))
+    led = d.add(elm.LED().right().length(3.75))
+    d.add(elm.Line().right().tox(end))
+    _terminal(d, (end, y), names["light_ground"], "right")
+    body = led.center[0]
+    _text(d, (body - 0.35, y + 0.45), "LED", size=14, halign="right")
+    _text(d, (body - 0.35, y - 0.45), "+ long leg", size=13, halign="right", color=GREY)
+    _text(d, (body + 0.35, y - 0.45), "\N{MINUS SIGN} short leg", size=13, halign="left",
+          color=GREY)
+
+    # A white card behind everything, so the picture reads on a dark page too; the extra
+    # room at the sides is for fonts wider than schemdraw's estimate.
+    box = d.get_bbox()
+    padx, pady = 0.6, 0.3
+    d.add(elm.Rect((box.xmin - padx, box.ymax + pady), (box.xmax + padx, box.ymin - pady),
+                   fill="white").at((0, 0)).theta(0).color("white").zorder(0))
+    return d
+
+
+def draw_wiring(path: Path, config: Config | None = None) -> None:
+    """Write the wiring picture for `config` (default: Ebbtide's defaults) to `path` as SVG."""
+    text_mode = schemdraw.svgconfig.text
+    schemdraw.svgconfig.text = "text"  # real <text>: searchable, and no font files needed
+    try:
+        image = _drawing(config).get_imagedata("svg")
+    finally:
+        schemdraw.svgconfig.text = text_mode
+    Path(path).write_bytes(image)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m docs.wiring OUT.svg`: write the wiring picture."""
+    parser = argparse.ArgumentParser(prog="python -m docs.wiring", description=__doc__)
+    parser.add_argument("out", type=Path, help="the SVG file to write")
+    args = parser.parse_args(argv)
+    if args.out.suffix.lower() != ".svg":
+        print(f"docs.wiring: {args.out} is not an .svg file name", file=sys.stderr)
+        return 2
+    draw_wiring(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
