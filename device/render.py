@@ -197,8 +197,8 @@ def render_session(config: Config, script: Script, out: Path) -> Rendered:
         light.close()
         if motor is not None:
             motor.close()
-    light = _sampled(plan, recording.light_t, recording.light_rows)
-    _write_sampled(out / "light.csv", plan, ("lightness", "duty"), ("{:.5f}", "{:.6f}"), light)
+    shown = _sampled(plan, recording.light_t, recording.light_rows)
+    _write_sampled(out / "light.csv", plan, ("lightness", "duty"), ("{:.5f}", "{:.6f}"), shown)
     touches = None
     if motor is not None:
         # The touch (0-1 of the configured strength) and the duty the motor was given.
@@ -211,8 +211,8 @@ def render_session(config: Config, script: Script, out: Path) -> Rendered:
         title=f"Ebbtide session ({config.breathing.pattern}, {minutes}:{seconds:02d}): "
               "light, voice and breathing over time",
         seconds=plan.seconds, events=tuple(recording.events),
-        light_t=[n / ROWS_PER_SECOND for n in range(len(light))],
-        lightness=[lightness for lightness, _ in light],
+        light_t=[n / ROWS_PER_SECOND for n in range(len(shown))],
+        lightness=[lightness for lightness, _ in shown],
         level_t=[n * meter.block_seconds for n in range(len(meter.levels_db))],
         level_db=meter.levels_db,
         touch=None if touches is None else [touch for touch, _ in touches])

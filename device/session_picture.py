@@ -137,7 +137,6 @@ def draw_session(timeline: SessionTimeline) -> Any:
     """The session on one page (a matplotlib Figure); each Axes is labelled by what it
     shows ("parts", "light", "voice", "rate", "sound", "touch") so tests can find it."""
     fig = picture.figure(WIDTH_PX, HEIGHT_PX)  # first: it loads matplotlib, quietly
-    from matplotlib.patches import Patch
     from matplotlib.ticker import FuncFormatter, MultipleLocator
 
     rows = ["parts", "light", "voice", "rate", "sound"]
@@ -161,17 +160,12 @@ def draw_session(timeline: SessionTimeline) -> Any:
     fig.suptitle(timeline.title, fontsize=14, x=0.075, ha="left")
 
     _draw_parts(axes["parts"], timeline)
-    _draw_light(axes["light"], timeline, Patch)
+    _draw_light(axes["light"], timeline)
     _draw_voice(axes["voice"], timeline)
     _draw_rate(axes["rate"], timeline)
     _draw_sound(axes["sound"], timeline)
     if timeline.touch is not None:
-        ax = axes["touch"]
-        ax.fill_between(timeline.light_t, 0, timeline.touch, color=TOUCH_COLOR, alpha=0.35,
-                        linewidth=0)
-        ax.plot(timeline.light_t, timeline.touch, color=TOUCH_COLOR, linewidth=0.9)
-        ax.set_ylim(0, 1.05)
-        ax.set_ylabel("touch", fontsize=10)
+        _draw_touch(axes["touch"], timeline.light_t, timeline.touch)
     return fig
 
 
@@ -188,14 +182,16 @@ def _draw_parts(ax: Any, timeline: SessionTimeline) -> None:
         ax.spines[side].set_visible(False)
 
 
-def _draw_light(ax: Any, timeline: SessionTimeline, patch: Any) -> None:
+def _draw_light(ax: Any, timeline: SessionTimeline) -> None:
+    from matplotlib.patches import Patch
+
     for start, name, seconds in timeline.of_kind("phase"):
         ax.axvspan(start, start + seconds, color=PHASE_COLORS.get(name, "#eeeeee"),
                    linewidth=0)
     ax.plot(timeline.light_t, timeline.lightness, color=LIGHT_COLOR, linewidth=1.3)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("light\n(perceived, 0-1)", fontsize=10)
-    ax.legend(handles=[patch(color=color, label=name) for name, color in PHASE_COLORS.items()],
+    ax.legend(handles=[Patch(color=color, label=name) for name, color in PHASE_COLORS.items()],
               loc="upper right", fontsize=9, ncols=3, framealpha=0.9)
 
 
@@ -262,6 +258,13 @@ def _draw_sound(ax: Any, timeline: SessionTimeline) -> None:
     ax.set_ylim(SILENCE_DB, 0)
     ax.set_yticks([SILENCE_DB, 0])
     ax.set_ylabel("sound\n(dBFS)", fontsize=10)
+
+
+def _draw_touch(ax: Any, times: Sequence[float], touch: Sequence[float]) -> None:
+    ax.fill_between(times, 0, touch, color=TOUCH_COLOR, alpha=0.35, linewidth=0)
+    ax.plot(times, touch, color=TOUCH_COLOR, linewidth=0.9)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("touch\n(0-1)", fontsize=10)
 
 
 def write_session_picture(timeline: SessionTimeline, path: Path) -> None:

@@ -139,3 +139,29 @@ def test_with_a_motor_the_render_writes_the_touch_of_every_breath(tmp_path):
         else:
             assert max(inside) == 0.0, f"none in the hold at {segment.start}"
     assert float(rows[-1]["duty"]) == 0.0 and float(rows[-1]["strength"]) == 0.0
+
+
+def test_the_level_meter_passes_the_mix_on_and_measures_each_block():
+    from device.render import LevelMeter
+
+    class Sink:
+        def __init__(self):
+            self.blocks = []
+
+        def write(self, samples):
+            self.blocks.append(samples)
+
+    sink = Sink()
+    meter = LevelMeter(sink, rate=1000, block_seconds=0.1)
+    tone = 0.5 * np.sin(2 * np.pi * 50 * np.arange(250) / 1000)  # 0.25 s, 5 whole cycles
+    meter.write(tone[:30])  # blocks do not follow the writes
+    meter.write(tone[30:])
+    meter.write(np.zeros(100))
+    meter.close()
+    assert np.array_equal(np.concatenate(sink.blocks), np.concatenate([tone, np.zeros(100)]))
+    levels = meter.levels_db
+    assert len(levels) == 4 and meter.block_seconds == 0.1
+    assert levels[0] == pytest.approx(20 * np.log10(0.5 / np.sqrt(2)), abs=0.01)  # -9.03
+    assert levels[1] == pytest.approx(levels[0], abs=0.01)
+    assert levels[2] == pytest.approx(levels[0] - 10 * np.log10(2), abs=0.05)  # half silent
+    assert levels[3] == -120.0  # silence
