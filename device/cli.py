@@ -294,8 +294,12 @@ def _plot_history(records, path: Path, cycle) -> int:
         log.error("%s", error)
         return EXIT_FAILED
     demos = sum(record.demo for record in records)
-    marked = (f", {demos} of them from the demo (drawn hollow)" if demos > 1 or len(records) > 1
-              else ", from the demo (drawn hollow)" if demos else "")
+    if not demos:
+        marked = ""
+    elif len(records) == 1:
+        marked = ", from the demo (drawn hollow)"
+    else:
+        marked = f", {demos} of them from the demo (drawn hollow)"
     by_cycle = f", by day of a {cycle.length}-day cycle" if cycle else ""
     count = f"{len(records)} session" + ("s" if len(records) != 1 else "")
     print(f"drew {path}: {count}{marked}{by_cycle}")

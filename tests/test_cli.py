@@ -211,7 +211,7 @@ def test_history_that_cannot_be_read_is_one_line_and_exit_one(tmp_path):
     assert "history" in done.stderr
 
 
-def _sessions(state, count):
+def _sessions(state, count, demos=0):
     from datetime import UTC, datetime, timedelta
 
     from device.history import History
@@ -219,7 +219,7 @@ def _sessions(state, count):
     with History(state / "ebbtide") as history:
         for n in range(count):
             row = history.begin("paced-exhale", datetime(2026, 10, 1, 23, tzinfo=UTC)
-                                + timedelta(days=n))
+                                + timedelta(days=n), demo=n < demos)
             history.part_done(row, "arrive")
             history.end(row, "finished")
 
@@ -261,6 +261,18 @@ def test_history_plot_refuses_what_it_cannot_draw_in_one_line(tmp_path, args, me
                    cwd=tmp_path)
     assert (done.returncode, done.stdout, done.stderr) == (2, "", f"ebbtide: {message}\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state"]
+
+
+@pytest.mark.parametrize(("count", "demos", "said"), [
+    (1, 0, "1 session"), (1, 1, "1 session, from the demo (drawn hollow)"),
+    (3, 1, "3 sessions, 1 of them from the demo (drawn hollow)"),
+    (3, 3, "3 sessions, 3 of them from the demo (drawn hollow)"),
+])
+def test_history_plot_says_how_many_sessions_it_drew(tmp_path, count, demos, said):
+    _sessions(tmp_path / "state", count, demos)
+    done = ebbtide("history", "--plot", str(tmp_path / "n.svg"),
+                   env={"XDG_STATE_HOME": str(tmp_path / "state")})
+    assert done.stdout == f"drew {tmp_path / 'n.svg'}: {said}\n", done.stderr
 
 
 def test_history_plot_with_no_sessions_or_no_matplotlib_says_so(tmp_path):
