@@ -206,9 +206,10 @@ def draw_history(records: Sequence[SessionRecord], today: date,
 
 def write_history_picture(records: Sequence[SessionRecord], path: Path, today: date,
                           cycle: Cycle | None = None) -> None:
-    """Draw the history and write it to `path` (.png or .svg); nothing else is written."""
+    """Draw the history and write it to `path` (.png or .svg, 0600: it shows the user's
+    nights); nothing else is written."""
     picture.check_path(path)
-    picture.save(draw_history(records, today, cycle), path)
+    picture.save(draw_history(records, today, cycle), path, private=True)
 
 
 def _title(ax: Any, text: str, pad: float = 10) -> None:

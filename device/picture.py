@@ -8,6 +8,7 @@ network) and saved without a timestamp, so the same input makes the same file.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,16 +46,23 @@ def figure(width_px: int, height_px: int) -> Any:
         return Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI)
 
 
-def save(fig: Any, path: Path) -> None:
-    """Write `fig` to `path` as PNG or SVG (by the suffix), creating the folder."""
+def save(fig: Any, path: Path, private: bool = False) -> None:
+    """Write `fig` to `path` as PNG or SVG (by the suffix), creating the folder; a
+    `private` picture (one drawn from the history) is readable by its owner only (0600),
+    as the history itself is."""
     check_path(path)
     plots = require()
     suffix = path.suffix.lower()
     metadata = {"Software": None} if suffix == ".png" else {"Date": None, "Creator": None}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with plots.rc_context({"svg.hashsalt": "ebbtide", "svg.fonttype": "none"}):
-            fig.savefig(path, dpi=DPI, format=suffix[1:], metadata=metadata)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                             0o600 if private else 0o666)
+        if private:
+            os.fchmod(descriptor, 0o600)  # a file that was there keeps no wider mode
+        with os.fdopen(descriptor, "wb") as file, \
+                plots.rc_context({"svg.hashsalt": "ebbtide", "svg.fonttype": "none"}):
+            fig.savefig(file, dpi=DPI, format=suffix[1:], metadata=metadata)
     except OSError as error:
         raise PictureError(f"cannot write {path}: {error.strerror or error}") from None
 
