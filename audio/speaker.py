@@ -25,6 +25,8 @@ from audio.stream import FALLBACK_RATE, AudioUnavailable, SoundStream, output_ra
 from audio.voicemaker import FillReport, Interrupt, Line, VoiceMaker, VoiceSettings
 
 log = logging.getLogger("ebbtide.audio")
+# The end of the line logged when a session's sound cannot start (the demo matches it).
+LIGHT_ONLY = "the session runs with the light only"
 
 LEAD_S = 0.3  # how far ahead sounds should be placed: more than the output's latency
 FADE_IN_S = 0.5  # all sound rises over this at the start of a session
@@ -160,7 +162,7 @@ class Speaker:
             try:
                 stream.start()
             except AudioUnavailable as exc:
-                log.warning("%s; the session runs with the light only", exc)
+                log.warning("%s; %s", exc, LIGHT_ONLY)
                 return None
             self._stream = stream
             self._failure_told = False

@@ -342,15 +342,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _log_voice(appliance.speaker, session_lines(config, script))
         stack.callback(appliance.close)
         print(f"Session ({config.breathing.pattern}): {session_shape(appliance.plan)}.")
+        no_sound = False
         try:
             describe_output(config.audio.output)
-        except AudioUnavailable:
-            print("No sound device here: the light is drawn and each line is printed as it "
-                  "would be spoken, but the voice stays silent.")
+        except AudioUnavailable as error:
+            no_sound = True
+            # A device named in the config but missing is the owner's to fix, so name it;
+            # with none at all, PortAudio's words would say nothing to a person.
+            why = (f"{error}" if config.audio.output is not None
+                   else "No sound device here")
+            print(f"{why[0].upper()}{why[1:]}: the light is drawn and each line is printed "
+                  "as it would be spoken, but the voice stays silent.")
         print("Press Enter to press the button (start, or next part); "
               "s + Enter to hold it (stop); q + Enter to quit.")
         root = logging.getLogger()
-        handlers, root.handlers = root.handlers, [ScreenLog(screen)]
+        handlers, root.handlers = root.handlers, [ScreenLog(screen, no_sound)]
         stack.callback(setattr, root, "handlers", handlers)
         stack.enter_context(quiet_keys())
         Keyboard(factory.pin(config.button.pin), appliance.controller,

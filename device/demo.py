@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from typing import IO, Protocol
 
+from audio.speaker import LIGHT_ONLY
 from device.controller import Controller
 
 BAR = 24
@@ -101,14 +102,21 @@ class DemoScreen:
 
 
 class ScreenLog(logging.Handler):
-    """Log lines go above the bar, each on its own line, never glued onto it."""
+    """Log lines go above the bar, each on its own line, never glued onto it.
 
-    def __init__(self, screen: DemoScreen) -> None:
+    With `no_sound_said`, the demo has already said in plain words that there is no sound
+    device, so the speaker's line at each session's start (in PortAudio's words) is left out.
+    """
+
+    def __init__(self, screen: DemoScreen, no_sound_said: bool = False) -> None:
         super().__init__()
         self.screen = screen
+        self.no_sound_said = no_sound_said
         self.setFormatter(logging.Formatter("ebbtide: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
+        if self.no_sound_said and record.getMessage().endswith(LIGHT_ONLY):
+            return
         self.screen.say(self.format(record))
 
 

@@ -110,20 +110,36 @@ def test_demo_start_skip_hold_and_quit(tmp_path):
     assert shown.stdout.splitlines()[1].endswith("stopped (demo)")
 
 
-def test_with_no_sound_device_the_demo_says_so_in_plain_words_before_the_first_press(
+def test_with_its_sound_device_missing_the_demo_says_so_once_before_the_first_press(
         tmp_path):
     config = tmp_path / "config.toml"
     config.write_text('[audio]\ndevice = "no-such-speaker"\n')
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
-    result = subprocess.run(
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "PYTHONUNBUFFERED": "1",
+           "XDG_STATE_HOME": str(tmp_path / "state")}
+    process = subprocess.Popen(
         [sys.executable, "-c", "import sys; from device.cli import main; sys.exit(main())",
-         "demo", "--config", str(config)], input="q\n", capture_output=True, text=True,
-        env=env, timeout=120)
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    plain = [i for i, line in enumerate(lines) if line.startswith("No sound device here")]
-    press = [i for i, line in enumerate(lines) if line.startswith("Press Enter")]
-    assert plain and press and plain[0] < press[0], result.stdout
+         "demo", "--config", str(config)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=env)
+    seen: list[str] = []
+    try:
+        assert _read_until(process.stdout, "Press Enter", seen)
+        process.stdin.write("\n")  # a session starts, light only
+        process.stdin.flush()
+        assert _read_until(process.stdout, "I'm here. You're not alone.", seen)
+        process.stdin.write("q\n")
+        process.stdin.flush()
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+    shown = "".join(seen) + process.stdout.read() + process.stderr.read()
+    plain = [i for i, line in enumerate(seen) if line.startswith(
+        "Audio device 'no-such-speaker' not found; available: ")]
+    press = [i for i, line in enumerate(seen) if line.startswith("Press Enter")]
+    assert plain and press and plain[0] < press[0], shown
+    assert seen[plain[0]].rstrip().endswith(": the light is drawn and each line is printed as it "
+                                   "would be spoken, but the voice stays silent."), shown
+    # said once, before the first press: not again when the session starts
+    assert "light only" not in shown and shown.count("no-such-speaker") == 1, shown
 
 
 def test_log_lines_land_above_the_bar_on_their_own_line():
