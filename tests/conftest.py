@@ -52,16 +52,19 @@ def kill_pulseaudio() -> None:
 
 
 _PRIVATE = {"HOME": "home", "XDG_CONFIG_HOME": "config", "XDG_CACHE_HOME": "cache",
-            "XDG_STATE_HOME": "state", "XDG_DATA_HOME": "data", "XDG_RUNTIME_DIR": "runtime"}
+            "XDG_STATE_HOME": "state", "XDG_DATA_HOME": "data", "XDG_RUNTIME_DIR": "runtime",
+            # What a process leaves in the temporary folder when a test kills it (gcc, run
+            # by ctypes.util.find_library while `ebbtide run` starts, leaves /tmp/cc*.res).
+            "TMPDIR": "tmp"}
 
 
 def pytest_configure(config):
     """Nothing of a run is left behind, and nothing of it lands in the real home.
 
-    Home, the XDG folders (the voice cache, the history, matplotlib's font cache) and the
-    runtime folder (PulseAudio's socket) point into a new temporary folder before any test
-    module is imported; pytest's own temporary folders go into another. Both are removed at
-    the end (pytest would otherwise keep its last three runs in /tmp).
+    Home, the XDG folders (the voice cache, the history, matplotlib's font cache), the
+    runtime folder (PulseAudio's socket) and TMPDIR point into a new temporary folder before
+    any test module is imported; pytest's own temporary folders go into another. Both are
+    removed at the end (pytest would otherwise keep its last three runs in /tmp).
     """
     if hasattr(config, "workerinput"):
         return
@@ -73,6 +76,7 @@ def pytest_configure(config):
     for name, folder in _PRIVATE.items():
         (base / folder).mkdir(mode=0o700)
         os.environ[name] = str(base / folder)
+    tempfile.tempdir = None  # this process, too, asks TMPDIR again
     config.stash[_HOME] = base
 
     def restore() -> None:
@@ -81,6 +85,7 @@ def pytest_configure(config):
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+        tempfile.tempdir = None
         shutil.rmtree(base, ignore_errors=True)
 
     config.add_cleanup(restore)
