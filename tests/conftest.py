@@ -76,6 +76,9 @@ def pytest_configure(config):
     for name, folder in _PRIVATE.items():
         (base / folder).mkdir(mode=0o700)
         os.environ[name] = str(base / folder)
+    # TMPDIR is shared as /tmp is (a test drops root to get a real EACCES and works there).
+    base.chmod(0o711)
+    (base / _PRIVATE["TMPDIR"]).chmod(0o1777)
     tempfile.tempdir = None  # this process, too, asks TMPDIR again
     config.stash[_HOME] = base
 

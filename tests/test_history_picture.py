@@ -45,18 +45,6 @@ REPO = Path(__file__).resolve().parents[1]
 TODAY = date(2026, 11, 25)  # a Wednesday
 
 
-@pytest.fixture(scope="module", autouse=True)
-def matplotlib_home(tmp_path_factory):
-    """matplotlib's config and font cache in a temporary folder, never the real home."""
-    saved = os.environ.get("MPLCONFIGDIR")
-    os.environ["MPLCONFIGDIR"] = str(tmp_path_factory.mktemp("matplotlib"))
-    yield
-    if saved is None:
-        os.environ.pop("MPLCONFIGDIR", None)
-    else:
-        os.environ["MPLCONFIGDIR"] = saved
-
-
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
