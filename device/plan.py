@@ -327,11 +327,12 @@ def plan_session(config: Config, script: Script,
 
 def session_shape(plan: SessionPlan) -> str:
     """The parts that run, each with its length, and the whole: for people to read."""
-    parts = ", ".join(f"{p.name} {_minutes(p.seconds)}" for p in plan.parts)
-    return f"{parts}; {_minutes(plan.seconds)} in all"
+    parts = ", ".join(f"{p.name} {minutes_text(p.seconds)}" for p in plan.parts)
+    return f"{parts}; {minutes_text(plan.seconds)} in all"
 
 
-def _minutes(seconds: float) -> str:
+def minutes_text(seconds: float) -> str:
+    """Seconds as m:ss, rounded to the second ("9:19")."""
     whole = round(seconds)
     return f"{whole // 60}:{whole % 60:02d}"
 

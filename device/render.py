@@ -30,7 +30,7 @@ from device.appliance import light_for, motor_for, speaker_for
 from device.clock import SimulatedClock
 from device.config import Config
 from device.controller import Controller
-from device.plan import SessionPlan, plan_session, voice_lines
+from device.plan import SessionPlan, minutes_text, plan_session, voice_lines
 from device.runner import Runner
 from device.script import Script
 from device.session_picture import SessionTimeline
@@ -206,9 +206,8 @@ def render_session(config: Config, script: Script, out: Path) -> Rendered:
         _write_sampled(out / "haptic.csv", plan, ("strength", "duty"), ("{:.4f}", "{:.4f}"),
                        touches)
     _write_events(out / "events.csv", recording)
-    minutes, seconds = divmod(round(plan.seconds), 60)
     timeline = SessionTimeline(
-        title=f"Ebbtide session ({config.breathing.pattern}, {minutes}:{seconds:02d}): "
+        title=f"Ebbtide session ({config.breathing.pattern}, {minutes_text(plan.seconds)}): "
               "light, voice and breathing over time",
         seconds=plan.seconds, events=tuple(recording.events),
         light_t=[n / ROWS_PER_SECOND for n in range(len(shown))],

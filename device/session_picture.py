@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from device import picture
+from device.plan import minutes_text
 
 WIDTH_PX, HEIGHT_PX = 1600, 1000
 SILENCE_DB = -60.0  # the bottom of the sound strip
@@ -129,10 +130,6 @@ def spread(positions: Sequence[float], gap: float) -> list[float]:
     return placed
 
 
-def _minutes(seconds: float, _position: object = None) -> str:
-    return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
-
-
 def draw_session(timeline: SessionTimeline) -> Any:
     """The session on one page (a matplotlib Figure); each Axes is labelled by what it
     shows ("parts", "light", "voice", "rate", "sound", "touch") so tests can find it."""
@@ -154,9 +151,10 @@ def draw_session(timeline: SessionTimeline) -> Any:
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
         axes[name] = ax
-    axes[rows[-1]].xaxis.set_major_locator(MultipleLocator(60))
-    axes[rows[-1]].xaxis.set_major_formatter(FuncFormatter(_minutes))
-    axes[rows[-1]].set_xlabel("time into the session (minutes)", fontsize=10)
+    bottom = axes[rows[-1]]
+    bottom.xaxis.set_major_locator(MultipleLocator(60))
+    bottom.xaxis.set_major_formatter(FuncFormatter(lambda seconds, _: minutes_text(seconds)))
+    bottom.set_xlabel("time into the session (minutes)", fontsize=10)
     fig.suptitle(timeline.title, fontsize=14, x=0.075, ha="left")
 
     _draw_parts(axes["parts"], timeline)

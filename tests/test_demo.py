@@ -29,6 +29,12 @@ def test_the_screen_shows_part_phase_line_and_a_light_bar():
     assert "session stopped" in text
 
 
+def _type(process, keys: str) -> None:
+    """Keys typed into the demo, as a person at the terminal would."""
+    process.stdin.write(keys)
+    process.stdin.flush()
+
+
 def _read_until(stream, wanted: str, seen: list[str], timeout: float = 60.0) -> bool:
     """Collect lines from the demo until one contains `wanted`."""
     found = threading.Event()
@@ -57,20 +63,16 @@ def test_demo_start_skip_hold_and_quit(tmp_path):
     seen: list[str] = []
     try:
         assert _read_until(process.stdout, "Press Enter", seen)
-        process.stdin.write("\n")  # press: the session starts
-        process.stdin.flush()
+        _type(process, "\n")  # press: the session starts
         assert _read_until(process.stdout, "I'm here. You're not alone.", seen)
         live = (tmp_path / "trace.jsonl").read_text()
         assert '"event": "session"' in live, "the trace can be followed while it runs"
         time.sleep(0.5)
-        process.stdin.write("\n")  # press again: on to the breathing
-        process.stdin.flush()
+        _type(process, "\n")  # press again: on to the breathing
         assert _read_until(process.stdout, "-- breathe --", seen)
-        process.stdin.write("s\n")  # hold: the session ends gently
-        process.stdin.flush()
+        _type(process, "s\n")  # hold: the session ends gently
         assert _read_until(process.stdout, "session stopped", seen)
-        process.stdin.write("q\n")
-        process.stdin.flush()
+        _type(process, "q\n")
         assert process.wait(timeout=30) == 0
     finally:
         process.kill()
@@ -123,11 +125,9 @@ def test_with_its_sound_device_missing_the_demo_says_so_once_before_the_first_pr
     seen: list[str] = []
     try:
         assert _read_until(process.stdout, "Press Enter", seen)
-        process.stdin.write("\n")  # a session starts, light only
-        process.stdin.flush()
+        _type(process, "\n")  # a session starts, light only
         assert _read_until(process.stdout, "I'm here. You're not alone.", seen)
-        process.stdin.write("q\n")
-        process.stdin.flush()
+        _type(process, "q\n")
         assert process.wait(timeout=30) == 0
     finally:
         process.kill()
