@@ -130,8 +130,11 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _host(command: Sequence[str | Path], what: str, timeout: float = 1800) -> str:
+    # The tests point TMPDIR into a folder of their own on the host; a command run in the
+    # root (chroot) would look for it there and fail (update-ca-certificates' mktemp did).
+    env = {k: v for k, v in os.environ.items() if k != "TMPDIR"}
     done = subprocess.run([str(c) for c in command], capture_output=True, text=True,
-                          timeout=timeout, check=False, stdin=subprocess.DEVNULL)
+                          timeout=timeout, check=False, stdin=subprocess.DEVNULL, env=env)
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).splitlines()[-30:])
         raise ContainerError(f"{what} failed (exit {done.returncode}):\n{tail}")
