@@ -25,8 +25,9 @@ if [ "$mode" = test ]; then
     # runs the service in a container (tests/test_systemd.py): debootstrap makes its Debian
     # root, systemd-nspawn boots it. libfaketime moves a real process's wall clock.
     packages+=(systemd shellcheck systemd-container debootstrap faketime)
-    # aplay, for the benchmark's pyttsx3 baseline (it plays through aplay).
-    packages+=(alsa-utils)
+    # aplay, for the benchmark's pyttsx3 baseline (it plays through aplay); pdftotext, to
+    # read the printed card back as text.
+    packages+=(alsa-utils poppler-utils)
 fi
 if ! "$PYTHON" -c 'import ensurepip' 2>/dev/null; then
     packages+=(python3-venv)

@@ -1,4 +1,4 @@
-"""The sound of a session: the voice, the chime and the breath, mixed into one output stream.
+"""The sound of a session: the voice, the chime and the tide, mixed into one output stream.
 
 This is the whole interface the device side uses. Times are clock seconds: a sound placed
 `at` a time is heard then, because the stream says when each block reaches the speaker.
@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from audio import cache
-from audio.breath import BreathSound
 from audio.chime import soft_chime
 from audio.clip import Clip
 from audio.mixer import Mixer
+from audio.pacing import Swell, TideSound
 from audio.stream import FALLBACK_RATE, AudioUnavailable, SoundStream, output_rate
 from audio.voicemaker import FillReport, Interrupt, Line, VoiceMaker, VoiceSettings
 
@@ -29,7 +29,8 @@ log = logging.getLogger("ebbtide.audio")
 LIGHT_ONLY = "the session runs with the light only"
 
 LEAD_S = 0.3  # how far ahead sounds should be placed: more than the output's latency
-FADE_IN_S = 0.5  # all sound rises over this at the start of a session
+FADE_IN_S = 0.1  # all sound rises over this at the start of a session: no click, and
+# the first word ("I'm here with you", a second long) keeps its first syllable
 FADE_OUT_S = 0.12  # and falls over this when it is stopped: quick, and never a click
 # A sound is placed this much after its moment, so the voice never leads the light it
 # belongs to (sound early is noticed sooner than sound late).
@@ -50,7 +51,7 @@ class AudioReport:
 
 
 class Speaker:
-    """The voice, chime and breath sound of sessions: cached clips in one output stream."""
+    """The voice, chime and tide of sessions: cached clips in one output stream."""
 
     lead = LEAD_S
 
@@ -62,14 +63,14 @@ class Speaker:
         cache_dir: Path | None = None,
         mixer: Mixer | None = None,
         chime: bool = True,
-        breath_sound: bool = False,
+        tide: bool = False,
         maker_command: list[str] | None = None,
         speaks: bool = True,
     ) -> None:
         """cache_dir None means default_cache_dir(). A given mixer means offline rendering:
         no stream is ever opened and the caller pulls the sound with mixer.render().
         maker_command runs the voice maker's child (tests give a fake engine). speaks=False
-        ([voice] enabled = false) makes no line and says none: light, chime and breath only."""
+        ([voice] enabled = false) makes no line and says none: light, chime and tide only."""
         self.device = device
         self.speaks = speaks
         self._maker = VoiceMaker(voice or VoiceSettings(),
@@ -86,8 +87,10 @@ class Speaker:
             mixer.anchor = (mixer.position, mixer.position / mixer.rate)
         self._with_chime = chime
         self._chime: np.ndarray | None = None
-        self._breath: BreathSound | None = None
-        self._with_breath = breath_sound
+        self._tide: TideSound | None = None
+        self._with_tide = tide
+        # A mixer that hears the tide alone, beside the mix (`ebbtide render` measures it).
+        self.tide_stem: Mixer | None = None
         self._stream: SoundStream | None = None
         self._failure_told = False  # the output's failure this session is in the log
 
@@ -119,15 +122,15 @@ class Speaker:
         """Have every line made (in a child process) before the first session; return the
         spoken seconds of each text that is ready.
 
-        The chime and breath sound are made here too. Lines the voice maker could not make
+        The chime and the tide's noise are made here too. Lines the voice maker could not make
         (no engine, or it crashed) are silent, with one log line (unless the caller says
         so itself, from voice_report); the light carries on. An `interrupt` that says quit
         (SIGTERM while starting) ends the making at once.
         """
         if self._with_chime:
             self._chime_samples()
-        if self._with_breath:
-            self._breath_sound()
+        if self._with_tide:
+            self._tide_sound()
         known = self.voice_report
         if known is not None and {line.text for line in lines} <= set(self._lines):
             # Asked again (another appliance on this speaker): the child already answered.
@@ -206,15 +209,24 @@ class Speaker:
         if self._with_chime:
             self._place(self._chime_samples(), at)
 
-    def breathe(self, at: float, seconds: float, levels: Sequence[float], inhale: bool) -> None:
-        """The breath sound of one phase (if switched on), loudness following `levels`."""
-        if self._with_breath:
-            self._place(self._breath_sound().clip(seconds, levels, inhale), at)
+    def pace(self, at: float, swell: Swell) -> None:
+        """The tide of one breath phase (if switched on), heard from clock time `at`."""
+        position = self._position(at) if self._with_tide else None
+        if position is None:
+            return
+        samples = self._tide_sound().clip(swell, position)
+        self.mixer.schedule(samples, position)
+        if self.tide_stem is not None:
+            self.tide_stem.schedule(samples, position)
 
     def hush(self) -> None:
         """Stop every sound at once, with a short fade."""
         if self._offline or self._stream is not None:  # else nothing plays or ever fills
             self.mixer.hush(FADE_OUT_S)
+            if self.tide_stem is not None:
+                self.tide_stem.hush(FADE_OUT_S)
+        if self._tide is not None:
+            self._tide.forget()  # the next swell rises from silence
 
     def close(self) -> AudioReport | None:
         """End the session's sound: fade out, let the fade play, then release the device."""
@@ -248,11 +260,11 @@ class Speaker:
             self._chime = soft_chime(self.rate)
         return self._chime
 
-    def _breath_sound(self) -> BreathSound:
-        """The breath sound's noise at the mixer's rate, made once."""
-        if self._breath is None:
-            self._breath = BreathSound(self.rate)
-        return self._breath
+    def _tide_sound(self) -> TideSound:
+        """The tide's noise at the mixer's rate, made once."""
+        if self._tide is None:
+            self._tide = TideSound(self.rate)
+        return self._tide
 
     def heard(self) -> list[tuple[float | None, float]]:
         """(asked, actual) clock times of the sounds started this session: when each was
@@ -263,11 +275,18 @@ class Speaker:
 
     def _place(self, samples: np.ndarray, at: float | None) -> None:
         """Schedule samples to be heard at clock time `at`, if there is an output."""
+        if self._playing():
+            self.mixer.schedule(samples, None if at is None else self._position(at))
+
+    def _playing(self) -> bool:
+        """Whether sounds can be heard this session (False: the light carries on alone)."""
         stream = self._stream
-        if not self._offline and (stream is None or not self._alive(stream)):
-            return  # no output this session: the light carries on alone
-        position = None if at is None else self.mixer.sample_at(at + _LATE_S)
-        self.mixer.schedule(samples, position)
+        return self._offline or (stream is not None and self._alive(stream))
+
+    def _position(self, at: float) -> int | None:
+        """The mix's sample heard at clock time `at` (a hair after: never before the light);
+        None when nothing can be heard this session."""
+        return self.mixer.sample_at(at + _LATE_S) if self._playing() else None
 
     def _alive(self, stream: SoundStream) -> bool:
         """False once the stream has stopped by itself; says so in one log line."""

@@ -1,5 +1,9 @@
-"""python -m bench.intelligibility [--engine NAME ...] [--config FILE] [--json FILE]:
+"""python -m bench.intelligibility [--engine NAME ...] [--config FILE] [--tide] [--json FILE]:
 how well an offline recogniser understands the voice, as a word error rate (WER).
+
+With --tide, each engine's whole session (breathing as configured) is heard twice with the
+same voice: alone, and over the tide it must stay clear of (the chime off in both); the two
+WERs are reported side by side.
 
 Each engine renders a whole voice-only session through the public `ebbtide render`
 command (so this keeps working while the engine code changes); every spoken line is cut
@@ -37,8 +41,10 @@ MARGIN_S = 0.2  # around each line, so a soft first or last phoneme is not cut o
 RECOGNISER_RATE = 16000  # what the bundled acoustic model was trained on
 WORST = 5
 
-# The voice alone: no chime or breath sound in the mix, and a short breathing part.
-VOICE_ONLY = {"audio": {"chime": False, "breath_sound": False}}
+# The voice alone: no chime or tide in the mix, and a short breathing part.
+VOICE_ONLY = {"audio": {"chime": False, "tide": False}}
+# The voice over the tide (the chime stays off, as in VOICE_ONLY: only the tide differs).
+SESSION_SOUNDS = {"audio": {"chime": False, "tide": True}}
 DEFAULT_MINUTES = 1
 
 # Contractions are expanded on both sides, so "you're" and "you are" are the same words.
@@ -106,13 +112,16 @@ def word_errors(reference: Sequence[str], heard: Sequence[str]) -> Errors:
     return Errors(s, d, n, len(reference))
 
 
-def voice_only_config(source: Path | None, engine: str | None) -> str:
-    """The TOML for a voice-only render: the user's config (if any) with the chime and
-    breath sound off, `[voice] engine` set, and a relative script path made absolute."""
+def voice_only_config(source: Path | None, engine: str | None, sounds: bool = False,
+                      minutes: float | None = DEFAULT_MINUTES) -> str:
+    """The TOML for a render: the user's config (if any) with the chime and tide off (or,
+    with `sounds`, the tide on), `[voice] engine` set, and a
+    relative script path made absolute. `minutes` None keeps the configured breathing."""
     document: dict[str, Any] = tomllib.loads(source.read_text()) if source else {}
-    for section, values in VOICE_ONLY.items():
+    for section, values in (SESSION_SOUNDS if sounds else VOICE_ONLY).items():
         document.setdefault(section, {}).update(values)
-    document.setdefault("breathing", {}).setdefault("minutes", DEFAULT_MINUTES)
+    if minutes is not None:
+        document.setdefault("breathing", {}).setdefault("minutes", minutes)
     if engine:
         document.setdefault("voice", {})["engine"] = engine
     voice = document.get("voice", {})
@@ -157,15 +166,16 @@ def _ebbtide() -> str:
     return found
 
 
-def render(config_text: str, scratch: Path) -> Path:
+def render(config_text: str, scratch: Path, name: str = "out") -> Path:
     """Run `ebbtide render` with a home and voice cache of its own under `scratch`
-    (a fresh cache, so one engine never hears another's clips); return the output dir."""
-    config, out = scratch / "config.toml", scratch / "out"
+    (a fresh cache, so one engine never hears another's clips; renders in the same scratch
+    share it, so they hear the same clips); return the output dir, scratch/name."""
+    config, out = scratch / f"{name}.toml", scratch / name
     config.write_text(config_text)
     # The sound library's client keeps its runtime files under XDG_RUNTIME_DIR, and without
     # one makes a /tmp/pulse-* directory for each fresh home; the render plays nothing.
     runtime, pulse = scratch / "runtime", scratch / "pulse-client.conf"
-    runtime.mkdir(mode=0o700)
+    runtime.mkdir(mode=0o700, exist_ok=True)
     pulse.write_text("autospawn = no\n")
     env = {k: v for k, v in os.environ.items() if k not in ("STATE_DIRECTORY", "CACHE_DIRECTORY")}
     env.update(HOME=str(scratch / "home"), XDG_CACHE_HOME=str(scratch / "cache"),
@@ -258,35 +268,49 @@ class Recogniser:
         return hyp.hypstr if hyp is not None else ""
 
 
-def measure(engine: str | None, config: Path | None, recogniser: Recogniser,
-            workdir: Path | None = None) -> dict:
-    """Render with `engine` (None: the default) and transcribe every spoken line."""
-    scratch = Path(tempfile.mkdtemp(prefix="ebbtide-intelligibility-", dir=workdir))
-    try:
-        started = time.monotonic()
-        out = render(voice_only_config(config, engine), scratch)
-        rendered = time.monotonic()
-        lines = spoken_lines(out / "events.csv")
-        per_line, total = [], Errors()
-        for line, pcm in zip(lines, clips(out / "session.wav", lines), strict=True):
-            heard = recogniser.transcribe(pcm)
-            errors = word_errors(words(line.text), words(heard))
-            per_line.append({"t_s": line.start_s, "said": line.text, "heard": heard,
-                             "wer": round(errors.wer, 4), "words": errors.words,
-                             "errors": errors.errors})
-            total += errors
-        recognised = time.monotonic()
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+def heard(out: Path, recogniser: Recogniser) -> dict:
+    """Every spoken line of a render transcribed, and the word errors in all."""
+    lines = spoken_lines(out / "events.csv")
+    per_line, total = [], Errors()
+    for line, pcm in zip(lines, clips(out / "session.wav", lines), strict=True):
+        said = recogniser.transcribe(pcm)
+        errors = word_errors(words(line.text), words(said))
+        per_line.append({"t_s": line.start_s, "said": line.text, "heard": said,
+                         "wer": round(errors.wer, 4), "words": errors.words,
+                         "errors": errors.errors})
+        total += errors
     worst = sorted(per_line, key=lambda r: (-r["wer"], -r["errors"], r["t_s"]))[:WORST]
     return {
-        "engine": engine or "default", "wer": round(total.wer, 4), "lines": len(per_line),
+        "wer": round(total.wer, 4), "lines": len(per_line),
         "words": total.words, "substitutions": total.substitutions,
         "deletions": total.deletions, "insertions": total.insertions,
         "line_wer": Distribution.of([r["wer"] for r in per_line]).as_dict(),
-        "render_s": round(rendered - started, 2), "recognise_s": round(recognised - rendered, 2),
         "worst": worst, "per_line": per_line,
     }
+
+
+def measure(engine: str | None, config: Path | None, recogniser: Recogniser,
+            workdir: Path | None = None, tide: bool = False) -> dict:
+    """Render with `engine` (None: the default) and transcribe every spoken line; with
+    `tide`, the whole configured session alone and over the tide, one voice for both."""
+    scratch = Path(tempfile.mkdtemp(prefix="ebbtide-intelligibility-", dir=workdir))
+    minutes = None if tide else DEFAULT_MINUTES
+    try:
+        started = time.monotonic()
+        out = render(voice_only_config(config, engine, minutes=minutes), scratch, "alone")
+        over = render(voice_only_config(config, engine, True, minutes), scratch, "tide") \
+            if tide else None
+        rendered = time.monotonic()
+        result = {"engine": engine or "default", **heard(out, recogniser)}
+        if over is not None:
+            result["with_tide"] = heard(over, recogniser)
+            result["tide_wer_change"] = round(result["with_tide"]["wer"] - result["wer"], 4)
+        recognised = time.monotonic()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    result.update(render_s=round(rendered - started, 2),
+                  recognise_s=round(recognised - rendered, 2))
+    return result
 
 
 def table(result: dict) -> str:
@@ -301,6 +325,14 @@ def table(result: dict) -> str:
                      f"{e['line_wer']['median']:.1%} / {e['line_wer']['max']:.1%}"
                      if e["lines"] else "-",
                      f"{e['render_s']:.1f}", f"{e['recognise_s']:.1f}"))
+    for e in result["engines"]:
+        if "with_tide" in e:
+            t = e["with_tide"]
+            rows.append((f"{e['engine']} + tide", f"{t['wer']:.1%}", str(t["lines"]),
+                         str(t["words"]),
+                         f"{t['substitutions']}/{t['deletions']}/{t['insertions']}",
+                         f"{t['line_wer']['median']:.1%} / {t['line_wer']['max']:.1%}",
+                         "", ""))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     out = [f"Ebbtide intelligibility, {result['date']}, {result['recogniser']}, "
            f"lines cut with a {result['margin_s']} s margin",
@@ -310,10 +342,16 @@ def table(result: dict) -> str:
         if "error" in e:
             out.append(f"\n{e['engine']}: render failed: {e['error']}")
             continue
-        out.append(f"\nworst lines, {e['engine']}:")
-        for r in e["worst"]:
-            out.append(f"  {r['wer']:6.1%} {r['t_s']:6.1f} s  said:  {r['said']}")
-            out.append(f"  {'':16}heard: {r['heard'] or '(nothing)'}")
+        if "with_tide" in e:
+            out.append(f"\n{e['engine']}: with the tide the WER changes by "
+                       f"{e['tide_wer_change']:+.1%} (aim: within 5 points)")
+        for name, figures in ((e["engine"], e), (f"{e['engine']} + tide", e.get("with_tide"))):
+            if figures is None:
+                continue
+            out.append(f"\nworst lines, {name}:")
+            for r in figures["worst"]:
+                out.append(f"  {r['wer']:6.1%} {r['t_s']:6.1f} s  said:  {r['said']}")
+                out.append(f"  {'':16}heard: {r['heard'] or '(nothing)'}")
     return "\n".join(out)
 
 
@@ -324,7 +362,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="write [voice] engine = NAME (several: one run each); "
                              "default: the config's own engine")
     parser.add_argument("--config", type=Path, metavar="FILE",
-                        help="start from this config (chime and breath sound are turned off)")
+                        help="start from this config (chime and tide are turned off)")
+    parser.add_argument("--tide", action="store_true",
+                        help="also hear the whole session over the tide, with the same voice, "
+                             "and report both")
     parser.add_argument("--json", metavar="FILE", help="write every figure to FILE")
     args = parser.parse_args(argv)
     try:
@@ -336,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     engines: list[dict] = []
     for engine in args.engine or [None]:
         try:
-            engines.append(measure(engine, args.config, recogniser))
+            engines.append(measure(engine, args.config, recogniser, tide=args.tide))
         except RenderFailed as error:
             engines.append({"engine": engine or "default", "error": str(error)})
     result = {

@@ -13,7 +13,7 @@ from audio.mixer import Mixer
 from audio.speaker import Speaker
 from audio.voicemaker import VoiceSettings
 from device.clock import Clock
-from device.config import MIN_BRIGHTNESS, Config
+from device.config import Config, SessionSettings, session_settings
 from device.controller import Controller
 from device.events import Listener
 from device.history import History, HistoryUnavailable
@@ -42,7 +42,7 @@ def speaker_for(config: Config, mixer: Mixer | None = None,
     return Speaker(voice=VoiceSettings(v.engine, v.model, v.voice, v.rate, v.volume,
                                        v.recordings, language),
                    device=config.audio.output, mixer=mixer, cache_dir=cache_dir,
-                   chime=config.audio.chime, breath_sound=config.audio.breath_sound,
+                   chime=config.audio.chime, tide=config.audio.tide,
                    speaks=v.enabled)
 
 
@@ -54,6 +54,15 @@ def light_for(config: Config, pin_factory: PinFactory) -> Light | RGBLight:
                         max_brightness=c.max_brightness, pin_factory=pin_factory)
     return Light(c.pin, max_brightness=c.max_brightness, pin_factory=pin_factory,
                  backend=c.backend)
+
+
+def dress(light: Light | RGBLight, settings: SessionSettings) -> dict[str, str]:
+    """Give the light a session's brightness (and colour); the colour, for the event."""
+    light.max_brightness = settings.max_brightness
+    if isinstance(light, RGBLight):
+        light.color = settings.color
+        return {"color": light.color}
+    return {}
 
 
 def motor_for(config: Config, pin_factory: PinFactory) -> Motor | None:
@@ -207,20 +216,14 @@ class Appliance:
         """Run one session; a crash inside it is logged and the appliance goes back to idle."""
         self.controller.session_began()
         started = (self.wall_clock(), self.clock.now())
-        volume, brightness = self.config.night.scales(started[0].astimezone().time())
-        night = (volume, brightness) != (1.0, 1.0)
-        self.light.max_brightness = max(MIN_BRIGHTNESS,
-                                        self.config.light.max_brightness * brightness)
-        colour = {}
-        if isinstance(self.light, RGBLight):
-            self.light.color = self.config.light.night_color if night else self.config.light.color
-            colour = {"color": self.light.color}
-        self.listener("session", state="started", night=night, **colour)
+        settings = session_settings(self.config, started[0].astimezone().time())
+        colour = dress(self.light, settings)
+        self.listener("session", state="started", night=settings.night, **colour)
         outcome: Outcome | None = None
         try:
             self.runner.glow(self.plan)  # the light comes first, then the sound and history
             self._remember(lambda history: self._begin(history, *started))
-            delay = self.speaker.open(self.config.audio.volume * volume)
+            delay = self.speaker.open(settings.volume)
             outcome = self.runner.run(self.plan, delay or 0.0)
         except Exception as error:
             log.error("the session failed: %s; the light is off and Ebbtide is ready again",

@@ -31,7 +31,7 @@ def report(config: Config, script: Script) -> int:
     assert voice is not None
     if not config.voice.enabled:
         print("voice: off ([voice] enabled = false): sessions are silent, but for the chime "
-              "and the breath sound if [audio] has them")
+              "and the tide if [audio] has them")
     if voice.engine:
         model = f", model {voice.model}" if voice.model else ""
         print(f"voice: {voice.engine}{model}, {config.voice.rate} words/min")

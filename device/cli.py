@@ -245,6 +245,7 @@ def cmd_history(args: argparse.Namespace) -> int:
             records = (history.all_sessions() if args.plot
                        else history.recent(args.limit))
             weeks = history.weekly()
+            often = history.recent_nights()
     except HistoryUnavailable as error:
         log.error("%s", error)
         return EXIT_FAILED
@@ -257,7 +258,23 @@ def cmd_history(args: argparse.Namespace) -> int:
     if records:
         print("\nSessions per week (weeks start on Monday):")
         print(format_weekly(weeks))
+    if often >= OFTEN_SESSIONS and _help_note_wanted(args):
+        print(f"\n{often} sessions in the last 7 nights. If nights like these keep coming, it "
+              "can help to talk with someone: `ebbtide card` prints where to find a "
+              "therapist and lines to call, and the README's \"When to look for help\" says "
+              "more.")
     return 0
+
+
+OFTEN_SESSIONS = 3  # in the last 7 nights: `ebbtide history` then points to help, gently
+
+
+def _help_note_wanted(args: argparse.Namespace) -> bool:
+    """[history] help_note, read leniently: a config with a mistake still shows the note."""
+    try:
+        return load_config(args.config).history.help_note
+    except ConfigError as error:
+        return error.usable.history.help_note if error.usable else True
 
 
 def _cycle(args: argparse.Namespace):
@@ -376,6 +393,14 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     config, script = _load(args)
     out = Path(args.out)
+    at = None
+    if args.at is not None:
+        try:
+            at = datetime.time.fromisoformat(args.at)
+        except ValueError:
+            log.error("--at %s is not a time of day: give it as HH:MM, for example 23:30",
+                      args.at)
+            return EXIT_USAGE
     drawing = Path(args.plot) if args.plot else out / "session.png"
     try:
         check_path(drawing)
@@ -385,7 +410,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         log.error("%s", error)
         return EXIT_USAGE
     try:
-        rendered = render_session(config, script, out)
+        rendered = render_session(config, script, out, at)
     except OSError as error:
         log.error("cannot write to %s: %s", out, error.strerror or error)
         return EXIT_FAILED
@@ -395,8 +420,16 @@ def cmd_render(args: argparse.Namespace) -> int:
         print(f"{part.name:<10} {part.start:7.1f} s  {part.seconds:6.1f} s  "
               f"{len(part.cues):5d}")
     print(f"{'total':<10} {'':>9}  {plan.seconds:6.1f} s  ({plan.seconds / 60:.1f} min)")
+    if at is not None:
+        print(f"started at {at:%H:%M}: " + ("in the quiet hours ([night]), quieter and dimmer"
+                                            if config.night.active(at) else "by day"))
+    ear = rendered.by_ear
+    if ear is not None:
+        print(f"by ear, through the breathing: the tide is heard in {ear.present:.1%} of it, "
+              f"and rises and falls with the breath in {ear.direction:.1%} of it")
     touch = f", {out / 'haptic.csv'}" if config.haptic.pin is not None else ""
-    print(f"wrote {out / 'session.wav'}, {out / 'light.csv'}, {out / 'events.csv'}{touch}")
+    print(f"wrote {out / 'session.wav'}, {out / 'light.csv'}, {out / 'events.csv'}, "
+          f"{out / 'levels.csv'}{touch}")
     try:
         write_session_picture(rendered.timeline, drawing)
     except PictureError as error:
@@ -408,6 +441,42 @@ def cmd_render(args: argparse.Namespace) -> int:
         print(f"no picture: {error}")
         return 0
     print(f"drew {drawing}")
+    return 0
+
+
+def cmd_card(args: argparse.Namespace) -> int:
+    """The printed card to keep by the bed: gestures, the session, and where help is."""
+    from device.card import card_language, countries, country_from_locale, make_card
+    from device.card_picture import write_card
+    from device.picture import PRINT_FORMATS, PictureError, check_path
+    from device.plan import plan_session
+
+    out = Path(args.out)
+    known = countries()
+    code = (args.country or country_from_locale() or "").lower()
+    if code not in known:
+        what = f"--country {args.country}: Ebbtide has no lines for it" if args.country else \
+            "which country's lines should the card show? Your locale does not say"
+        log.error("%s; give one of %s, for example --country %s", what, ", ".join(known),
+                  next(iter(known)))
+        return EXIT_USAGE
+    try:
+        check_path(out, PRINT_FORMATS)
+    except PictureError as error:
+        log.error("%s", error)
+        return EXIT_USAGE
+    config, script = _load(args)
+    minutes = plan_session(config, script, {}).seconds / 60
+    card = make_card(config, known[code], card_language(script.language), minutes)
+    try:
+        write_card(card, out)
+    except PictureError as error:
+        log.error("%s", error)
+        return EXIT_FAILED
+    country = known[code]
+    print(f"drew {out}: the card for {country.name} ({card.language}), numbers checked on "
+          f"{country.checked}; print it at A6 (or fold an A4 sheet in four) and keep it by "
+          "the bed")
     return 0
 
 
@@ -475,9 +544,19 @@ def build_parser() -> argparse.ArgumentParser:
                             help="write a whole session to WAV and CSV files and a picture, "
                                  "offline")
     render.add_argument("--out", required=True, metavar="DIR")
+    render.add_argument("--at", metavar="HH:MM",
+                        help="render a session started at this time of day: in the quiet "
+                             "hours of [night] it is quieter and dimmer (default: by day)")
     render.add_argument("--plot", metavar="FILE",
                         help="draw the session picture here (.png or .svg; default: "
                              "DIR/session.png); needs matplotlib, the plots extra")
+    card = sub.add_parser("card", parents=[common],
+                          help="a card to print and keep by the bed: the gestures, the "
+                               "session, when to look for help, and crisis lines")
+    card.add_argument("--out", default="ebbtide-card.pdf", metavar="FILE",
+                      help="where to write it: .pdf (default ebbtide-card.pdf), .png or .svg")
+    card.add_argument("--country", metavar="CODE",
+                      help="whose lines: us, uk, ie, de, at or ch (default: from your locale)")
     sub.add_parser("check", parents=[common],
                    help="check the config, the voice, the audio output and the pins")
     sub.add_parser("off", parents=[common],
@@ -519,7 +598,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"run": cmd_run, "demo": cmd_demo, "render": cmd_render, "check": cmd_check,
             "history": cmd_history, "record": cmd_record, "off": cmd_off,
-            "script": cmd_script_check}
+            "script": cmd_script_check, "card": cmd_card}
 
 
 def main(argv: list[str] | None = None) -> int:

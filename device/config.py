@@ -96,7 +96,9 @@ class AudioConfig:
     device: str | int = ""
     volume: float = 0.8
     chime: bool = True
-    breath_sound: bool = False
+    # A soft tide that swells with each breath in and ebbs with each breath out, so the
+    # session can be followed with eyes shut. Off by default only in a silent session.
+    tide: bool = True
 
     @property
     def output(self) -> str | int | None:
@@ -151,6 +153,9 @@ class HapticConfig:
 @dataclass(frozen=True)
 class HistoryConfig:
     enabled: bool = True
+    # `ebbtide history` ends with one gentle line pointing to help (the card, the README)
+    # when the device's sessions come often: 3 or more in the last 7 nights.
+    help_note: bool = True
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,26 @@ class Config:
         """The breathing pattern chosen in `[breathing] pattern`."""
         name = self.breathing.pattern
         return self.patterns.get(name) or BUILT_IN[name]
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """How a session starting at one time of day is shown and heard: quieter and dimmer
+    (and amber, for an RGB light) in the quiet hours of [night]."""
+
+    night: bool
+    volume: float  # [audio] volume times the quiet hours' scale
+    max_brightness: float
+    color: str  # an RGB light's colour
+
+
+def session_settings(config: Config, at: datetime.time | None) -> SessionSettings:
+    """The settings of a session starting at local time `at` (None: by day)."""
+    night = at is not None and config.night.active(at)
+    volume, brightness = config.night.scales(at) if at is not None else (1.0, 1.0)
+    return SessionSettings(night, config.audio.volume * volume,
+                           max(MIN_BRIGHTNESS, config.light.max_brightness * brightness),
+                           config.light.night_color if night else config.light.color)
 
 
 class ConfigError(Exception):
@@ -347,6 +372,9 @@ _SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
         "device": _device,
         "volume": _number(0.0, 1.0),
         "chime": _boolean,
+        "tide": _boolean,
+        # Before the tide, an optional breath sound had this key (false in the example
+        # config that installs copied): true still turns the pacing sound on.
         "breath_sound": _boolean,
     },
     "night": {
@@ -361,7 +389,7 @@ _SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
         "strength": _number(0.05, 1.0),
         "start_duty": _number(0.0, 0.95),
     },
-    "history": {"enabled": _boolean},
+    "history": {"enabled": _boolean, "help_note": _boolean},
 }
 
 _PATTERN_KEYS: dict[str, Callable[[Any], float]] = {
@@ -527,7 +555,10 @@ def parse(document: Mapping[str, Any], where: str = "config",
     document = _with_profile(document, reader)
     for name, table in document.items():
         if name in _SCHEMA:
-            sections[name] = _SECTION_CLASSES[name](**reader.section(name, table))
+            values = reader.section(name, table)
+            if name == "audio" and values.pop("breath_sound", False):
+                values.setdefault("tide", True)
+            sections[name] = _SECTION_CLASSES[name](**values)
         elif name == "patterns":
             if not isinstance(table, dict):
                 reader.bad("patterns", table, "[patterns.NAME] tables")
@@ -542,6 +573,10 @@ def parse(document: Mapping[str, Any], where: str = "config",
     if "voice" in sections:
         sections["voice"] = _with_voice_paths(sections["voice"], reader, folder, model_problems)
     config = Config(**sections, patterns=MappingProxyType(patterns))
+    audio = document.get("audio")
+    chosen = isinstance(audio, dict) and ("tide" in audio or audio.get("breath_sound") is True)
+    if not config.voice.enabled and not chosen:  # a silent session stays silent
+        config = replace(config, audio=replace(config.audio, tide=False))
     _check_breathing(config, reader, document)
     if config.light.kind == "rgb" and config.button.pin in config.light.pins:
         reader.bad("light.pins", list(config.light.pins),

@@ -208,6 +208,14 @@ class History:
                 counts[monday] += count
         return list(counts.items())
 
+    def recent_nights(self, now: datetime | None = None, days: int = 7) -> int:
+        """How many of the device's own sessions (not the demo's) began in the last `days`
+        days (nights, for a bedside device)."""
+        since = _utc((now or datetime.now(UTC)) - timedelta(days=days))
+        row = self._run("SELECT count(*) FROM sessions WHERE demo = 0 AND started >= ?",
+                        (since,)).fetchone()
+        return int(row[0])
+
     def close(self) -> None:
         self._db.close()
 

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 FORMATS = (".png", ".svg")
+PRINT_FORMATS = (".pdf", ".png", ".svg")  # for a page to print (`ebbtide card`)
 DPI = 100
+PRINT_DPI = 300  # a printed page's PNG
 
 
 class PictureError(Exception):
@@ -26,11 +28,11 @@ def install_hint() -> str:
     return f"{sys.executable} -m pip install 'matplotlib>=3.6'"
 
 
-def check_path(path: Path) -> None:
+def check_path(path: Path, formats: tuple[str, ...] = FORMATS) -> None:
     """Refuse a file name that is not a picture before any work is done."""
-    if path.suffix.lower() not in FORMATS:
+    if path.suffix.lower() not in formats:
         raise PictureError(f"cannot draw {path}: the file name must end in "
-                           f"{' or '.join(FORMATS)}")
+                           f"{', '.join(formats[:-1])} or {formats[-1]}")
 
 
 def figure(width_px: int, height_px: int) -> Any:
@@ -46,14 +48,30 @@ def figure(width_px: int, height_px: int) -> Any:
         return Figure(figsize=(width_px / DPI, height_px / DPI), dpi=DPI)
 
 
-def save(fig: Any, path: Path, private: bool = False) -> None:
-    """Write `fig` to `path` as PNG or SVG (by the suffix), creating the folder; a
-    `private` picture (one drawn from the history) is readable by its owner only (0600),
-    as the history itself is."""
-    check_path(path)
+def page(width_mm: float, height_mm: float) -> Any:
+    """A new Figure the size of a printed page (`ebbtide card`)."""
+    plots = require()
+    from matplotlib.figure import Figure
+
+    with plots.rc_context({"svg.hashsalt": "ebbtide"}):
+        return Figure(figsize=(width_mm / 25.4, height_mm / 25.4), dpi=PRINT_DPI)
+
+
+_METADATA: dict[str, dict[str, None]] = {
+    ".png": {"Software": None}, ".svg": {"Date": None, "Creator": None},
+    ".pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
+}
+
+
+def save(fig: Any, path: Path, private: bool = False, formats: tuple[str, ...] = FORMATS,
+         dpi: int = DPI) -> None:
+    """Write `fig` to `path` as PNG or SVG (or another of `formats`, by the suffix),
+    creating the folder; a `private` picture (one drawn from the history) is readable by
+    its owner only (0600), as the history itself is."""
+    check_path(path, formats)
     plots = require()
     suffix = path.suffix.lower()
-    metadata = {"Software": None} if suffix == ".png" else {"Date": None, "Creator": None}
+    metadata = _METADATA[suffix]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
@@ -61,8 +79,9 @@ def save(fig: Any, path: Path, private: bool = False) -> None:
         if private:
             os.fchmod(descriptor, 0o600)  # a file that was there keeps no wider mode
         with os.fdopen(descriptor, "wb") as file, \
-                plots.rc_context({"svg.hashsalt": "ebbtide", "svg.fonttype": "none"}):
-            fig.savefig(file, dpi=DPI, format=suffix[1:], metadata=metadata)
+                plots.rc_context({"svg.hashsalt": "ebbtide", "svg.fonttype": "none",
+                                  "pdf.fonttype": 42}):
+            fig.savefig(file, dpi=dpi, format=suffix[1:], metadata=metadata)
     except OSError as error:
         raise PictureError(f"cannot write {path}: {error.strerror or error}") from None
 
@@ -74,6 +93,7 @@ def require() -> Any:
     # its warning when it cannot write its font cache (the service's user has no home) and
     # uses a temporary folder: the picture is right either way.
     logging.getLogger("matplotlib").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)  # a PDF's font subsetting
     try:
         import matplotlib
     except ImportError:

@@ -33,6 +33,7 @@ BODY_PAUSE = 8.0
 AFTERCARE_PAUSE = 4.0
 INTRO_PAUSE = 2.0
 CUE_GRACE = 0.25  # a breathing cue may run this far past the end of its phase
+CUE_GAP = 0.1  # the least silence between two breathing cues
 
 
 def sense_pause(count: int) -> float:
@@ -154,17 +155,18 @@ class _PartBuilder:
         return at + seconds
 
     def say_fitting(self, at: float, choices: tuple[str, ...], first: int,
-                    before: float) -> bool:
+                    before: float) -> int | None:
         """Place the first of `choices` (from index `first` on, round) that neither overlaps
-        the previous line nor runs past `before`; place nothing if none fits."""
-        if self.cues and at < self.speech_end + 0.1:
-            return False
+        the previous line nor runs past `before`; return its index, or None (and place
+        nothing) if none fits."""
+        if self.cues and at < self.speech_end + CUE_GAP:
+            return None
         for k in range(len(choices)):
-            text = choices[(first + k) % len(choices)]
-            if at + self.spoken(text) <= before:
-                self.say(at, text)
-                return True
-        return False
+            index = (first + k) % len(choices)
+            if at + self.spoken(choices[index]) <= before:
+                self.say(at, choices[index])
+                return index
+        return None
 
     def light(self, seconds: float, begin: float, end: float, phase: str | None = None) -> None:
         self.segments.append(Segment(self.light_end, seconds, begin, end, phase))
@@ -230,15 +232,16 @@ def _breathe(config: Config, script: Script, spoken: Callable[[str], float]) -> 
         breath_end = phases[-1][2]
         for name, at, phase_end in phases:
             if n < script.cue_breaths:
-                # A cue that ends within its phase, if one does: one that needs the grace
-                # would still be speaking when the next phase's cue is due.
-                if not b.say_fitting(at, cues[name], n, min(phase_end, end)):
+                # A cue that ends within its phase, leaving the next phase's cue its gap, if
+                # one does: one that needs the grace would still be speaking then.
+                if b.say_fitting(at, cues[name], n, min(phase_end - CUE_GAP, end)) is None:
                     b.say_fitting(at, cues[name], n, min(phase_end + CUE_GRACE, end))
                 last_words = max(last_words, b.speech_end)
-            elif (name == "exhale" and at - last_words >= script.reminder_seconds
-                  and b.say_fitting(at, script.reminders, reminders, min(breath_end, end))):
-                reminders += 1
-                last_words = at
+            elif name == "exhale" and at - last_words >= script.reminder_seconds:
+                said = b.say_fitting(at, script.reminders, reminders, min(breath_end, end))
+                if said is not None:  # the next reminder is the one after it, in order
+                    reminders = said + 1
+                    last_words = at
     return b.build()
 
 

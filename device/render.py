@@ -2,10 +2,12 @@
 
 The real runner plays the plan on a simulated clock, against the real Light on a
 mock pin and the real speaker and mixer, so the files show what the device would do
-(by day: the quiet hours of [night] are not applied):
-  session.wav  the audio mix at real time positions: voice, chime and breath sound
+(by day, or as in the quiet hours of [night] when rendered `at` a time in them):
+  session.wav  the audio mix at real time positions: voice, chime and tide
   light.csv    t_s,part,lightness,duty at 100 rows per second
   events.csv   t_s,kind,detail,duration_s for parts, phases and spoken lines
+  levels.csv   t_s,mix_dbfs,tide_dbfs: the RMS level of the whole mix and of the tide alone,
+               every 50 ms
   haptic.csv   t_s,part,strength,duty at 100 rows per second, when [haptic] has a pin
 and returns the plan with a SessionTimeline of what was played, for the picture
 (device/session_picture.py) that `ebbtide render` draws from it.
@@ -15,8 +17,8 @@ from __future__ import annotations
 
 import bisect
 import csv
+import datetime
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -26,10 +28,12 @@ import numpy as np
 from audio.clip import WavWriter
 from audio.mixer import Mixer
 from audio.speaker import Speaker
-from device.appliance import light_for, motor_for, speaker_for
+from device.appliance import dress, light_for, motor_for, speaker_for
 from device.clock import SimulatedClock
-from device.config import Config
+from device.config import Config, session_settings
 from device.controller import Controller
+from device.listening import FRAME_S, ByEar, by_ear
+from device.pacing import Swell
 from device.plan import SessionPlan, minutes_text, plan_session, voice_lines
 from device.runner import Runner
 from device.script import Script
@@ -39,7 +43,7 @@ from hardware.pins import mock_factory
 
 ROWS_PER_SECOND = 100
 RENDER_RATE = 48000
-LEVEL_SECONDS = 0.1  # the sound's level is measured over blocks this long
+LEVEL_SECONDS = FRAME_S  # the sound's level is measured over blocks this long
 
 
 @dataclass
@@ -124,10 +128,12 @@ class LevelMeter:
 
 @dataclass(frozen=True)
 class Rendered:
-    """A rendered session: its plan and what it did, for the table and the picture."""
+    """A rendered session: its plan and what it did, for the table and the picture; and
+    how well its breathing part can be followed by ear (None without one, or a tide)."""
 
     plan: SessionPlan
     timeline: SessionTimeline
+    by_ear: ByEar | None = None
 
 
 class OfflineSound:
@@ -142,16 +148,21 @@ class OfflineSound:
     def __init__(self, speaker: Speaker, clock: SimulatedClock, sink: AudioSink) -> None:
         self.speaker = speaker
         self.lead = speaker.lead
+        self.speaks = speaker.speaks
         self._clock = clock
         self._sink = sink
         self._origin = clock.now()
+        self.tide: AudioSink | None = None  # where the tide alone goes, if anywhere
 
     def mix_until(self, t: float) -> None:
-        """Write the mix out up to clock time t."""
+        """Write the mix (and the tide alone, if it is measured) out up to clock time t."""
         mixer = self.speaker.mixer
         sample = round((t - self._origin) * mixer.rate)
         while mixer.position < sample:
-            self._sink.write(mixer.render(min(sample - mixer.position, mixer.rate)))
+            frames = min(sample - mixer.position, mixer.rate)
+            self._sink.write(mixer.render(frames))
+            if self.tide is not None and self.speaker.tide_stem is not None:
+                self.tide.write(self.speaker.tide_stem.render(frames))
 
     def _at(self, at: float | None) -> float | None:
         self.mix_until(self._clock.now())
@@ -163,36 +174,46 @@ class OfflineSound:
     def chime(self, at: float | None = None) -> None:
         self.speaker.chime(self._at(at))
 
-    def breathe(self, at: float, seconds: float, levels: Sequence[float], inhale: bool) -> None:
+    def pace(self, at: float, swell: Swell) -> None:
         self.mix_until(self._clock.now())
-        self.speaker.breathe(at - self._origin, seconds, levels, inhale)
+        self.speaker.pace(at - self._origin, swell)
 
     def hush(self) -> None:
         self._at(None)
         self.speaker.hush()
 
 
-def render_session(config: Config, script: Script, out: Path) -> Rendered:
-    """Write session.wav, light.csv and events.csv for one whole session into `out`."""
+def render_session(config: Config, script: Script, out: Path,
+                   at: datetime.time | None = None) -> Rendered:
+    """Write session.wav, light.csv, events.csv and levels.csv for one whole session into
+    `out`, started by day, or at the time of day `at` (the quiet hours then apply)."""
     out.mkdir(parents=True, exist_ok=True)
     speaker = speaker_for(config, Mixer(RENDER_RATE), language=script.language)
+    speaker.tide_stem = Mixer(RENDER_RATE)
+    speaker.tide_stem.anchor = (0, 0.0)
     plan = plan_session(config, script, speaker.prepare(voice_lines(config, script)))
+    settings = session_settings(config, at)
 
     clock = SimulatedClock()
     recording = _Recording(clock)
     pins = mock_factory()
     light = light_for(config, pins)
+    dress(light, settings)
     motor = motor_for(config, pins)
     try:
         with WavWriter(out / "session.wav", RENDER_RATE) as wav:
             meter = LevelMeter(wav, RENDER_RATE)
+            tide = LevelMeter(_Nowhere(), RENDER_RATE)
             sound = OfflineSound(speaker, clock, meter)
+            sound.tide = tide
             runner = Runner(clock, _RecordedLight(light, recording), sound,
                             Controller(clock, config.button.hold_seconds), recording,
                             motor=motor)
-            runner.run(plan, speaker.open(config.audio.volume) or 0.0)  # plays to the end
+            speaker.tide_stem.fade_to(settings.volume)
+            runner.run(plan, speaker.open(settings.volume) or 0.0)  # plays to the end
             sound.mix_until(math.ceil(plan.seconds * RENDER_RATE) / RENDER_RATE)
             meter.close()
+            tide.close()
     finally:
         light.close()
         if motor is not None:
@@ -206,6 +227,7 @@ def render_session(config: Config, script: Script, out: Path) -> Rendered:
         _write_sampled(out / "haptic.csv", plan, ("strength", "duty"), ("{:.4f}", "{:.4f}"),
                        touches)
     _write_events(out / "events.csv", recording)
+    _write_levels(out / "levels.csv", meter, tide)
     timeline = SessionTimeline(
         title=f"Ebbtide session ({config.breathing.pattern}, {minutes_text(plan.seconds)}): "
               "light, voice and breathing over time",
@@ -214,8 +236,34 @@ def render_session(config: Config, script: Script, out: Path) -> Rendered:
         lightness=[lightness for lightness, _ in shown],
         level_t=[n * meter.block_seconds for n in range(len(meter.levels_db))],
         level_db=meter.levels_db,
+        tide_db=tide.levels_db if config.audio.tide else None,
         touch=None if touches is None else [touch for touch, _ in touches])
-    return Rendered(plan, timeline)
+    return Rendered(plan, timeline, _by_ear(plan, tide) if config.audio.tide else None)
+
+
+class _Nowhere:
+    """A sink that keeps nothing: the tide alone is only measured."""
+
+    def write(self, samples: np.ndarray) -> None:
+        pass
+
+
+def _by_ear(plan: SessionPlan, tide: LevelMeter) -> ByEar | None:
+    """How well the breathing part can be followed by the tide alone."""
+    breathing = next((p for p in plan.parts if p.name == "breathe"), None)
+    if breathing is None:
+        return None
+    phases = [(s.start, s.phase) for s in plan.segments if s.phase is not None]
+    return by_ear(tide.levels_db, phases, breathing.start, breathing.stop,
+                  tide.block_seconds)
+
+
+def _write_levels(path: Path, mix: LevelMeter, tide: LevelMeter) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["t_s", "mix_dbfs", "tide_dbfs"])
+        for n, (whole, alone) in enumerate(zip(mix.levels_db, tide.levels_db, strict=False)):
+            writer.writerow([f"{n * mix.block_seconds:.2f}", f"{whole:.2f}", f"{alone:.2f}"])
 
 
 def _sampled(plan: SessionPlan, times: list[float],

@@ -11,8 +11,7 @@ clock time it must be heard at, so the output can place it on the exact sample.
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -21,12 +20,12 @@ from device.clock import Clock
 from device.controller import Command, Controller
 from device.events import Listener, ignore
 from device.haptic import touch_at
-from device.plan import Segment, SessionPlan, ease
+from device.pacing import Score, Swell
+from device.plan import SessionPlan, ease
 
 log = logging.getLogger("ebbtide")
 
 SKIP_BLEND = 1.0  # seconds to glide from the old light to the new part's
-BREATH_LEVELS_HZ = 50  # how finely a breath sound's loudness follows the light
 TICK_HZ = 50.0  # how often the light is written while it moves
 
 
@@ -45,9 +44,10 @@ class TouchOutput(Protocol):
 
 
 class SoundOutput(Protocol):
-    """The voice, chime and breath sound. `at` is the clock time a sound must be heard."""
+    """The voice, chime and tide. `at` is the clock time a sound must be heard."""
 
     lead: float  # seconds ahead of `at` that a sound should be handed over
+    speaks: bool  # False: a silent session, no line is spoken (the tide need not step back)
 
     def say(self, text: str, at: float | None = None) -> float:
         """Speak text at `at`; return the clip's length in seconds."""
@@ -55,8 +55,8 @@ class SoundOutput(Protocol):
     def chime(self, at: float | None = None) -> None:
         """Mark the start of a part."""
 
-    def breathe(self, at: float, seconds: float, levels: Sequence[float], inhale: bool) -> None:
-        """The breath sound of one phase, its loudness following the light's `levels`."""
+    def pace(self, at: float, swell: Swell) -> None:
+        """The tide of one breath phase (device/pacing.py)."""
 
     def hush(self) -> None:
         """Stop every sound at once."""
@@ -81,13 +81,12 @@ class _Mark:
 
 @dataclass(frozen=True)
 class _Sound:
-    """Something heard at one plan time: a cue, the chime of a new part, a breath."""
+    """Something heard at one plan time: a cue, the chime of a new part, a swell of the tide."""
 
     at: float
-    kind: str  # "say", "chime" or "breath"
+    kind: str  # "say", "chime" or "pace"
     text: str = ""
-    cue: int = -1
-    segment: Segment | None = None
+    index: int = -1  # the cue's index in the plan, or the swell's in the score
 
 
 def _marks(plan: SessionPlan) -> list[_Mark]:
@@ -98,20 +97,13 @@ def _marks(plan: SessionPlan) -> list[_Mark]:
     return sorted(marks, key=lambda m: (m.at, order[m.kind]))
 
 
-def _sounds(plan: SessionPlan) -> list[_Sound]:
-    """Every sound of the plan in time order: breath and chime first, so the voice is on top."""
+def _sounds(plan: SessionPlan, score: Score) -> list[_Sound]:
+    """Every sound of the plan in time order: tide and chime first, so the voice is on top."""
     sounds = [_Sound(p.start, "chime") for p in plan.parts[1:]]
-    sounds += [_Sound(s.start, "breath", segment=s) for s in plan.segments
-               if s.phase in ("inhale", "exhale")]
+    sounds += [_Sound(s.start, "pace", index=k) for k, s in enumerate(score.segments)]
     sounds += [_Sound(c.at, "say", c.text, n) for n, c in enumerate(plan.cues)]
-    order = {"breath": 0, "chime": 1, "say": 2}
+    order = {"pace": 0, "chime": 1, "say": 2}
     return sorted(sounds, key=lambda s: (s.at, order[s.kind]))
-
-
-def _levels(segment: Segment) -> list[float]:
-    """The segment's lightness at evenly spaced moments, both ends included."""
-    n = max(1, math.ceil(segment.seconds * BREATH_LEVELS_HZ))
-    return [segment.lightness_at(segment.start + segment.seconds * k / n) for k in range(n + 1)]
 
 
 class Runner:
@@ -168,7 +160,8 @@ class Runner:
         no chance of waiting again for a moment that has already come.
         """
         clock, control = self.clock, self.control
-        marks, sounds, lead = _marks(plan), _sounds(plan), self.sound.lead
+        score = Score(plan, self.sound.speaks)
+        marks, sounds, lead = _marks(plan), _sounds(plan, score), self.sound.lead
         shift = 0.0
         blend: tuple[float, float] | None = None  # (clock time, lightness) a skip glides from
         i = 0  # the next mark
@@ -198,7 +191,7 @@ class Runner:
             if now >= end:
                 return Outcome.FINISHED
             while j < len(sounds) and now >= t0 + sounds[j].at - shift - lead:
-                self._hand_over(sounds[j], t0 + sounds[j].at - shift)
+                self._hand_over(sounds[j], t0 + sounds[j].at - shift, score)
                 j += 1
             while i < len(marks) and now >= t0 + marks[i].at - shift:
                 self._happen(marks[i])
@@ -251,7 +244,7 @@ class Runner:
         else:
             self.listener(mark.kind, name=mark.detail, seconds=round(mark.seconds, 3))
 
-    def _hand_over(self, sound: _Sound, at: float) -> None:
+    def _hand_over(self, sound: _Sound, at: float, score: Score) -> None:
         """Give one sound to the output, to be heard at clock time `at`.
 
         If the output fails, the session goes on with the light only: one log line, and no
@@ -261,13 +254,11 @@ class Runner:
             return
         try:
             if sound.kind == "say":
-                self._spoken[sound.cue] = self.sound.say(sound.text, at)
+                self._spoken[sound.index] = self.sound.say(sound.text, at)
             elif sound.kind == "chime":
                 self.sound.chime(at)
-            elif sound.segment is not None:
-                segment = sound.segment
-                self.sound.breathe(at, segment.seconds, _levels(segment),
-                                   segment.phase == "inhale")
+            else:
+                self.sound.pace(at, score[sound.index])
         except Exception as error:
             self._sound_failed(error)
 

@@ -38,6 +38,22 @@ TONE = {
         (r"\bsorry\b|\bapologies\b|\b(i|we) apologi[sz]e\b", "an apology: the voice never "
                                                              "apologises"),
         (r"\bdon't cry\b|\bstop crying\b", "it judges the tears; they are allowed"),
+        # Claims the device cannot know: what happened, what caused it, how it will end.
+        (r"\bnot alone\b", "a claim the device cannot know (no one may be there); say "
+                          "\"I'm here with you\""),
+        (r"\byou(?:'re| are) safe\b", "a claim the device cannot know; some people cry "
+                                     "because something did go wrong"),
+        (r"\bnothing (?:went|is|was) wrong\b", "a claim the device cannot know; some "
+                                                "people cry because something did go wrong"),
+        (r"\b(?:it|this|that) (?:will )?pass(?:es)?\b", "a promise of how it ends; say it "
+                                                       "\"usually eases\""),
+        (r"\bnothing needs\b", "close to \"nothing went wrong\"; the device cannot know"),
+        (r"\byour body'?s? response\b|\bthis is your body\b", "it claims a cause; the device "
+                                                              "cannot know why"),
+        (r"\bletting go\b|\blets go\b", "it claims a cause (the body letting go); the device "
+                                        "cannot know why"),
+        (r"\bi'?m (?:okay|ok|fine)\b", "it hands the person words that may be untrue; offer "
+                                     "words that ask for time"),
     ],
     "de": [
         (r"\bberuhig\w* dich\b|\bentspann dich\b", "eine Anweisung, ruhig zu sein; biete an "
@@ -47,6 +63,23 @@ TONE = {
         (r"\bentschuldig(e|ung)\b|\btut mir leid\b", "eine Entschuldigung: die Stimme "
                                                       "entschuldigt sich nie"),
         (r"\bwein nicht\b|\bhör auf zu weinen\b", "bewertet die Tränen; sie sind erlaubt"),
+        # Behauptungen, die das Gerät nicht wissen kann.
+        (r"\bnicht allein\b", "eine Behauptung, die das Gerät nicht wissen kann (vielleicht "
+                             "ist niemand da); sag \"Ich bin hier bei dir\""),
+        (r"\bdu bist (?:jetzt )?(?:sicher|in sicherheit)\b", "eine Behauptung, die das Gerät "
+                                                           "nicht wissen kann"),
+        (r"\bnichts (?:ist|war) (?:falsch|schiefgegangen|schief)\b|\bnichts ist passiert\b",
+         "eine Behauptung, die das Gerät nicht wissen kann"),
+        (r"\bgeht (?:\w+ )?vorbei\b", "ein Versprechen, wie es endet; sag \"meist wird es "
+                                     "leichter\""),
+        (r"\bnichts muss\b|\bmuss nichts\b", "nah an \"nichts ist schiefgegangen\"; das Gerät "
+                                            "kann es nicht wissen"),
+        (r"\bso reagiert dein körper\b|\bdein körper reagiert\b", "behauptet eine Ursache, "
+                                                                  "die das Gerät nicht kennt"),
+        (r"\blässt (?:\w+ ){0,4}los\b|\bloslassen\b", "behauptet eine Ursache (der Körper lässt "
+                                                  "los), die das Gerät nicht kennt"),
+        (r"\bich bin (?:okay|ok|in ordnung)\b", "legt Worte in den Mund, die vielleicht nicht "
+                                             "stimmen; biete Worte an, die um Zeit bitten"),
     ],
 }
 

@@ -35,6 +35,7 @@ LIGHT_COLOR = "#d07a00"
 VOICE_COLOR = "#1d5c68"
 RATE_COLOR = "#5a4a8c"
 SOUND_COLOR = "#3d7a4f"
+TIDE_COLOR = "#1f4e79"
 TOUCH_COLOR = "#9c3d54"
 TEXT_COLOR = "#333333"
 
@@ -45,7 +46,8 @@ class SessionTimeline:
 
     `events` are (t, kind, detail, seconds) with kind "part", "phase" (detail inhale, hold
     or exhale) or "say" (detail: the words); `light_t`/`lightness` and `touch` are
-    sampled alike; `level_db` is the sound's RMS level in dBFS at `level_t`.
+    sampled alike; `level_db` is the sound's RMS level in dBFS at `level_t`, and `tide_db`
+    the tide's alone (None when it is off).
     """
 
     title: str
@@ -55,6 +57,7 @@ class SessionTimeline:
     lightness: Sequence[float]
     level_t: Sequence[float]
     level_db: Sequence[float]
+    tide_db: Sequence[float] | None = None
     touch: Sequence[float] | None = None
 
     def of_kind(self, kind: str) -> list[tuple[float, str, float]]:
@@ -252,7 +255,13 @@ def _draw_sound(ax: Any, timeline: SessionTimeline) -> None:
     starts, levels = envelope(timeline.level_t, timeline.level_db,
                               2 * timeline.seconds / width)
     ax.fill_between([*starts, timeline.seconds], SILENCE_DB, [*levels, SILENCE_DB],
-                    color=SOUND_COLOR, linewidth=0, step="post")
+                    color=SOUND_COLOR, linewidth=0, step="post", label="all sound")
+    if timeline.tide_db is not None:
+        starts, levels = envelope(timeline.level_t, timeline.tide_db,
+                                  2 * timeline.seconds / width)
+        ax.step([*starts, timeline.seconds], [*levels, levels[-1] if levels else SILENCE_DB],
+                where="post", color=TIDE_COLOR, linewidth=1.5, label="the tide alone")
+        ax.legend(loc="upper right", fontsize=8, frameon=False, ncols=2)
     ax.set_ylim(SILENCE_DB, 0)
     ax.set_yticks([SILENCE_DB, 0])
     ax.set_ylabel("sound\n(dBFS)", fontsize=10)

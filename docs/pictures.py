@@ -7,6 +7,7 @@ writes into docs/ (or --out DIR):
   history.png  `ebbtide history --plot` of an example history (made-up nights, generated
                from a fixed seed into a temporary file) with a 28-day cycle
   wiring.svg   the button and the LED on the Pi's header (docs/wiring.py)
+  card.png     `ebbtide card --country us` with the defaults
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+from device.card import countries, make_card
+from device.card_picture import write_card
 from device.config import DEFAULT_PARTS, Config
 from device.history import History, SessionRecord
 from device.history_picture import Cycle, write_history_picture
@@ -63,12 +66,14 @@ def example_history(folder: Path) -> list[SessionRecord]:
 
 
 def make_pictures(out: Path) -> list[Path]:
-    """Write the three pictures into `out`; returns their paths."""
+    """Write the pictures into `out`; returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
-    made = [out / "session.png", out / "history.png", out / "wiring.svg"]
+    made = [out / "session.png", out / "history.png", out / "wiring.svg", out / "card.png"]
     with tempfile.TemporaryDirectory(prefix="ebbtide-pictures-") as scratch:
         rendered = render_session(Config(), load_script(), Path(scratch) / "render")
         write_session_picture(rendered.timeline, made[0])
+        write_card(make_card(Config(), countries()["us"], "en", rendered.plan.seconds / 60),
+                   made[3])
         records = example_history(Path(scratch) / "history")
         write_history_picture(records, made[1], EXAMPLE_TODAY, Cycle(EXAMPLE_CYCLE))
     draw_wiring(made[2])

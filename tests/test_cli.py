@@ -146,9 +146,10 @@ def test_render_prints_the_part_timings_and_draws_the_session(tmp_path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["part", "starts", "lasts", "lines"], "a heading for each column"
-    names = [line.split()[0] for line in lines[1:-2]]
+    names = [line.split()[0] for line in lines[1:-3]]
     assert names == ["arrive", "breathe", "feel", "ground", "body", "aftercare", "close",
                      "total"]
+    assert lines[-3].startswith("by ear, through the breathing: the tide is heard in ")
     assert (tmp_path / "out" / "session.wav").stat().st_size > 0
     assert lines[-1] == f"drew {tmp_path / 'out' / 'session.png'}"
     assert _png_size(tmp_path / "out" / "session.png") == (WIDTH_PX, HEIGHT_PX)
@@ -201,6 +202,43 @@ def test_history_shows_recent_sessions_and_a_week_chart_and_exports_csv(tmp_path
     exported = ebbtide("history", "--csv", env=env)
     assert exported.stdout.splitlines()[0].startswith("id,started_utc")
     assert len(exported.stdout.splitlines()) == 3
+
+
+@pytest.mark.parametrize(("device", "demo", "old", "noted"), [
+    (3, 0, 0, True),  # three nights of the last seven: the note
+    (2, 0, 5, False),  # two, and older ones: none
+    (2, 4, 0, False),  # the demo's do not count
+])
+def test_history_points_to_help_gently_when_sessions_come_often(tmp_path, device, demo, old,
+                                                                 noted):
+    import datetime
+
+    from device.history import History
+
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
+    now = datetime.datetime.now(datetime.UTC)
+    with History(tmp_path / "state" / "ebbtide") as history:
+        for days, is_demo in [*((n, False) for n in range(device)),
+                              *((n, True) for n in range(demo)),
+                              *((8 + n, False) for n in range(old))]:
+            row = history.begin("paced-exhale", now - datetime.timedelta(days=days, hours=1),
+                                demo=is_demo)
+            history.end(row, "finished")
+    shown = ebbtide("history", env=env)
+    assert shown.returncode == 0
+    note = [line for line in shown.stdout.splitlines() if "last 7 nights" in line]
+    if noted:
+        [line] = note
+        assert line.startswith(f"{device} sessions in the last 7 nights.")
+        assert "`ebbtide card`" in line and "When to look for help" in line
+        for alarming in ("!", "warning", "danger", "must", "should"):
+            assert alarming not in line.lower()
+        off = tmp_path / "off.toml"
+        off.write_text("[history]\nhelp_note = false\n")
+        assert "last 7 nights" not in ebbtide("history", "--config", str(off), env=env).stdout
+    else:
+        assert note == []
+    assert "last 7 nights" not in ebbtide("history", "--csv", env=env).stdout
 
 
 def test_history_that_cannot_be_read_is_one_line_and_exit_one(tmp_path):

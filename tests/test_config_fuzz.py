@@ -92,7 +92,7 @@ PLAUSIBLE: dict[str, st.SearchStrategy] = {
     "hold_seconds": numbers, "rate": st.integers(60, 270), "volume": numbers,
     "voice": st.text(max_size=8), "script": st.sampled_from(ODD_STRINGS),
     "device": st.text(max_size=6) | st.integers(-2, 8), "chime": st.booleans(),
-    "breath_sound": st.booleans(), "enabled": st.booleans(),
+    "tide": st.booleans(), "breath_sound": st.booleans(), "enabled": st.booleans(),
     "start": clock_times | st.sampled_from(ODD_STRINGS),
     "end": clock_times, "volume_scale": numbers, "brightness_scale": numbers,
 }

@@ -64,7 +64,7 @@ def test_demo_start_skip_hold_and_quit(tmp_path):
     try:
         assert _read_until(process.stdout, "Press Enter", seen)
         _type(process, "\n")  # press: the session starts
-        assert _read_until(process.stdout, "I'm here. You're not alone.", seen)
+        assert _read_until(process.stdout, "I'm here with you.", seen)
         live = (tmp_path / "trace.jsonl").read_text()
         assert '"event": "session"' in live, "the trace can be followed while it runs"
         time.sleep(0.5)
@@ -126,7 +126,7 @@ def test_with_its_sound_device_missing_the_demo_says_so_once_before_the_first_pr
     try:
         assert _read_until(process.stdout, "Press Enter", seen)
         _type(process, "\n")  # a session starts, light only
-        assert _read_until(process.stdout, "I'm here. You're not alone.", seen)
+        assert _read_until(process.stdout, "I'm here with you.", seen)
         _type(process, "q\n")
         assert process.wait(timeout=30) == 0
     finally:

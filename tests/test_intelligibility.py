@@ -63,11 +63,11 @@ def test_the_config_is_the_users_own_with_only_the_voice_left(tmp_path) -> None:
     document = tomllib.loads(voice_only_config(source, "piper"))
     assert document["voice"] == {"rate": 120, "script": str(source.parent / "lines.toml"),
                                  "engine": "piper"}
-    assert document["audio"] == {"chime": False, "breath_sound": False}
+    assert document["audio"] == {"chime": False, "tide": False}
     assert document["breathing"] == {"pattern": "slow", "minutes": 3}
     assert document["patterns"] == {"slow": {"inhale": 4, "exhale": 8}}
     default = tomllib.loads(voice_only_config(None, None))
-    assert default == {"audio": {"chime": False, "breath_sound": False},
+    assert default == {"audio": {"chime": False, "tide": False},
                        "breathing": {"minutes": 1}}
 
 

@@ -1,5 +1,5 @@
 """`python -m docs.pictures`, the one command that redraws the README's pictures: it makes
-all three, the README shows exactly those, and the committed ones are what it draws."""
+all of them, the README shows exactly those, and the committed ones are what it draws."""
 
 from __future__ import annotations
 
@@ -28,9 +28,10 @@ def test_one_command_draws_every_picture_the_readme_shows(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     drawn = sorted(p.name for p in tmp_path.iterdir())
-    assert drawn == ["history.png", "session.png", "wiring.svg"]
+    assert drawn == ["card.png", "history.png", "session.png", "wiring.svg"]
     assert done.stdout.splitlines() == [f"drew {tmp_path / name}" for name in
-                                        ("session.png", "history.png", "wiring.svg")]
+                                        ("session.png", "history.png", "wiring.svg",
+                                         "card.png")]
     shown = set(re.findall(r"\]\((docs/[\w.]+)\)", (ROOT / "README.md").read_text()))
     assert shown == {f"docs/{name}" for name in drawn}
     for name in drawn:

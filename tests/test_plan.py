@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -107,6 +108,21 @@ def test_breathing_cues_speak_first_then_step_back():
     assert all(any(math.isclose(c.at, e) for e in exhales) for c in later)
     gaps = [b.at - a.at for a, b in itertools.pairwise(later)]
     assert all(g >= SCRIPT.reminder_seconds for g in gaps)
+    # In the script's order, each once before any comes again: first that tears are all
+    # right (someone may be crying from the start), then gently, not deeply.
+    said = [c.text for c in later]
+    assert said[:2] == list(SCRIPT.reminders[:2]) and "tears" in said[0]
+    assert len(set(said[:len(SCRIPT.reminders)])) == min(len(said), len(SCRIPT.reminders))
+
+
+@pytest.mark.parametrize("wpm", [110, 140, 180])
+def test_a_reminder_too_long_for_its_breath_gives_way_to_the_next_not_a_repeat(wpm):
+    script = replace(SCRIPT, reminders=("A very long reminder " * 8, *SCRIPT.reminders[1:]))
+    plan = plan_session(parse({"voice": {"rate": wpm}}), script, {})
+    part = plan.part_named("breathe")
+    said = [c.text for c in part.cues if c.text in script.reminders]
+    assert said and script.reminders[0] not in said
+    assert all(a != b for a, b in itertools.pairwise(said)), said
 
 
 def test_grounding_pauses_meet_their_minimums_and_five_waits_longest():

@@ -1,9 +1,11 @@
-"""`ebbtide render`: the three files exist and agree: speech where the say events are,
-silence between, and light that rises on inhales and falls on exhales."""
+"""`ebbtide render`: the files exist and agree: speech where the say events are, silence
+between (with the tide off), light that rises on inhales and falls on exhales; and a
+session that can be followed by ear, by day and in the quiet hours, whatever the pattern."""
 
 from __future__ import annotations
 
 import csv
+import datetime
 import itertools
 import wave
 
@@ -25,7 +27,9 @@ def rendered(tmp_path_factory):
     old = os.environ.get("XDG_CACHE_HOME")
     os.environ["XDG_CACHE_HOME"] = str(cache)
     try:
-        plan = render_session(parse({"breathing": {"minutes": 1}}), load_script(), out).plan
+        # The voice's own placement, heard without the tide (tested on its own below).
+        plan = render_session(parse({"breathing": {"minutes": 1}, "audio": {"tide": False}}),
+                              load_script(), out).plan
     finally:
         if old is None:
             del os.environ["XDG_CACHE_HOME"]
@@ -105,7 +109,7 @@ def test_two_keys_switch_the_whole_session_to_german(tmp_path):
     plan = render_session(config, german, tmp_path).plan
     with (tmp_path / "events.csv").open() as f:
         said = [e["detail"] for e in csv.DictReader(f) if e["kind"] == "say"]
-    assert said[0] == "Ich bin da. Du bist nicht allein."
+    assert said[0] == "Ich bin hier bei dir."
     assert set(said) <= set(german.texts()) and not set(said) & set(load_script().texts())
     assert {c.text for c in plan.part_named("feel").cues} == set(german.feel)
     with wave.open(str(tmp_path / "session.wav")) as w:
@@ -165,3 +169,38 @@ def test_the_level_meter_passes_the_mix_on_and_measures_each_block():
     assert levels[1] == pytest.approx(levels[0], abs=0.01)
     assert levels[2] == pytest.approx(levels[0] - 10 * np.log10(2), abs=0.05)  # half silent
     assert levels[3] == -120.0  # silence
+
+
+def _read_levels(path):
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("pattern", ["paced-exhale", "4-7-8", "box"])
+def test_the_tide_can_be_followed_with_eyes_shut_by_day_and_at_night(tmp_path, pattern):
+    """Through the breathing part the tide is heard (above -50 dBFS) in at least 95 % of
+    50 ms frames, and its smoothed level rises on at least 90 % of inhale frames and falls
+    on 90 % of exhale frames; in the quiet hours it is quieter, and still there."""
+    config = parse({"breathing": {"pattern": pattern}})
+    day = render_session(config, load_script(), tmp_path / "day")
+    night = render_session(config, load_script(), tmp_path / "night", datetime.time(23, 30))
+    for rendered in (day, night):
+        assert rendered.by_ear is not None
+        assert rendered.by_ear.present >= 0.95 and rendered.by_ear.direction >= 0.90
+    by_day, at_night = (_read_levels(tmp_path / name / "levels.csv") for name in ("day", "night"))
+    assert list(by_day[0]) == ["t_s", "mix_dbfs", "tide_dbfs"] and len(by_day) == len(at_night)
+    breathing = day.plan.part_named("breathe")
+    rows = [k for k, row in enumerate(by_day)
+            if breathing.start + 1 <= float(row["t_s"]) < breathing.stop - 1]
+    quieter = [float(by_day[k]["tide_dbfs"]) - float(at_night[k]["tide_dbfs"]) for k in rows]
+    assert np.median(quieter) == pytest.approx(-20 * np.log10(0.6), abs=0.2)
+    # the mix holds the tide, and the voice above it
+    assert all(float(by_day[k]["mix_dbfs"]) >= float(by_day[k]["tide_dbfs"]) - 1.5
+               for k in rows)
+
+
+def test_with_the_tide_off_there_is_no_tide_and_no_figure(tmp_path):
+    rendered = render_session(parse({"breathing": {"minutes": 1}, "audio": {"tide": False}}),
+                              load_script(), tmp_path)
+    assert rendered.by_ear is None
+    assert {row["tide_dbfs"] for row in _read_levels(tmp_path / "levels.csv")} == {"-120.00"}

@@ -184,7 +184,7 @@ def test_phases_and_words_happen_exactly_on_their_planned_times(pins, voice_cach
 
 
 def test_a_short_press_moves_to_the_next_part_and_cuts_the_voice(pins, voice_cache):
-    rig = make_rig(pins, voice_cache, parse({"audio": {"chime": False}}))
+    rig = make_rig(pins, voice_cache, parse({"audio": {"chime": False, "tide": False}}))
     line = rig.plan.part_named("breathe").cues[1]  # "And out, slowly."
     press = line.at + 0.1
     rig.clock.at(press, rig.pin.drive_low)
@@ -204,7 +204,7 @@ def test_a_short_press_moves_to_the_next_part_and_cuts_the_voice(pins, voice_cac
 
 
 def test_each_new_part_begins_with_the_chime_under_its_first_words(pins, voice_cache):
-    rig = make_rig(pins, voice_cache)
+    rig = make_rig(pins, voice_cache, parse({"audio": {"tide": False}}))
     rig.runner.run(rig.plan)
     audio = rig.audio(rig.plan.seconds)
     for part in rig.plan.parts[1:]:
@@ -305,28 +305,44 @@ def test_keyboard_interrupt_mid_session_leaves_the_light_off(pins, voice_cache):
     assert rig.led_pin.state == 0
 
 
-def test_the_breath_sound_is_bright_and_rising_in_and_dark_and_falling_out(pins, voice_cache):
-    rig = make_rig(pins, voice_cache,
-                   parse({"audio": {"breath_sound": True, "chime": False}}))
+def test_the_tide_rises_in_falls_out_steps_back_for_words_and_never_clicks(pins, voice_cache):
+    """The tide alone (a second mixer hears only it), played by the runner: louder at the
+    end of each free inhale than at its start and the other way round on an exhale; softer
+    while a line is spoken; and as smooth across each phase edge as within a phase."""
+    rig = make_rig(pins, voice_cache, parse({"audio": {"chime": False}}))
+    rig.speaker.tide_stem = Mixer(RATE)
+    rig.speaker.tide_stem.anchor = (0, 0.0)
+    rig.sound.tide = alone = Recording()
     rig.runner.run(rig.plan)
-    audio = rig.audio(rig.plan.seconds)
-    spoken = [(c.at, c.at + c.seconds) for c in rig.plan.cues]
+    rig.sound.mix_until(rig.plan.seconds)
+    tide = np.concatenate(alone.blocks)
+
+    def level(start: float, stop: float) -> float:
+        piece = tide[round(start * RATE):round(stop * RATE)]
+        return 10 * math.log10(float(np.mean(piece**2)))
+
+    spoken = [(c.at - 0.5, c.at + c.seconds + 0.8) for c in rig.plan.cues]
     breathe = rig.plan.part_named("breathe")
-    checked = {"inhale": 0, "exhale": 0}
+    free, ducked = [], []  # the tide at the top of each exhale: with words over it, or not
     for s in breathe.segments:
-        if s.phase not in checked or any(a < s.stop and s.start < b for a, b in spoken):
-            continue  # only breaths with no words over them
-        sound = audio[round((s.start + 0.1) * RATE) : round((s.stop - 0.1) * RATE)]
-        power = np.abs(np.fft.rfft(sound)) ** 2
-        centroid = (np.fft.rfftfreq(len(sound), 1 / RATE) * power).sum() / power.sum()
-        quarter = len(sound) // 4
-        first, last = (np.sqrt(np.mean(q ** 2)) for q in (sound[:quarter], sound[-quarter:]))
-        if s.phase == "inhale":
-            assert centroid > 1500 and last > 2 * first, s
-        else:
-            assert centroid < 1000 and first > 2 * last, s
-        checked[s.phase] += 1
-    assert min(checked.values()) >= 5
+        if s.phase not in ("inhale", "exhale"):
+            continue
+        early, late = (level(s.start + s.seconds * a, s.start + s.seconds * (a + 0.2))
+                       for a in (0.1, 0.7))
+        if any(a < s.stop and s.start < b for a, b in spoken):
+            if s.phase == "exhale" and any(a <= s.start and s.start + 0.7 <= b
+                                           for a, b in spoken):
+                ducked.append(level(s.start + 0.1, s.start + 0.7))
+            continue
+        assert (late > early + 3) if s.phase == "inhale" else (early > late + 3), s
+        if s.phase == "exhale":
+            free.append(level(s.start + 0.1, s.start + 0.7))
+    assert len(free) >= 10 and len(ducked) >= 3
+    assert max(ducked) < min(free) - 4
+    jumps = np.abs(np.diff(tide))
+    for s in breathe.segments[1:]:
+        edge = round(s.start * RATE)
+        assert jumps[edge - 240:edge + 240].max() < 1.5 * jumps[edge - RATE:edge - 480].max()
 
 
 @pytest.mark.parametrize("ending", ["quit", "crash"])

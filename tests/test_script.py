@@ -31,20 +31,36 @@ def test_the_words_keep_the_tone(language):
 
 
 def test_the_words_cover_what_helps_after_an_intense_night():
-    """DESIGN.md's list: naming the feeling, no apology needed, words for the person
-    beside you, the 24-hour rule, gently not deeply, and what that person can do."""
+    """The design's list: someone here, naming the feeling (with no need to), no apology
+    needed, words for the person beside you that ask for time, no need to work it out now,
+    gently not deeply, and what that person can do (listening if the tears are about them).
+    """
     words = " ".join(SCRIPT.texts()).lower()
-    assert "not alone" in words and "gently" in words and "not deeply" in words
+    assert "here with you" in words and "gently" in words and "not deeply" in words
     feel = " ".join(SCRIPT.feel).lower()
-    assert "name" in feel and "reason" in feel and "pass" in feel
+    assert "name" in feel and "reason" in feel and "notice" in feel
     assert "nothing to apologise for" in words and "tears are allowed" in words
-    assert "i'm okay, my body is just catching up" in words
-    assert "tonight" in words and "tomorrow" in words
-    assert "this happens to many people" in words and "passes" in words
+    assert "i need a little time" in words
+    assert "right now" in words and "later" in words
+    assert "many people" in words and "usually eases" in words
     partner = " ".join(SCRIPT.partner).lower()
     for thing in ("calm", "close", "fix", "water", "blanket", "snack", "held", "space",
-                  "personally"):
+                  "not about you", "listen"):
         assert thing in partner, thing
+
+
+def test_no_line_assumes_open_eyes_and_the_tears_line_comes_first():
+    """Many people cover their eyes: the rhythm is offered by light or by sound, and the
+    reminder about tears is the first one, not the third."""
+    for script in (SCRIPT, load_script("de")):
+        for text in script.texts():
+            lowered = text.lower()
+            assert "follow the light" not in lowered and "light lead" not in lowered, text
+            assert "dem licht folgen" not in lowered and "licht führen" not in lowered, text
+    arrival = " ".join(SCRIPT.arrive).lower()
+    assert "with the light, or with the sound" in arrival
+    assert "tears" in SCRIPT.reminders[0].lower() and "tränen" in \
+        load_script("de").reminders[0].lower()
 
 
 def test_the_german_script_has_every_line_of_the_english_one():
@@ -68,7 +84,7 @@ def test_a_translated_script_can_be_loaded(tmp_path):
 
     text = resources.files("device").joinpath("script.toml").read_text()
     copy = tmp_path / "script.toml"
-    copy.write_text(text.replace("I'm here. You're not alone.", "Je suis là."))
+    copy.write_text(text.replace("I'm here with you.", "Je suis là."))
     assert load_script(copy).arrive[0] == "Je suis là."
 
 

@@ -47,7 +47,7 @@ def test_a_missing_line_and_an_unknown_key_are_errors(tmp_path):
 
 
 def test_a_breathing_cue_too_long_for_its_phase_is_an_error(tmp_path):
-    path = edited(tmp_path, 'grows = "In, as the light grows."',
+    path = edited(tmp_path, 'grows = "In, as it grows."',
                   'grows = "Breathe in softly, as the light grows brighter."')
     report = check_script(Config(), path)
     [error] = report.errors
@@ -57,7 +57,7 @@ def test_a_breathing_cue_too_long_for_its_phase_is_an_error(tmp_path):
 
 
 def test_a_grounding_prompt_must_say_its_count(tmp_path):
-    path = edited(tmp_path, "Now four things you can feel", "Now some things you can feel")
+    path = edited(tmp_path, "Now four things you can touch", "Now some things you can touch")
     [error] = check_script(Config(), path).errors
     assert "ground.senses.touch has count = 4, but does not say it" in error
 
@@ -69,19 +69,53 @@ def test_a_grounding_prompt_must_say_its_count(tmp_path):
     ("Sorry this is hard.", "Sorry"),
 ])
 def test_wording_the_tone_rules_avoid_is_a_warning_with_the_reason(tmp_path, line, found):
-    path = edited(tmp_path, "I'm here. You're not alone.", line)
+    path = edited(tmp_path, "I'm here with you.", line)
     report = check_script(Config(), path)
     assert report.errors == []
     [warning] = report.warnings
     assert f'arrive.here: "{found}":' in warning
 
 
+@pytest.mark.parametrize(("language", "key", "line", "found", "why"), [
+    ("en", "arrive.here", "I'm here. You're not alone.", "not alone", "cannot know"),
+    ("en", "arrive.here", "You're safe now.", "You're safe", "did go wrong"),
+    ("en", "arrive.here", "Nothing went wrong.", "Nothing went wrong", "did go wrong"),
+    ("en", "aftercare.common", "This happens, and it passes.", "it passes", "usually eases"),
+    ("en", "partner.close", "Stay calm. Nothing needs fixing.", "Nothing needs", "cannot know"),
+    ("en", "aftercare.no-apology", "This is your body's response.", "This is your body",
+     "claims a cause"),
+    ("en", "partner.tears", "It's the body letting go.", "letting go", "claims a cause"),
+    ("en", "aftercare.words", "Say: I'm okay, just tired.", "I'm okay", "ask for time"),
+    ("de", "arrive.here", "Ich bin da. Du bist nicht allein.", "nicht allein", "nicht wissen"),
+    ("de", "arrive.here", "Du bist in Sicherheit.", "Du bist in Sicherheit", "nicht wissen"),
+    ("de", "aftercare.common", "Es geht vorbei.", "geht vorbei", "Versprechen"),
+    ("de", "aftercare.no-apology", "So reagiert dein Körper.", "So reagiert dein Körper",
+     "Ursache"),
+    ("de", "partner.tears", "So lässt der Körper los.", "lässt der Körper los", "Ursache"),
+    ("de", "aftercare.words", "Sag: Ich bin okay.", "Ich bin okay", "um Zeit bitten"),
+])
+def test_a_claim_the_device_cannot_know_is_a_warning_with_its_reason(tmp_path, language, key,
+                                                                    line, found, why):
+    source = BUILT_IN if language == "en" else \
+        resources.files("device").joinpath("script-de.toml").read_text(encoding="utf-8")
+    group, name = key.rsplit(".", 1)
+    start = source.index(f"[{group}.lines]")
+    line_start = source.index(f"\n{name} = ", start) + 1
+    line_end = source.index("\n", line_start)
+    path = tmp_path / "script.toml"
+    path.write_text(source[:line_start] + f'{name} = "{line}"' + source[line_end:])
+    report = check_script(Config(), str(path))
+    assert report.errors == []
+    [warning] = report.warnings
+    assert f'{key}: "{found}":' in warning and why in warning
+
+
 def test_the_command_exits_two_on_errors_and_zero_with_warnings(tmp_path):
-    bad = edited(tmp_path, "Now four things you can feel", "Now some things you can feel")
+    bad = edited(tmp_path, "Now four things you can touch", "Now some things you can touch")
     result = ebbtide("script", "check", "--estimate", bad)
     assert result.returncode == 2
     assert "error: " in result.stdout and "script check: 1 error(s)" in result.stdout
-    (tmp_path / "script.toml").write_text(BUILT_IN.replace("I'm here.", "Sorry. I'm here."))
+    (tmp_path / "script.toml").write_text(BUILT_IN.replace("I'm here", "Sorry. I'm here"))
     result = ebbtide("script", "check", "--estimate", str(tmp_path / "script.toml"))
     assert result.returncode == 0 and "script check: usable, 1 warning(s)" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr

@@ -18,6 +18,7 @@ from device.session_picture import (
     PART_COLORS,
     RATE_COLOR,
     SOUND_COLOR,
+    TIDE_COLOR,
     TOUCH_COLOR,
     VOICE_COLOR,
     WIDTH_PX,
@@ -110,14 +111,19 @@ def test_every_spoken_line_is_marked_for_as_long_as_it_is_said(drawn):
             u - 1.0 <= after <= u + s + 1.0 for u, _, s in said if u > t), text
 
 
-def test_the_grounding_pauses_show_as_quiet_with_no_mark_and_no_sound(drawn):
+def test_the_grounding_pauses_show_as_quiet_with_no_mark_and_only_the_tide(drawn):
     spans = quiet_spans(drawn.timeline)
     ground = next(p for p in drawn.timeline.of_kind("part") if p[1] == "ground")
     assert len([s for s in spans if ground[0] <= s[0] < ground[0] + ground[2]]) >= 4
     for start, stop in spans:
         t = start + 1.0
         assert not _near(drawn.color("voice", t, 0), VOICE_COLOR)
-        assert len(drawn.rows_of("sound", (start + stop) / 2, SOUND_COLOR)) == 0
+        middle = (start + stop) / 2
+        sound = drawn.rows_of("sound", middle, SOUND_COLOR)
+        tide = drawn.rows_of("sound", middle, TIDE_COLOR)
+        # no more than the soft tide under the dim light (its line, with the fill below it)
+        assert len(tide) and len(sound)
+        assert min(sound) >= drawn.at("sound", middle, -33)[0] and min(tide) <= min(sound) + 2
     # and while a line is said, the sound strip shows it
     for t, _, seconds in drawn.timeline.of_kind("say"):
         assert len(drawn.rows_of("sound", t + seconds / 2, SOUND_COLOR)) > 3

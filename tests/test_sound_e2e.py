@@ -126,7 +126,7 @@ def onset(recording: np.ndarray, clip: np.ndarray, near: int, spread: int) -> tu
 def test_a_real_session_sounds_every_cue_on_time_into_the_null_sink(null_sink_monitor,
                                                                      tmp_path) -> None:
     config = parse({"breathing": {"minutes": 1},
-                    "audio": {"volume": 1.0, "chime": False, "breath_sound": False}})
+                    "audio": {"volume": 1.0, "chime": False, "tide": False}})
     speaker = speaker_for(config)
     events: list = []
     device, factory = make_appliance(config, speaker, events)
