@@ -28,6 +28,8 @@ if [ "$mode" = test ]; then
     # aplay, for the benchmark's pyttsx3 baseline (it plays through aplay); pdftotext, to
     # read the printed card back as text.
     packages+=(alsa-utils poppler-utils)
+    # strace, to prove the speech process opens no internet socket (tests/test_privacy.py).
+    packages+=(strace)
 fi
 if ! "$PYTHON" -c 'import ensurepip' 2>/dev/null; then
     packages+=(python3-venv)
