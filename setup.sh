@@ -99,8 +99,8 @@ case "$mode" in
         # The real-audio tests must run here, not skip: the audio stack was installed above.
         export EBBTIDE_REQUIRE_AUDIO=1
         # So must the tests under a real systemd, where a container can be booted: as root,
-        # with cgroups (not in a bare chroot).
-        if [ "$(id -u)" -eq 0 ] && mountpoint -q /sys/fs/cgroup; then
+        # with cgroups, on a root that is a mount point (not in a chroot into a plain folder).
+        if [ "$(id -u)" -eq 0 ] && mountpoint -q /sys/fs/cgroup && findmnt -n / >/dev/null; then
             export EBBTIDE_REQUIRE_CONTAINER=1
         fi
         status=0

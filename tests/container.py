@@ -63,7 +63,17 @@ def missing_requirements() -> str | None:
     if not os.path.ismount("/sys/fs/cgroup"):
         return ("no cgroup file system at /sys/fs/cgroup (a chroot?): systemd-nspawn cannot "
                 "boot a container here")
+    if not _root_is_a_mount():
+        return ("/ is not a mount point (a chroot into a plain folder?): systemd-nspawn "
+                "cannot boot a container here")
     return None
+
+
+def _root_is_a_mount() -> bool:
+    """Whether this process's / is a mount point of its own (in a chroot into a plain folder
+    it is not, and nspawn cannot make its mounts private: "Failed to mount ... on /")."""
+    with open("/proc/self/mountinfo") as mounts:
+        return any(line.split()[4] == "/" for line in mounts)
 
 
 def cache_path() -> Path:
