@@ -14,12 +14,13 @@ import copy
 import math
 import re
 import tomllib
+import unicodedata
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from device.config import SESSION_MINUTES, Config, ConfigError, parse
@@ -100,6 +101,8 @@ def _at(place: tuple) -> Any:
 
 GROUPS = [p for p in PLACES if isinstance(_at(p), dict) and _at(p)
           and all(isinstance(v, str) for v in _at(p).values())]
+NUMBER_PLACES = [p for p in PLACES if isinstance(_at(p), int | float)]
+LINE_PLACES = [p for p in PLACES if isinstance(_at(p), str) and p[-1] not in ("language", "id")]
 HOSTILE_TEXT = ["", " ", "...", "?!", "—", "nul\x00here", "bell\x07", "esc\x1b[31m", "del\x7f",
                 "tab\tand\nline", "\u200b", "\ufeff", "ok", "Breathe in.", "1", "word " * 200,
                 "x" * 3000, "a" * 25, "Slowly out, as it fades."]
@@ -116,6 +119,8 @@ values = st.one_of(
     st.just([]), st.just({}),
 )
 edits = st.one_of(
+    st.tuples(st.just("set"), st.sampled_from(NUMBER_PLACES), numbers),
+    st.tuples(st.just("set"), st.sampled_from(LINE_PLACES), texts),
     st.tuples(st.just("set"), st.sampled_from(PLACES), values),
     st.tuples(st.just("drop"), st.sampled_from(PLACES), st.none()),
     st.tuples(st.just("add"), st.sampled_from(GROUPS),
@@ -156,6 +161,13 @@ def _session(config: Config, script: Script) -> Config:
 
 
 @FUZZ
+@example(edit_list=[("set", ("feel", "pause_seconds"), math.nan)], config=CONFIGS[0])
+@example(edit_list=[("set", ("feel", "pause_seconds"), 1e300)], config=CONFIGS[0])
+@example(edit_list=[("set", ("breathe", "cue_breaths"), math.inf)], config=CONFIGS[0])
+@example(edit_list=[("set", ("arrive", "lines", "here"), "...")], config=CONFIGS[0])
+@example(edit_list=[("set", ("close", "lines", "button"), "Sleep\x00 well.")],
+         config=CONFIGS[0])
+@example(edit_list=[("set", ("arrive", "lines", "here"), "word " * 5000)], config=CONFIGS[0])
 @given(edit_list=st.lists(edits, max_size=4), config=st.sampled_from(CONFIGS))
 def test_any_script_is_refused_in_one_line_or_plans_every_line_within_the_limit(
         tmp_path_factory, edit_list, config):
@@ -182,6 +194,10 @@ def test_any_script_is_refused_in_one_line_or_plans_every_line_within_the_limit(
     assert 0 < plan.seconds <= SESSION_MINUTES[1] * 60
     assert [p.name for p in plan.parts] == list(session.session.parts)
     assert all(math.isfinite(c.at) and c.at >= 0 for c in plan.cues)
+    for cue in plan.cues:  # what the voice is given can be spoken, in a bounded time
+        assert any(c.isalnum() for c in cue.text), cue.text
+        assert not [c for c in cue.text if unicodedata.category(c) == "Cc" and c not in "\t\n\r"]
+        assert cue.seconds <= 60
     spoken = {cue.text for cue in plan.cues}
     report = check_script(config, str(path))
     said = "\n".join(report.errors + report.notes)
