@@ -692,17 +692,24 @@ def _check_breathing(config: Config, reader: _Reader, document: Mapping[str, Any
                    "toward the target, never speeds up")
 
 
+CONFIG_MAX_BYTES = 1024 ** 2
+
+
 def load(path: Path) -> Config:
     """Read and check one TOML file."""
     where = str(path)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            data = file.read(CONFIG_MAX_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError([f"{where}: no such config file."]) from None
     except IsADirectoryError:
         raise ConfigError([f"{where}: is a directory, not a config file."]) from None
     except OSError as error:
         raise ConfigError([f"{where}: cannot read the config file: {error.strerror}."]) from None
+    if len(data) > CONFIG_MAX_BYTES:  # /dev/zero, a log file: never read to the end
+        raise ConfigError([f"{where}: is over {CONFIG_MAX_BYTES // 1024 ** 2} MB; a config file "
+                           "is a few lines of TOML text."])
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
