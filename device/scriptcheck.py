@@ -12,10 +12,13 @@ import difflib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from device.config import ALL_PARTS, Config, ConfigError
 from device.script import Script, ScriptError, parse_script, parse_toml, read_script
+
+if TYPE_CHECKING:
+    from device.plan import SessionPlan
 
 # Words a count may be said with, by language (the digit always counts).
 NUMBER_WORDS = {
@@ -171,7 +174,7 @@ def _counted(session: Config, script: Script) -> str:
     return f"{len(script.lines)} lines, {used} in this session" + (f" ({why})" if why else "")
 
 
-def _check_unspoken(script: Script, session: Config, plan: Any, windows: dict[str, float],
+def _check_unspoken(script: Script, session: Config, plan: SessionPlan, windows: dict[str, float],
                     report: ScriptReport) -> None:
     """A line of this session's parts that the plan has no turn for is named (a breathing
     cue or reminder: the breathing ends before its turn); one already reported (a cue too
@@ -179,6 +182,7 @@ def _check_unspoken(script: Script, session: Config, plan: Any, windows: dict[st
     spoken = {cue.text for cue in plan.cues}
     reported = " ".join(report.errors)
     phases = {"breathe.inhale": "inhale", "breathe.exhale": "exhale", "breathe.hold": "hold"}
+
     def has_turn(line_id: str) -> bool:  # a cue of a phase the pattern has not: noted
         phase = phases.get(line_id.rsplit(".", 1)[0])
         return phase is None or phase in windows
