@@ -100,7 +100,19 @@ def _load_or_defaults(args: argparse.Namespace) -> tuple[Config, Script, bool]:
                     " and ".join(wordless))
         parts = tuple(p for p in config.session.parts if p not in wordless)
         config = replace(config, session=replace(config.session, parts=parts))
+    try:  # what loads must also plan (a pure estimate, before any voice is made for it)
+        from device.plan import plan_session
+
+        plan_session(config, script, {})
+    except (ConfigError, ScriptError) as error:
+        _log_unplannable(error)
+        config, script, valid = Config(), load_script(), False
     return config, script, valid
+
+
+def _log_unplannable(error: ConfigError | ScriptError) -> None:
+    log.error("no session can be planned from the config and script, running with the "
+              "built-in defaults: %s", "; ".join(getattr(error, "problems", [str(error)])))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -128,10 +140,19 @@ def _run(args: argparse.Namespace, wake: WakePipe) -> int:
         history = _open_history(config, stack)
         # A crash's traceback goes to the journal, or to a terminal only when asked for.
         tracebacks = args.verbose or "JOURNAL_STREAM" in os.environ
-        appliance = Appliance(config, script, clock=MonotonicClock(), pin_factory=factory,
-                              listener=Listeners(trace, _SessionLog()),
-                              log_tracebacks=tracebacks, history=history,
-                              notifier=ServiceNotifier(), wake=wake)
+        listener = Listeners(trace, _SessionLog())
+
+        def appliance_for(config: Config, script: Script) -> Appliance:
+            return Appliance(config, script, clock=MonotonicClock(), pin_factory=factory,
+                             listener=listener, log_tracebacks=tracebacks, history=history,
+                             notifier=ServiceNotifier(), wake=wake)
+
+        try:
+            appliance = appliance_for(config, script)
+        except (ConfigError, ScriptError) as error:  # the plan, with the voice's own lengths
+            _log_unplannable(error)
+            config, script, valid = Config(), load_script(), False
+            appliance = appliance_for(config, script)
         stack.callback(appliance.close)
         if appliance.controller.quitting:
             return 0  # stopped while starting: nothing lit, nothing to say
@@ -154,6 +175,9 @@ def cmd_off(args: argparse.Namespace) -> int:
         config = load_config(args.config)
     except ConfigError as error:  # `run` used the same pin: the usable part, or the defaults
         config = error.usable or Config()
+    except Exception as error:  # whatever the file holds, the light still goes off
+        log.warning("cannot read the config (%s): switching off the default pins", error)
+        config = Config()
     try:
         factory = choose_factory()
         if config.light.kind == "rgb":

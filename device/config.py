@@ -13,6 +13,7 @@ import math
 import os
 import re
 import tomllib
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -252,9 +253,15 @@ def _integer(low: int, high: int, what: str = "") -> Callable[[Any], int]:
     return check
 
 
+def _has_control(text: str) -> bool:
+    """Whether `text` holds a control character (NUL, a line break, escape...): no name,
+    path or voice has one, and a path with NUL cannot even be opened."""
+    return any(unicodedata.category(c) == "Cc" for c in text)
+
+
 def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise _Bad("a quoted string")
+    if not isinstance(value, str) or _has_control(value):
+        raise _Bad("a quoted string without control characters")
     return value
 
 
@@ -293,12 +300,18 @@ def _time_of_day(value: Any) -> str:
     return value
 
 
+# PortAudio numbers its devices from 0, one per card and way of using it: a few dozen at most.
+AUDIO_DEVICE_NUMBERS = (0, 999)
+
+
 def _device(value: Any) -> str | int:
-    if isinstance(value, str) or (
-        isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    low, high = AUDIO_DEVICE_NUMBERS
+    if (isinstance(value, str) and not _has_control(value)) or (
+        isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
     ):
         return value
-    raise _Bad('a device name in quotes, or a device number such as 0 ("" for the default)')
+    raise _Bad(f'a device name in quotes, or a device number from {low} to {high} ("" for the '
+               "default)")
 
 
 _GPIO = " (a BCM GPIO number)"
@@ -423,12 +436,14 @@ def _show(value: Any) -> str:
         return "a table"
     if isinstance(value, list):
         if all(isinstance(v, str) for v in value):
-            return "[" + ", ".join(f'"{v}"' for v in value) + "]"
+            return "[" + ", ".join(_show(v) for v in value) + "]"
         if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             return "[" + ", ".join(str(v) for v in value) + "]"
         return "a list"
     if isinstance(value, str):
-        return f'"{value}"'
+        shown = "".join(c.encode("unicode_escape").decode("ascii")
+                        if unicodedata.category(c) == "Cc" else c for c in value)
+        return f'"{shown}"'
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -532,7 +547,7 @@ def _with_profile(document: Mapping[str, Any], reader: _Reader) -> dict[str, Any
     for key, value in table.items():
         if key != "name":
             reader.unknown(f"profile.{key}", value, ["name"], "profile.")
-        elif value not in PROFILES:
+        elif not isinstance(value, str) or value not in PROFILES:
             reader.bad("profile.name", value, " or ".join(f'"{p}"' for p in PROFILES))
         else:
             for section, defaults in PROFILES[value].items():
@@ -677,17 +692,24 @@ def _check_breathing(config: Config, reader: _Reader, document: Mapping[str, Any
                    "toward the target, never speeds up")
 
 
+CONFIG_MAX_BYTES = 1024 ** 2
+
+
 def load(path: Path) -> Config:
     """Read and check one TOML file."""
     where = str(path)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            data = file.read(CONFIG_MAX_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError([f"{where}: no such config file."]) from None
     except IsADirectoryError:
         raise ConfigError([f"{where}: is a directory, not a config file."]) from None
     except OSError as error:
         raise ConfigError([f"{where}: cannot read the config file: {error.strerror}."]) from None
+    if len(data) > CONFIG_MAX_BYTES:  # /dev/zero, a log file: never read to the end
+        raise ConfigError([f"{where}: is over {CONFIG_MAX_BYTES // 1024 ** 2} MB; a config file "
+                           "is a few lines of TOML text."])
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

@@ -34,6 +34,14 @@ AFTERCARE_PAUSE = 4.0
 INTRO_PAUSE = 2.0
 CUE_GRACE = 0.25  # a breathing cue may run this far past the end of its phase
 CUE_GAP = 0.1  # the least silence between two breathing cues
+# The longest plan the planner lays out before it stops: four times the longest session,
+# so a too-long session can still be refused with its length, and a plan never grows
+# without bound (a pause of 1e300 s would otherwise add light until memory runs out).
+PLAN_LIMIT_SECONDS = 4 * SESSION_MINUTES[1] * 60
+
+
+class PlanTooLong(Exception):
+    """The plan would pass `PLAN_LIMIT_SECONDS` (or a time in it is not a number)."""
 
 
 def sense_pause(count: int) -> float:
@@ -137,9 +145,12 @@ class SessionPlan:
 class _PartBuilder:
     """Lays out one part in its own time, from 0."""
 
-    def __init__(self, name: str, spoken: Callable[[str], float]) -> None:
+    def __init__(self, name: str, spoken: Callable[[str], float],
+                 room: float = PLAN_LIMIT_SECONDS) -> None:
+        """`room`: the seconds this part may take at most (what is left of the plan's)."""
         self.name = name
         self.spoken = spoken
+        self.room = room
         self.segments: list[Segment] = []
         self.cues: list[Cue] = []
         self.light_end = 0.0  # where the light envelope has reached, in seconds
@@ -148,9 +159,18 @@ class _PartBuilder:
     def speech_end(self) -> float:
         return max((c.at + c.seconds for c in self.cues), default=0.0)
 
+    def within(self, until: float) -> None:
+        """Refuse to go on (before anything more is built) once the part would last past its
+        room; a time that is not a finite number is refused too."""
+        if not (math.isfinite(until) and until <= self.room):
+            raise PlanTooLong(self.name)
+
     def say(self, at: float, text: str) -> float:
         """Place a line at `at`; return when it ends."""
         seconds = self.spoken(text)
+        if not seconds >= 0:
+            raise PlanTooLong(self.name)
+        self.within(at + seconds)
         self.cues.append(Cue(at, text, seconds))
         return at + seconds
 
@@ -169,6 +189,7 @@ class _PartBuilder:
         return None
 
     def light(self, seconds: float, begin: float, end: float, phase: str | None = None) -> None:
+        self.within(self.light_end + seconds)
         self.segments.append(Segment(self.light_end, seconds, begin, end, phase))
         self.light_end += seconds
 
@@ -196,8 +217,8 @@ class _PartBuilder:
         return Part(self.name, 0.0, self.light_end, tuple(self.segments), tuple(self.cues))
 
 
-def _arrive(script: Script, spoken: Callable[[str], float]) -> Part:
-    b = _PartBuilder("arrive", spoken)
+def _arrive(script: Script, spoken: Callable[[str], float], room: float) -> Part:
+    b = _PartBuilder("arrive", spoken, room)
     t = 0.0
     for line in script.arrive:
         t = b.say(t, line) + LINE_GAP
@@ -208,10 +229,11 @@ def _arrive(script: Script, spoken: Callable[[str], float]) -> Part:
     return b.build()
 
 
-def _breathe(config: Config, script: Script, spoken: Callable[[str], float]) -> Part:
+def _breathe(config: Config, script: Script, spoken: Callable[[str], float],
+             room: float = PLAN_LIMIT_SECONDS) -> Part:
     """Whole breaths for about `minutes`, then the words: each phase's cue on the first
     few breaths, within its phase, then an occasional reminder on an exhale."""
-    b = _PartBuilder("breathe", spoken)
+    b = _PartBuilder("breathe", spoken, room)
     pattern = config.pattern()
     start, target = config.breathing.start_rate, config.breathing.target_rate
     until = config.breathing.minutes * 60.0
@@ -246,13 +268,14 @@ def _breathe(config: Config, script: Script, spoken: Callable[[str], float]) -> 
 
 
 def _spoken_part(name: str, lines: list[tuple[str, float]], rate: float,
-                 spoken: Callable[[str], float], tail: float = 0.0) -> _PartBuilder:
+                 spoken: Callable[[str], float], room: float) -> _PartBuilder:
     """A part of lines, each followed by its pause, over the dim breathing rhythm."""
-    b = _PartBuilder(name, spoken)
+    b = _PartBuilder(name, spoken, room)
     t = 0.5
     for text, pause in lines:
         t = b.say(t, text) + pause
-    b.dim_rhythm_until(t + tail, rate)
+        b.within(t)  # a pause of nan would otherwise end the part at once, unsaid
+    b.dim_rhythm_until(t, rate)
     return b
 
 
@@ -272,17 +295,18 @@ def _spoken_lines(name: str, script: Script) -> list[tuple[str, float]]:
     return [(line, LINE_GAP) for line in script.close]
 
 
-def _part(name: str, config: Config, script: Script, spoken: Callable[[str], float]) -> Part:
+def _part(name: str, config: Config, script: Script, spoken: Callable[[str], float],
+          room: float) -> Part:
     if name == "arrive":
-        return _arrive(script, spoken)
+        return _arrive(script, spoken, room)
     if name == "breathe":
-        return _breathe(config, script, spoken)
+        return _breathe(config, script, spoken, room)
     lines = _spoken_lines(name, script)
     if not lines:
         raise ScriptError(f"{script.where}: [session] parts has {name}, but the script has no "
                           f"[{name}.lines]: add them (see the built-in script), or leave "
                           f"{name} out of the parts.")
-    part = _spoken_part(name, lines, config.breathing.target_rate, spoken)
+    part = _spoken_part(name, lines, config.breathing.target_rate, spoken, room)
     if name == "close":
         part.light(CLOSE_FADE, FLOOR, 0.0)
     return part.build()
@@ -290,11 +314,12 @@ def _part(name: str, config: Config, script: Script, spoken: Callable[[str], flo
 
 def build_plan(config: Config, script: Script, spoken: Callable[[str], float]) -> SessionPlan:
     """Lay out a whole session, part by part as [session] parts orders them.
-    `spoken(text)` gives a line's spoken length in seconds."""
+    `spoken(text)` gives a line's spoken length in seconds. Raises PlanTooLong (having
+    built no more than that) if the plan would pass PLAN_LIMIT_SECONDS."""
     parts = []
     offset = 0.0
     for name in config.session.parts:
-        part = _part(name, config, script, spoken)
+        part = _part(name, config, script, spoken, PLAN_LIMIT_SECONDS - offset)
         parts.append(_shifted(part, offset))
         offset += part.seconds
     return SessionPlan(tuple(parts))
@@ -316,15 +341,18 @@ def plan_session(config: Config, script: Script,
     """The session, timed by each line's rendered length, or by a guess where there is none
     (no speech engine): the timing stays the same with or without a voice."""
     guess = estimate_spoken(config.voice.rate)
-    plan = build_plan(config, script, lambda text: spoken_seconds.get(text) or guess(text))
     longest = SESSION_MINUTES[1]
-    if plan.seconds > longest * 60:
+    try:
+        plan = build_plan(config, script, lambda text: spoken_seconds.get(text) or guess(text))
+        length = f"{plan.seconds / 60:.0f} min"
+    except PlanTooLong:
+        plan, length = None, f"more than {PLAN_LIMIT_SECONDS / 60:.0f} min"
+    if plan is None or plan.seconds > longest * 60:
         where = config.source or "the built-in config"
         raise ConfigError([
-            f"{where}: the session would last {plan.seconds / 60:.0f} min with "
-            f"breathing.minutes = {config.breathing.minutes:g} and its script; the whole "
-            f"session must stay within {longest:g} min: use fewer minutes or a shorter "
-            "script."])
+            f"{where}: the session would last {length} with breathing.minutes = "
+            f"{config.breathing.minutes:g} and {script.where}; the whole session must stay "
+            f"within {longest:g} min: use fewer minutes or a shorter script."])
     return plan
 
 

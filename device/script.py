@@ -14,8 +14,10 @@ then a session cannot have those parts (the plan says so).
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -63,6 +65,60 @@ class Script:
 
 _ID = re.compile(r"[A-Za-z0-9_-]+")
 
+# How long one line may take, by its place, at SPEAKING_RATE: a breathing cue within the
+# longest phase a pattern may have (an exhale of 12 s), a reminder within the longest breath
+# (20 s, at 3 breaths a minute), any other line within a minute. A longer line is a mistake
+# (a paragraph pasted in, a file's contents), and would hold the speech process for minutes.
+SPEAKING_RATE = 140  # words per minute: the voice's default rate
+CUE_MAX_SECONDS = 12.0
+REMINDER_MAX_SECONDS = 20.0
+LINE_MAX_SECONDS = 60.0
+CHARACTERS_PER_WORD = 10  # a "word" with no spaces in it counts as one per 10 characters
+# The numbers of [breathe] and [feel], each within what a session can use.
+CUE_BREATHS = (0, 20)
+REMINDER_SECONDS = (0.0, 600.0)
+FEEL_PAUSE_SECONDS = (0.0, 60.0)
+_SPACES = "\t\n\r"  # the only control characters a line may hold: they are spaces
+
+
+def _max_seconds(line_id: str) -> float:
+    group = line_id.rsplit(".", 1)[0]
+    if group in ("breathe.inhale", "breathe.exhale", "breathe.hold"):
+        return CUE_MAX_SECONDS
+    return REMINDER_MAX_SECONDS if group == "breathe.reminders" else LINE_MAX_SECONDS
+
+
+def spoken_words(text: str) -> float:
+    """How many words a line counts as: those between spaces, or one per 10 characters if
+    that is more (a line with no spaces still takes time to say)."""
+    return max(len(text.split()), len(text) / CHARACTERS_PER_WORD)
+
+
+def _shown(text: str) -> str:
+    """A line as a message shows it: quoted, control characters escaped, a long one cut."""
+    cut = "".join(_escaped(c) if unicodedata.category(c) == "Cc" else c for c in text[:60])
+    return f'"{cut}..."' if len(text) > 60 else f'"{cut}"'
+
+
+def _escaped(character: str) -> str:
+    return character.encode("unicode_escape").decode("ascii")
+
+
+def _line_problem(line_id: str, text: str) -> str | None:
+    """Why a line cannot be spoken, or None: no words, a control character, too long."""
+    control = next((c for c in text if unicodedata.category(c) == "Cc" and c not in _SPACES),
+                   None)
+    if control is not None:
+        return f"text without control characters ({_escaped(control)} is one)"
+    if not any(c.isalnum() for c in text):
+        return "a line with words to speak (at least one letter or digit)"
+    words = spoken_words(text)
+    limit = _max_seconds(line_id)
+    if words * 60.0 / SPEAKING_RATE > limit:
+        return (f"a line of at most {limit * SPEAKING_RATE / 60:.0f} words here (about "
+                f"{limit:g} s at {SPEAKING_RATE} words/min; this one has {words:,.0f})")
+    return None
+
 
 def _id_of(dotted: str, key: str | int) -> str:
     """The id of a line: its place in the file, without the group's `lines` key."""
@@ -76,6 +132,7 @@ class _Lines:
     def __init__(self, where: str) -> None:
         self.where = where
         self.pairs: list[tuple[str, str]] = []
+        self.ids: set[str] = set()
 
     def group(self, doc: dict[str, Any], dotted: str) -> tuple[str, ...]:
         """A list or a table of lines at `dotted`."""
@@ -91,13 +148,24 @@ class _Lines:
         else:
             items = [(str(n), text) for n, text in enumerate(node, start=1)]
         for key, text in items:
-            self.pairs.append((_id_of(dotted, key), text))
+            self.add(_id_of(dotted, key), text)
         return tuple(text for _, text in items)
 
     def one(self, doc: dict[str, Any], dotted: str) -> str:
         text = _get(doc, self.where, dotted, str)
-        self.pairs.append((dotted, text))
+        self.add(dotted, text)
         return text
+
+    def add(self, line_id: str, text: str) -> None:
+        """A line, once it is known to be speakable and its id to be its own."""
+        problem = _line_problem(line_id, text)
+        if problem:
+            raise ScriptError(f"{self.where}: {line_id} = {_shown(text)} is not allowed: use "
+                              f"{problem}.")
+        if line_id in self.ids:
+            raise ScriptError(f"{self.where}: the line id {line_id} is used twice.")
+        self.ids.add(line_id)
+        self.pairs.append((line_id, text))
 
 
 def _get(doc: dict[str, Any], where: str, dotted: str, kind: type) -> Any:
@@ -117,10 +185,22 @@ def _get(doc: dict[str, Any], where: str, dotted: str, kind: type) -> Any:
         return tuple(node)
     if kind is str and not (isinstance(node, str) and node.strip()):
         raise ScriptError(f"{where}: {dotted} must be a line of text.")
-    if kind in (int, float) and (isinstance(node, bool) or not isinstance(node, int | float)
-                                 or node < 0):
-        raise ScriptError(f"{where}: {dotted} must be a number of 0 or more.")
     return node
+
+
+def _number(doc: dict[str, Any], where: str, dotted: str, low: float, high: float,
+            whole: bool = False, unit: str = "") -> float:
+    """A number of the script, finite and within [low, high] (whole, if `whole`)."""
+    value = _get(doc, where, dotted, float)
+    kinds = int if whole else int | float
+    if isinstance(value, bool) or not isinstance(value, kinds) or not (
+            math.isfinite(value) and low <= value <= high):
+        allowed = f"{'a whole number' if whole else 'a number'} from {low:g} to {high:g}{unit}"
+        shown = _shown(value) if isinstance(value, str) else (
+            "a list" if isinstance(value, list) else "a table" if isinstance(value, dict)
+            else str(value).lower() if isinstance(value, bool) else str(value))
+        raise ScriptError(f"{where}: {dotted} = {shown} is not allowed: use {allowed}.")
+    return value
 
 
 _LANGUAGE = re.compile(r"[a-z]{2,3}([_-][A-Za-z0-9]+)*")
@@ -139,13 +219,16 @@ def parse_script(doc: dict[str, Any], where: str) -> Script:
         "exhale": lines.group(doc, "breathe.exhale"),
         "hold": lines.group(doc, "breathe.hold"),
         "reminders": lines.group(doc, "breathe.reminders"),
-        "cue_breaths": int(_get(doc, where, "breathe.cue_breaths", int)),
-        "reminder_seconds": float(_get(doc, where, "breathe.reminder_seconds", float)),
+        "cue_breaths": int(_number(doc, where, "breathe.cue_breaths", *CUE_BREATHS,
+                                   whole=True, unit=" breaths")),
+        "reminder_seconds": float(_number(doc, where, "breathe.reminder_seconds",
+                                          *REMINDER_SECONDS, unit=" seconds")),
     }
     feel, feel_pause = (), 0.0
     if "feel" in doc:
         feel = lines.group(doc, "feel.lines")
-        feel_pause = float(_get(doc, where, "feel.pause_seconds", float))
+        feel_pause = float(_number(doc, where, "feel.pause_seconds", *FEEL_PAUSE_SECONDS,
+                                   unit=" seconds"))
     ground_intro = lines.one(doc, "ground.intro")
     senses = []
     senses_raw = doc["ground"].get("senses")
@@ -154,25 +237,23 @@ def parse_script(doc: dict[str, Any], where: str) -> Script:
     for i, entry in enumerate(senses_raw):
         count = entry.get("count") if isinstance(entry, dict) else None
         text = entry.get("text") if isinstance(entry, dict) else None
-        if not (isinstance(count, int) and 1 <= count <= 9 and isinstance(text, str) and text):
+        if not (isinstance(count, int) and not isinstance(count, bool) and 1 <= count <= 9
+                and isinstance(text, str) and text.strip()):
             raise ScriptError(
                 f"{where}: ground.senses entry {i + 1} needs count (1 to 9) and text."
             )
         key = entry.get("id", i + 1)
-        if not (isinstance(key, str) and _ID.fullmatch(key)) and key != i + 1:
+        if not (isinstance(key, str) and _ID.fullmatch(key)) and not (
+                type(key) is int and key == i + 1):
             raise ScriptError(f"{where}: ground.senses entry {i + 1}: id may use only "
                               "letters, digits, - and _.")
-        lines.pairs.append((_id_of("ground.senses", key), text))
+        lines.add(_id_of("ground.senses", key), text)
         senses.append(Sense(count, text))
     body_intro = lines.one(doc, "body.intro")
     body_steps = lines.group(doc, "body.steps")
     aftercare = lines.group(doc, "aftercare.lines")
     partner = lines.group(doc, "partner.lines") if "partner" in doc else ()
     close = lines.group(doc, "close.lines")
-    ids = [line_id for line_id, _ in lines.pairs]
-    twice = sorted({i for i in ids if ids.count(i) > 1})
-    if twice:
-        raise ScriptError(f"{where}: the line id {twice[0]} is used twice.")
     return Script(language=language, arrive=arrive, **breathe, feel=feel,
                   feel_pause=feel_pause, ground_intro=ground_intro, senses=tuple(senses),
                   body_intro=body_intro, body_steps=body_steps, aftercare=aftercare,
@@ -209,6 +290,9 @@ def parse_toml(where: str, text: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ScriptError(f"{where}: is not valid TOML: {error}.") from None
+    except RecursionError:
+        raise ScriptError(f"{where}: is nested too deeply to read; a script is a few "
+                          "[groups] of lines.") from None
 
 
 def load_script(path: str | Path = "") -> Script:

@@ -12,10 +12,13 @@ import difflib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from device.config import ALL_PARTS, Config, ConfigError
 from device.script import Script, ScriptError, parse_script, parse_toml, read_script
+
+if TYPE_CHECKING:
+    from device.plan import SessionPlan
 
 # Words a count may be said with, by language (the digit always counts).
 NUMBER_WORDS = {
@@ -96,7 +99,13 @@ def check_script(config: Config, name: str, seconds_of: Any = None) -> ScriptRep
     """Check the script `name` (a path, or a built-in language; "" is English) against the
     built-in one. `seconds_of(script, config)` gives each line's spoken seconds (by text);
     without it, lines are estimated at the configured rate."""
-    from device.plan import cue_windows, estimate_spoken, plan_session
+    from device.plan import (
+        cue_windows,
+        estimate_spoken,
+        minutes_text,
+        plan_session,
+        session_shape,
+    )
 
     report = ScriptReport(name or "the built-in script")
     try:
@@ -107,7 +116,8 @@ def check_script(config: Config, name: str, seconds_of: Any = None) -> ScriptRep
     except ScriptError as error:
         report.errors.append(str(error))
         return report
-    every_part = replace(config, session=replace(config.session, parts=ALL_PARTS))
+    every_part = _session_of(replace(config, session=replace(config.session,
+                                                             parts=ALL_PARTS)), script)
     if seconds_of is None:
         guess = estimate_spoken(config.voice.rate)
         seconds = {t: guess(t) for t in script.texts()}
@@ -115,17 +125,75 @@ def check_script(config: Config, name: str, seconds_of: Any = None) -> ScriptRep
     else:
         seconds, note = seconds_of(script, every_part)
         report.notes.append(note)
-    _check_cues(script, cue_windows(config, script), seconds, config.voice.rate, report)
+    windows = cue_windows(config, script)
+    _check_cues(script, windows, seconds, config.voice.rate, report)
     _check_counts(script, report)
     _check_tone(script, report)
+    session = _session_of(config, script)
     try:
-        plan = plan_session(every_part if script.partner else config, script, seconds)
-        report.notes.append(f"{len(script.lines)} lines; every part: "
-                            f"{plan.seconds / 60:.1f} min with "
-                            f"{config.breathing.minutes:g} min of breathing")
+        plan = plan_session(session, script, seconds)
     except (ConfigError, ScriptError) as error:
         report.errors.extend(getattr(error, "problems", [str(error)]))
+        return report
+    report.notes.append(_counted(session, script))
+    report.notes.append(f"session: {session_shape(plan)} (with "
+                        f"{config.breathing.minutes:g} min of breathing)")
+    _check_unspoken(script, session, plan, windows, report)
+    left_out = [p for p in ALL_PARTS if p not in session.session.parts
+                and (p not in ("feel", "partner") or getattr(script, p))]
+    if left_out:
+        try:
+            whole = plan_session(every_part, script, seconds)
+            report.notes.append(f"with {' and '.join(left_out)} too: "
+                                f"{minutes_text(whole.seconds)} in all")
+        except (ConfigError, ScriptError) as error:
+            report.warnings.append(f"with {' and '.join(left_out)} too: "
+                                   + "; ".join(getattr(error, "problems", [str(error)])))
     return report
+
+
+def _session_of(config: Config, script: Script) -> Config:
+    """The session `ebbtide run` would have: [session] parts, less those the script has no
+    words for (a script from before feel or partner existed)."""
+    parts = tuple(p for p in config.session.parts
+                  if p not in ("feel", "partner") or getattr(script, p))
+    return replace(config, session=replace(config.session, parts=parts))
+
+
+def _counted(session: Config, script: Script) -> str:
+    """How many lines the script has and how many this session speaks, and why not all."""
+    from device.plan import voice_lines
+
+    used = len(voice_lines(session, script))
+    if used == len(script.lines):
+        return f"{len(script.lines)} lines, all in this session"
+    off = [p for p in ALL_PARTS if p not in session.session.parts
+           and any(i.split(".", 1)[0] == p for i, _ in script.lines)]
+    why = (f"{' and '.join(off)} {'is' if len(off) == 1 else 'are'} not in [session] parts"
+           if off else "")
+    return f"{len(script.lines)} lines, {used} in this session" + (f" ({why})" if why else "")
+
+
+def _check_unspoken(script: Script, session: Config, plan: SessionPlan, windows: dict[str, float],
+                    report: ScriptReport) -> None:
+    """A line of this session's parts that the plan has no turn for is named (a breathing
+    cue or reminder: the breathing ends before its turn); one already reported (a cue too
+    long, a phase the pattern has not) is not named again."""
+    spoken = {cue.text for cue in plan.cues}
+    reported = " ".join(report.errors)
+    phases = {"breathe.inhale": "inhale", "breathe.exhale": "exhale", "breathe.hold": "hold"}
+
+    def has_turn(line_id: str) -> bool:  # a cue of a phase the pattern has not: noted
+        phase = phases.get(line_id.rsplit(".", 1)[0])
+        return phase is None or phase in windows
+
+    unheard = [line_id for line_id, text in script.lines
+               if line_id.split(".", 1)[0] in session.session.parts and text not in spoken
+               and f"{line_id} " not in reported and has_turn(line_id)]
+    if unheard:
+        report.notes.append(f"not spoken in this session: {', '.join(unheard)} (their turn "
+                            "does not come: more minutes of breathing, or fewer lines, give "
+                            "them one)")
 
 
 def _flat(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:

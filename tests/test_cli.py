@@ -89,6 +89,19 @@ def test_off_switches_off_the_pin_run_used_and_nothing_else(tmp_path, text, pin)
     assert not (tmp_path / "state").exists(), "no history, no voice: only the pin"
 
 
+@pytest.mark.parametrize("text", ['[profile]\nname = ["wearable"]\n', None],
+                         ids=["list-in-profile", "dev-zero"])
+def test_off_works_with_any_config_file(tmp_path, text):
+    """It failed on a list in [profile] ("unhashable type"), and read /dev/zero until memory
+    ran out: the light stayed lit after a crash. The default pin is what `run` used."""
+    path = tmp_path / "config.toml"
+    if text is not None:
+        path.write_text(text)
+    result = ebbtide("off", "--config", "/dev/zero" if text is None else str(path),
+                     env={"GPIOZERO_PIN_FACTORY": "mock"})
+    assert (result.returncode, result.stderr) == (0, "ebbtide: the light (GPIO18) is off\n")
+
+
 def test_off_switches_off_every_pin_of_an_rgb_light(tmp_path):
     path = tmp_path / "config.toml"
     path.write_text('[light]\nkind = "rgb"\npins = [5, 6, 13]\n')

@@ -330,3 +330,31 @@ def test_the_wearable_profile_sets_defaults_that_the_file_can_still_change(tmp_p
     with pytest.raises(ConfigError, match="haptic.start_duty = 0.4 is not allowed: use less "
                                           r"than haptic.strength \(0.3\)"):
         load(path)
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    # A list where a name belongs: it stopped every command with "unhashable type: 'list'".
+    ('[profile]\nname = ["wearable"]\n',
+     'profile.name = ["wearable"] is not allowed: use "bedside" or "wearable".'),
+    ("[profile]\nname = {kind = 1}\n", "profile.name = a table is not allowed"),
+    # A number no PortAudio takes: `check` and `run` stopped with "int too big to convert".
+    ("[audio]\ndevice = 99999999999999999999\n",
+     "audio.device = 99999999999999999999 is not allowed: use a device name in quotes, or a "
+     'device number from 0 to 999 ("" for the default).'),
+    ("[audio]\ndevice = 1000\n", "audio.device = 1000 is not allowed"),
+    # A NUL in a name or path: no file can be opened by it; shown escaped, on one line.
+    ('[voice]\nrecordings = "a\\u0000b"\n', 'voice.recordings = "a\\x00b" is not allowed: use '
+                                            "a quoted string without control characters."),
+    ('[audio]\ndevice = "hw\\u001b[0m"\n', 'audio.device = "hw\\x1b[0m" is not allowed'),
+])
+def test_a_value_of_the_wrong_kind_or_size_is_one_line_naming_it(tmp_path, text, said):
+    message = error_for(tmp_path, text)
+    assert said in message and "\n" not in message and "\x00" not in message
+
+
+def test_a_config_that_never_ends_is_refused_after_a_megabyte(tmp_path):
+    """`--config /dev/zero` read until memory ran out, then "unexpected error"."""
+    with pytest.raises(ConfigError, match=r"/dev/zero: is over 1 MB; a config file is a few "
+                                          "lines of TOML text."):
+        load(Path("/dev/zero"))
+    assert load(write(tmp_path, "# a note\n" * 1000)) == Config(source=tmp_path / "config.toml")

@@ -316,3 +316,24 @@ def test_every_cued_breath_has_its_cues_within_its_phases_at_every_voice_rate(wp
     for segment in cued:
         [cue] = [c for c in breathe.cues if math.isclose(c.at, segment.start, abs_tol=1e-6)]
         assert cue.at + cue.seconds <= segment.stop + CUE_GRACE + 1e-9
+
+
+@pytest.mark.parametrize("pause", [math.nan, math.inf, 1e300, 1e6])
+def test_the_planner_refuses_a_plan_past_its_bound_before_building_it(pause):
+    """A script the loader would refuse, given to the planner directly: it stops within its
+    bound and says so, instead of adding light until memory runs out (1e300) or ending the
+    part at once with its lines at no time at all (nan)."""
+    import tracemalloc
+
+    from device.config import ConfigError
+
+    script = replace(SCRIPT, feel_pause=pause)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ConfigError, match=r"the session would last more than 240 min with "
+                                              r"breathing.minutes = 4 and the built-in script"):
+            plan_session(Config(), script, {})
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 1024 ** 2

@@ -3,6 +3,7 @@ hears it: every key there, none unknown, breathing cues that fit, counts kept, a
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from importlib import resources
@@ -128,3 +129,98 @@ def test_an_unreadable_or_broken_file_is_one_error(tmp_path):
     result = ebbtide("script", "check", "--estimate", str(tmp_path / "broken.toml"))
     assert result.returncode == 2 and "is not valid TOML" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def _bounded(*args: str) -> subprocess.CompletedProcess[str]:
+    """`ebbtide ARGS` with its memory capped at 1 GB: work that grows without bound fails
+    here within seconds instead of taking the machine's memory."""
+    import resource
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    return subprocess.run([sys.executable, "-m", "device.cli", *args], capture_output=True,
+                          text=True, timeout=120, preexec_fn=cap)
+
+
+@pytest.mark.parametrize(("old", "new", "said"), [
+    ('here = "I\'m here with you."', 'here = "..."',
+     'arrive.here = "..." is not allowed: use a line with words to speak'),
+    ('here = "I\'m here with you."', 'here = "I\'m here\\u0000 with you."',
+     "arrive.here = \"I'm here\\x00 with you.\" is not allowed: use text without control "
+     "characters (\\x00 is one)"),
+    ('here = "I\'m here with you."', 'here = "' + "word " * 5000 + '"',
+     "arrive.here = \"word word"),
+    ('in = "Breathe in."', 'in = "' + "in " * 40 + '"', "breathe.inhale.in = \"in in"),
+    ("pause_seconds = 6", "pause_seconds = 1e300",
+     "feel.pause_seconds = 1e+300 is not allowed: use a number from 0 to 60 seconds"),
+    ("pause_seconds = 6", "pause_seconds = nan", "feel.pause_seconds = nan is not allowed"),
+    ("cue_breaths = 3", "cue_breaths = inf", "breathe.cue_breaths = inf is not allowed"),
+    ("reminder_seconds = 45", "reminder_seconds = -inf",
+     "breathe.reminder_seconds = -inf is not allowed: use a number from 0 to 600 seconds"),
+], ids=["punctuation", "nul", "5000-words", "long-cue", "huge-pause", "nan-pause",
+        "inf-cue-breaths", "minus-inf-reminders"])
+def test_a_line_or_number_no_session_can_use_is_refused_by_every_command(tmp_path, old, new,
+                                                                        said):
+    """`script check` exits 2 naming the line or key (it said "usable", while the line went
+    silent or the session allocated until memory ran out); `check` and `render` refuse the
+    script in the same words, in bounded memory."""
+    script = edited(tmp_path, old, new)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[voice]\nscript = "{script}"\n')
+    for command in (["script", "check", "--estimate", script], ["check"],
+                    ["render", "--out", str(tmp_path / "out")]):
+        result = _bounded(*command, "--config", str(config))
+        shown = result.stdout + result.stderr
+        assert result.returncode == 2, (command, shown)
+        assert said in shown, (command, shown)
+        assert len([line for line in shown.splitlines() if said in line]) == 1
+        assert "Traceback" not in shown and "MemoryError" not in shown
+    if "5000" in new:
+        assert "at most 140 words here (about 60 s at 140 words/min; this one has 5,000)" in \
+            shown
+
+
+def test_the_duplicate_id_check_is_linear(tmp_path):
+    """Every id once, checked as the lines are read: 50,000 lines load in moments (the
+    count of each id among all the others took minutes), and a repeated id is still
+    named."""
+    import time
+
+    from device.script import ScriptError, load_script
+
+    many = "".join(f'line-{n} = "Line {n}."\n' for n in range(50_000))
+    path = edited(tmp_path, "[arrive.lines]\n", "[arrive.lines]\n" + many)
+    began = time.monotonic()
+    assert len(load_script(path).arrive) == 50_003
+    assert time.monotonic() - began < 5
+    path = edited(tmp_path, 'id = "touch"', 'id = "see"')
+    with pytest.raises(ScriptError, match=r"the line id ground\.senses\.see is used twice"):
+        load_script(path)
+
+
+def test_script_check_counts_and_times_the_session_as_check_does(tmp_path):
+    """Both say the same session: script check said "44 lines; every part: 10.5 min"
+    while the session is 9:39 (the partner part, off, counted in one and not the other)."""
+    config = tmp_path / "config.toml"
+    config.write_text("[breathing]\nminutes = 2\n")
+    given = ["--config", str(config)]
+    check = subprocess.run([sys.executable, "-m", "device.cli", "check", *given],
+                           capture_output=True, text=True, timeout=300,
+                           env={**os.environ, "GPIOZERO_PIN_FACTORY": "mock"})
+    assert check.returncode == 0, check.stderr
+    [session] = [line for line in check.stdout.splitlines() if line.startswith("session: ")]
+    script = ebbtide("script", "check", *given)
+    assert script.returncode == 0, script.stdout
+    assert "  44 lines, 39 in this session (partner is not in [session] parts)\n" in \
+        script.stdout
+    assert f"  {session} (with 2 min of breathing)\n" in script.stdout
+    assert "  with partner too: " in script.stdout
+
+
+def test_lines_whose_turn_never_comes_are_named(tmp_path):
+    report = check_script(parse({"breathing": {"minutes": 1}}), "")
+    [note] = [n for n in report.notes if n.startswith("not spoken in this session: ")]
+    assert "breathe.reminders.gently" in note and "more minutes of breathing" in note
+    assert "breathe.hold" not in note, "the pattern has no hold: said once, elsewhere"
+    assert "partner" not in note, "not in this session's parts"

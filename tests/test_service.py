@@ -453,3 +453,48 @@ def test_a_script_from_before_feel_runs_its_own_words_without_it(service, tmp_pa
     parts = [e["name"] for e in run.events() if e["event"] == "part"]
     assert parts[:3] == ["arrive", "breathe", "ground"], parts
     assert "blink" not in err
+
+
+_LONG_FEEL = "".join(f'more-{n} = "You can notice it, if you like."\n' for n in range(5))
+
+
+@pytest.mark.parametrize(("config", "script_edit", "said"), [
+    # A list where a name is expected: it stopped `run` (and `off`) with "unhashable type".
+    ('[profile]\nname = ["wearable"]\n', None, 'profile.name = ["wearable"] is not allowed'),
+    # A device number no PortAudio takes: it stopped `run` when the sound opened.
+    ("[audio]\ndevice = 99999999999999999999\n", None,
+     "audio.device = 99999999999999999999 is not allowed"),
+    # A breathing number that is not a number: it stopped `run` with a ValueError.
+    ("", ("cue_breaths = 3", "cue_breaths = nan"),
+     "breathe.cue_breaths = nan is not allowed"),
+    # Each loads, but together the session would last over an hour: `run` exited 2.
+    ("[breathing]\nminutes = 50\n",
+     ("pause_seconds = 6", "pause_seconds = 60"), "within 60 min"),
+], ids=["profile-list", "huge-device", "nan-in-script", "plan-too-long"])
+def test_what_loads_but_cannot_be_used_runs_with_defaults_after_three_blinks(
+        service, tmp_path, config, script_edit, said):
+    """`ebbtide run` never exits over a file it read: the built-in config and words, three
+    blinks, one line in the log saying what to fix; and `ebbtide off` works with the file."""
+    from importlib import resources
+
+    if script_edit:
+        text = resources.files("device").joinpath("script.toml").read_text()
+        old, new = script_edit
+        text = text.replace(old, new).replace("[ground]\n", _LONG_FEEL + "\n[ground]\n")
+        (tmp_path / "mine.toml").write_text(text)
+        config += f'[voice]\nscript = "{tmp_path / "mine.toml"}"\n'
+    run = service(config=config)
+    run.wait_for("READY=1")
+    run.process.send_signal(signal.SIGTERM)
+    code, err = run.finish()
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if said in line]
+    assert len(lines) == 1 and lines[0].startswith("<3>"), err
+    assert "built-in" in lines[0] and "Traceback" not in err
+    lights = [e["value"] for e in run.events() if e["event"] == "light"]
+    assert sum(1 for a, b in zip([0.0, *lights], lights, strict=False) if b > 0 == a) == 3
+    assert lights[-1] == 0.0
+    off = subprocess.run([sys.executable, "-m", "device.cli", "off", "--config",
+                          str(tmp_path / "config.toml")], capture_output=True, text=True,
+                         env={**os.environ, "GPIOZERO_PIN_FACTORY": "mock"})
+    assert (off.returncode, off.stderr) == (0, "ebbtide: the light (GPIO18) is off\n")
