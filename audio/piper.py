@@ -7,6 +7,7 @@ MB and a native crash there must never touch the service.
 from __future__ import annotations
 
 import json
+import os
 from importlib import metadata
 from pathlib import Path
 
@@ -101,10 +102,15 @@ class PiperTTS:
             problem = model_problem(self.model)
             if problem:
                 raise PiperUnavailable(problem)
+            # onnxruntime's opt-out from sending its vendor usage data, read as it loads (the
+            # voice maker's child has it already, and no network at all); then its switch.
+            os.environ["ORT_DISABLE_TELEMETRY"] = "1"
             try:
+                import onnxruntime
                 from piper import PiperVoice
             except ImportError as error:
                 raise PiperUnavailable(f"piper-tts is not installed ({error})") from error
+            onnxruntime.disable_telemetry_events()
             try:
                 self._voice = PiperVoice.load(self.model)
             except Exception as error:  # onnxruntime says many things; all mean "cannot"

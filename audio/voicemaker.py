@@ -1,7 +1,8 @@
 """Speech is made in a child process that fills the voice cache; the service only reads it.
 
-`VoiceMaker.fill()` (in the service) starts `python -m audio.voicemaker`, hands it the lines
-as JSON, and reads one JSON line back per line made. The child loads the speech engine
+`VoiceMaker.fill()` (in the service) starts this module's main() in a child Python with no
+network (audio/network_ban.py), hands it the lines as JSON, and reads one JSON line back per
+line made. The child loads the speech engine
 (Piper, or espeak-ng through pyttsx3), renders each line that is not cached yet, levels it
 to one loudness (ITU-R BS.1770), softens its ends, resamples it to the output's rate and
 writes it to the cache. A recording in `[voice] recordings` replaces the engine for its line.
@@ -24,11 +25,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from audio import cache
+from audio import cache, network_ban
 from audio.clip import Clip
 
 log = logging.getLogger("ebbtide.audio.voice")
@@ -43,6 +44,16 @@ _FADE_S = 0.01
 # USR1's (and HUP's) default action ends a process. The child is born with them blocked: a
 # blocked signal waits, unseen, and the mask is inherited through fork and exec.
 _PRESSES = frozenset({signal.SIGUSR1, signal.SIGHUP})
+# The child's command. Its first act, while it has one thread (numpy starts more on import),
+# is to give up the network for life; main() says so if that could not be done.
+_CHILD = """
+import contextlib, sys
+from audio import network_ban
+with contextlib.suppress(network_ban.NetworkStillReachable):
+    network_ban.forbid_network()
+from audio.voicemaker import main
+sys.exit(main())
+"""
 
 
 @dataclass(frozen=True)
@@ -111,9 +122,10 @@ class VoiceMaker:
     def __init__(self, settings: VoiceSettings, cache_dir: Path,
                  command: Sequence[str] | None = None,
                  line_timeout: float = _LINE_TIMEOUT_S) -> None:
-        """`command` runs the child (default: this module with this Python)."""
+        """`command` runs the child (default: main() of this module, with this Python, cut
+        off from the network)."""
         self.settings = settings
-        self.command = list(command or [sys.executable, "-I", "-m", "audio.voicemaker"])
+        self.command = list(command or [sys.executable, "-I", "-c", _CHILD])
         self.line_timeout = line_timeout
         self.directory = self._usable(Path(cache_dir))
 
@@ -167,9 +179,12 @@ class VoiceMaker:
                    "rate": rate, "lines": [[ln.id, ln.text, ln.max_seconds] for ln in lines]}
         with tempfile.TemporaryFile() as errors:
             try:
+                # Home, XDG folders and TMPDIR in the cache: what a library keeps stays here.
+                env = {**os.environ,
+                       **network_ban.private_environment(self.directory / "home")}
                 with _presses_held():
                     child = subprocess.Popen(self.command, stdin=subprocess.PIPE,
-                                             stdout=subprocess.PIPE, stderr=errors)
+                                             stdout=subprocess.PIPE, stderr=errors, env=env)
             except OSError as error:
                 return f"the voice maker could not start ({error.strerror or error})", False
             with child:
@@ -486,6 +501,10 @@ def main(make_engine: Callable[[VoiceSettings], Engine] = choose_engine) -> int:
     root = logging.getLogger()
     root.handlers[:] = [_ToParent(emit)]
     root.setLevel(logging.INFO)
+    try:
+        network_ban.forbid_network()  # done already, before any import, by _CHILD
+    except network_ban.NetworkStillReachable as error:
+        make_engine = _offline_engines_only(make_engine, str(error))
     request = json.loads(sys.stdin.read())
     try:
         _Filler(request, emit, make_engine).run()
@@ -493,6 +512,20 @@ def main(make_engine: Callable[[VoiceSettings], Engine] = choose_engine) -> int:
         print(error, file=sys.stderr)
         return 1
     return 0
+
+
+def _offline_engines_only(make_engine: Callable[[VoiceSettings], Engine],
+                          why: str) -> Callable[[VoiceSettings], Engine]:
+    """Without the network cut off, the natural voice is not loaded at all (its runtime
+    would send its vendor usage data); espeak-ng, which sends nothing, speaks."""
+
+    def make(settings: VoiceSettings) -> Engine:
+        if settings.engine != "espeak":
+            log.warning("the natural voice is off: its speech process could not be cut off "
+                        "from the network (%s); espeak-ng speaks", why)
+        return make_engine(replace(settings, engine="espeak"))
+
+    return make
 
 
 if __name__ == "__main__":

@@ -159,7 +159,8 @@ def made_voice(private_dirs):
     def seed_voice(folder):
         folder.mkdir(parents=True, mode=0o700, exist_ok=True)
         for path in directory.iterdir():
-            os.link(path, folder / path.name)
+            if path.is_file():  # the clips and the memo, not the speech process's home
+                os.link(path, folder / path.name)
         return folder
 
     return seed_voice
