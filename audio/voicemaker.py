@@ -88,6 +88,7 @@ class FillReport:
     seconds: float = 0.0  # how long the fill took
     problems: list[str] = field(default_factory=list)  # recordings refused, and why
     silent: dict[str, str] = field(default_factory=dict)  # line id -> why it has no audio
+    model_failure: str = ""  # why the Piper model would not load (espeak-ng spoke instead)
     failure: str | None = None  # why some lines could not be made
     stopped: bool = False  # cut short by the interrupt: the service is stopping
 
@@ -254,6 +255,8 @@ class VoiceMaker:
             report.recorded += message["source"] == "recording"
             if progress:
                 progress(len(report.lines), total)
+        elif kind == "model_failure":
+            report.model_failure = message["message"]
         elif kind == "silent":
             report.silent[message["id"]] = message["reason"]
             if progress:
@@ -519,6 +522,7 @@ class _Filler:
                 return self._from_engine(line, engine, self._identity[0])
             except PiperUnavailable as error:  # found, but it will not load: espeak-ng speaks
                 log.warning("%s; speaking with espeak-ng", error)
+                self.emit("model_failure", message=str(error))
                 self._engine = self._espeak()
                 self._announce()
             except EspeakMissing:
