@@ -72,9 +72,6 @@ def model_problem(model: Path) -> str | None:
             os.close(fd)
     except OSError as error:
         return f"cannot read the voice model {model} ({error.strerror or error})"
-    if not _looks_like_onnx(head):
-        return (f"{model} is not an ONNX voice model (damaged, or another kind of file); "
-                "download the voice again")
     try:
         rate = json.loads(config.read_text(encoding="utf-8"))["audio"]["sample_rate"]
     except OSError as error:
@@ -83,6 +80,9 @@ def model_problem(model: Path) -> str | None:
         return f"{config} is not a Piper voice config (no audio.sample_rate)"
     if not isinstance(rate, int) or rate <= 0:
         return f"{config} gives no usable sample rate ({rate!r})"
+    if not _looks_like_onnx(head):
+        return (f"{model} is not an ONNX voice model (damaged, or another kind of file); "
+                "download the voice again")
     return None
 
 
