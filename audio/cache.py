@@ -2,8 +2,12 @@
 
 Only the voice maker (a child process) writes it; the service only reads it. Each file is
 a plain 16-bit mono WAV (any player can play it) with one extra RIFF chunk that holds a
-CRC-32 of its samples, so a clip damaged on the SD card (truncated, zeroed, garbage) is
-known as soon as it is read, and is made again instead of being played cut off or silent.
+CRC-32 of its header fields, its samples and its own name (the line's cache key), so a clip
+damaged on the SD card (truncated, zeroed, garbage), edited, or swapped with another line's
+file is known as soon as it is read, and is made again instead of being played wrong.
+
+Only a regular file is read, never through a symlink, without blocking and up to MAX_BYTES:
+a FIFO, a device or a link planted in the folder is refused at once, as damage.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import struct
-import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -19,11 +22,18 @@ from pathlib import Path
 import numpy as np
 
 from audio.clip import Clip
+from audio.regular_file import read_regular, write_atomically
 
-_CHECK = b"ebck"  # our chunk: CRC-32 of the data chunk's bytes, then the frame count
+# Our chunk: CRC-32 of the key, the fmt chunk and the data chunk, then the frame count. (The
+# first version, "ebck", covered the samples only.)
+_CHECK = b"ebc2"
 _FMT = struct.Struct("<HHIIHH")  # PCM format, channels, rate, byte rate, align, bits
 STALE_DAYS = 14  # a clip not used for this long, and not part of the current voice, goes
 _TMP_STALE_S = 3600.0  # a temporary file this old was left by a writer that died
+# No line's clip comes near this: a line is at most a few minutes, and 32 MiB is 5.8 minutes
+# at 48 kHz (a recording's clip is bounded by recording.MAX_TAKE_S long before). It keeps a
+# huge or endless file (a link to /dev/zero) from filling the memory of a Pi.
+MAX_BYTES = 32 << 20
 
 
 class DamagedClip(Exception):
@@ -60,19 +70,24 @@ def make_private_dirs(directory: Path) -> None:
         raise NotADirectoryError(f"{directory} is not a directory")
 
 
-def encode(clip: Clip) -> bytes:
-    """The clip as a WAV file with its check chunk."""
+def _crc(key: str, fmt: bytes | memoryview, data: bytes | memoryview) -> int:
+    return zlib.crc32(data, zlib.crc32(fmt, zlib.crc32(key.encode())))
+
+
+def encode(clip: Clip, key: str) -> bytes:
+    """The clip as a WAV file with its check chunk; `key` is the name it is stored under."""
     data = clip.pcm.tobytes()
     fmt = _FMT.pack(1, 1, clip.rate, clip.rate * 2, 2, 16)
-    check = struct.pack("<II", zlib.crc32(data), len(clip.pcm))
+    check = struct.pack("<II", _crc(key, fmt, data), len(clip.pcm))
     body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
             + b"data" + struct.pack("<I", len(data)) + data
             + _CHECK + struct.pack("<I", len(check)) + check)
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
-def decode(raw: bytes) -> Clip:
-    """A clip from a cache file's bytes; DamagedClip if it is not exactly what was written."""
+def decode(raw: bytes, key: str) -> Clip:
+    """A clip from the bytes of the cache file named `key`; DamagedClip if it is not exactly
+    what was written under that name."""
     if len(raw) < 12 or raw[:4] != b"RIFF" or raw[8:12] != b"WAVE":
         raise DamagedClip("not a WAV file")
     if struct.unpack_from("<I", raw, 4)[0] != len(raw) - 8:
@@ -86,11 +101,12 @@ def decode(raw: bytes) -> Clip:
         chunks[name] = view[at + 8:at + 8 + size]
         at += 8 + size + size % 2
     fmt, data, check = chunks.get(b"fmt "), chunks.get(b"data"), chunks.get(_CHECK)
-    if fmt is None or data is None or check is None or len(check) != 8:
+    if fmt is None or data is None or check is None or len(check) != 8 or len(fmt) < _FMT.size:
         raise DamagedClip("its header is damaged")
     crc, frames = struct.unpack("<II", check)
-    if len(data) != 2 * frames or zlib.crc32(data) != crc:
-        raise DamagedClip("its samples do not match their checksum")
+    if len(data) != 2 * frames or _crc(key, fmt, data) != crc:
+        raise DamagedClip("does not match its checksum (damaged, edited, or another line's "
+                          "file)")
     audio_format, channels, rate, _, _, bits = _FMT.unpack(fmt[:_FMT.size])
     if (audio_format, channels, bits) != (1, 1, 16) or rate <= 0:
         raise DamagedClip("its format is damaged")
@@ -101,27 +117,17 @@ def read(path: Path) -> Clip:
     """The checked clip at `path` (FileNotFoundError if there is none, DamagedClip if it is
     damaged or unreadable)."""
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path, MAX_BYTES)
     except FileNotFoundError:
         raise
     except OSError as error:
         raise DamagedClip(f"cannot be read ({error.strerror or error})") from error
-    return decode(raw)
+    return decode(raw, path.name)
 
 
 def write(path: Path, clip: Clip) -> None:
-    """Write via a synced temporary file and os.replace, so a reader never sees half a clip."""
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(encode(clip))
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
+    """Write the clip under its name (its key), atomically (see write_atomically)."""
+    write_atomically(path, encode(clip, path.name))
 
 
 def remove_stale(directory: Path, keep: set[str], now: float | None = None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from importlib import metadata
 from pathlib import Path
 
@@ -28,6 +29,10 @@ LENGTH_SCALE_RANGE = (0.8, 2.5)  # beyond these Piper's voice smears or gabbles
 
 class PiperUnavailable(Exception):
     """Piper or its model cannot be used; the message says why."""
+
+
+class PiperNoAudio(Exception):
+    """Piper works, but made no sound for this text (only punctuation, say)."""
 
 
 def default_model() -> Path | None:
@@ -58,8 +63,13 @@ def model_problem(model: Path) -> str | None:
     """
     config = model.with_name(model.name + ".json")
     try:
-        with open(model, "rb") as file:
-            file.read(16)
+        fd = os.open(model, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return f"the voice model {model} is not a file"
+            head = os.read(fd, 16)
+        finally:
+            os.close(fd)
     except OSError as error:
         return f"cannot read the voice model {model} ({error.strerror or error})"
     try:
@@ -70,7 +80,21 @@ def model_problem(model: Path) -> str | None:
         return f"{config} is not a Piper voice config (no audio.sample_rate)"
     if not isinstance(rate, int) or rate <= 0:
         return f"{config} gives no usable sample rate ({rate!r})"
+    if not _looks_like_onnx(head):
+        return (f"{model} is not an ONNX voice model (damaged, or another kind of file); "
+                "download the voice again")
     return None
+
+
+# An ONNX file is a protobuf ModelProto: it opens with field 1, ir_version (a small varint),
+# followed by another of its fields (producer_name, producer_version, domain, model_version,
+# doc_string, graph, opset_import). Random bytes pass this 1 time in about 200,000.
+_ONNX_NEXT_FIELDS = frozenset({0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42})
+
+
+def _looks_like_onnx(head: bytes) -> bool:
+    return (len(head) >= 3 and head[0] == 0x08 and 1 <= head[1] <= 30
+            and head[2] in _ONNX_NEXT_FIELDS)
 
 
 def length_scale(rate_wpm: int) -> float:
@@ -132,5 +156,5 @@ class PiperTTS:
             if len(sentence):
                 pieces += [pause, sentence] if pieces else [sentence]
         if not pieces:
-            raise PiperUnavailable(f"Piper produced no audio for {text!r}")
+            raise PiperNoAudio("Piper made no sound for it")
         return Clip(np.concatenate(pieces), rate)

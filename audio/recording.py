@@ -8,6 +8,7 @@ refused with a message that says what to do. Only numpy and the standard library
 
 from __future__ import annotations
 
+import errno
 import io
 import math
 import os
@@ -21,8 +22,17 @@ import numpy as np
 
 from audio.clip import Clip
 from audio.loudness import normalised
+from audio.regular_file import NotRegular, read_regular
 
 SAVE_RATE = 48000  # what `save_recording` writes; the voice maker resamples to the output's rate
+# The longest file read as a line's recording: twice the longest take `ebbtide record` makes
+# (60 s), room enough for a file brought from elsewhere with silence around the words. The
+# raw samples are held in memory while they are checked (about 32 bytes a sample at the
+# peak), so this bounds the voice maker's memory to about 190 MB for the longest mono file at
+# 48 kHz; a 10-minute file (936 MB) is refused from its header, before its samples are read.
+MAX_RECORDING_S = 120.0
+# ... and its size: 120 s of 48 kHz stereo 24-bit is 35 MB; anything larger is not one line.
+MAX_RECORDING_BYTES = 40 << 20
 
 # Trimming works on the level of 10 ms frames, relative to the recording's own noise floor.
 _FRAME_S = 0.01
@@ -39,6 +49,10 @@ _FADE_S = 0.005  # so the cut through the room noise is not a click
 _JOIN_GAP_S = 0.25  # sounds closer than this are one stretch of speech
 _CLICK_S = 0.06  # a stretch this short, apart from the rest, is a click (a key, the mouse)
 _MIN_SOUND_S = 0.15  # less sound than this holds no words
+# A take whose last this-long is all sound, near the voice's own level, ends mid-speech: a
+# finished line ends in its decay and the room's quiet. (Longer than a key's click.)
+_CUT_OFF_S = 0.1
+_CUT_OFF_UNDER_PEAK_DB = 25.0
 
 # Refusals.
 _SILENT_DB = -50.0  # loudest 10 ms under this: nothing (or next to nothing) was heard
@@ -62,9 +76,16 @@ def load_recording(path: Path, max_seconds: float | None = None) -> Clip:
     """The recording at `path`, cleaned (see `clean`), or RecordingError saying why not.
 
     Reads 8-, 16-, 24- or 32-bit integer PCM WAV files at any rate; stereo is averaged to mono.
-    `max_seconds` is the most its place in a session allows, after trimming.
+    `max_seconds` is the most its place in a session allows, after trimming. Only a regular
+    file is read (a symlink only to a file in the same folder), never blocking, and at most
+    MAX_RECORDING_S long.
     """
-    frames, rate = _read_wav(Path(path))
+    return recording_clip(read_recording(Path(path)), max_seconds)
+
+
+def recording_clip(data: bytes, max_seconds: float | None = None) -> Clip:
+    """A recording file's bytes (from `read_recording`) as `load_recording` gives them."""
+    frames, rate = _parse_wav(bytearray(data))
     return _checked(frames, rate, max_seconds)
 
 
@@ -134,13 +155,10 @@ def _sync_folder(folder: Path) -> None:
 # -- reading --
 
 
-def _read_wav(path: Path) -> tuple[np.ndarray, int]:
+def _parse_wav(data: bytearray) -> tuple[np.ndarray, int]:
     """Samples as float64 in -1..1, shape (frames, channels), and the rate."""
-    try:
-        data = bytearray(path.read_bytes())
-    except OSError as error:
-        raise RecordingError(f"it cannot be read ({error.strerror or error})") from None
     tag, bits = _wav_format(data)
+    _check_length(data)
     if tag == _WAVE_FORMAT_IEEE_FLOAT:
         raise RecordingError(f"it is a {bits}-bit floating-point WAV, which Ebbtide does not "
                              f"read; {_SAVE_AS}")
@@ -159,6 +177,66 @@ def _read_wav(path: Path) -> tuple[np.ndarray, int]:
                              f"{8 * width}-bit); {_SAVE_AS}")
     samples = _decode(raw[: len(raw) - len(raw) % (width * channels)], width)
     return samples.reshape(-1, channels), rate
+
+
+def read_recording(path: Path) -> bytes:
+    """A recording file's bytes, or RecordingError saying why not: a regular file, or a
+    symlink to one inside the same folder (a household may link takes), read without
+    blocking and up to MAX_RECORDING_BYTES. A FIFO, a device or a link out of the folder is
+    refused at once."""
+    try:
+        try:
+            return read_regular(path, MAX_RECORDING_BYTES)
+        except NotRegular as refusal:
+            if refusal.errno != errno.ELOOP:
+                raise
+            folder = path.parent.resolve()
+            target = path.resolve()
+            if not target.is_relative_to(folder):
+                raise RecordingError(f"it is a link to {target}, outside its folder; put the "
+                                     "recording itself in the folder") from None
+            return read_regular(target, MAX_RECORDING_BYTES)
+    except NotRegular as refusal:
+        if refusal.errno == errno.EFBIG:
+            raise RecordingError(f"{refusal.strerror}: far too long for one line (at most "
+                                 f"{MAX_RECORDING_S:.0f} seconds). Please record the line "
+                                 "again more briefly, or trim it") from None
+        raise RecordingError(f"{refusal.strerror}, so it is not read; put a WAV file "
+                             "there") from None
+    except (OSError, RuntimeError) as error:  # RuntimeError: a loop of links
+        why = error.strerror if isinstance(error, OSError) else "a loop of links"
+        raise RecordingError(f"it cannot be read ({why or error})") from None
+
+
+def _check_length(data: bytearray) -> None:
+    """Refuse a recording longer than MAX_RECORDING_S from its header, before its samples
+    are decoded (what takes the memory)."""
+    fmt = data_size = None
+    offset = 12
+    while offset + 8 <= len(data):
+        chunk, size = struct.unpack_from("<4sI", data, offset)
+        if chunk == b"fmt " and size >= 16 and offset + 24 <= len(data):
+            fmt = struct.unpack_from("<HHIIHH", data, offset + 8)
+        elif chunk == b"data":
+            data_size = min(size, len(data) - offset - 8)
+            break
+        offset += 8 + size + (size & 1)
+    if fmt is None or data_size is None:
+        return  # the wave module says what is missing
+    _, channels, rate, _, _, bits = fmt
+    frame_bytes = channels * max(1, bits // 8)
+    if rate <= 0 or frame_bytes <= 0:
+        return
+    seconds = data_size / frame_bytes / rate
+    if seconds > MAX_RECORDING_S:
+        raise RecordingError(f"it is {_minutes(seconds)} long, far too long for one line (a "
+                             f"recording may be at most {MAX_RECORDING_S:.0f} seconds). Please "
+                             "record the line again more briefly, or trim it")
+
+
+def _minutes(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
 
 
 def _wav_format(data: bytearray) -> tuple[int, int]:
@@ -224,6 +302,7 @@ class _Sound:
     sound_s: float  # seconds of frames over the threshold
     peak_db: float  # the loudest 10 ms, dBFS
     noise_db: float  # the room's level, dBFS
+    cut_off: bool = False  # sound right up to the last frames: it ends mid-speech
 
 
 def _checked(frames: np.ndarray, rate: int, max_seconds: float | None) -> Clip:
@@ -246,6 +325,10 @@ def _checked(frames: np.ndarray, rate: int, max_seconds: float | None) -> Clip:
         raise RecordingError("it is too short to hold the words (only a click or a breath was "
                              "heard). Please record the line again, stopping only after you "
                              "have finished speaking")
+    if sound.cut_off:
+        raise RecordingError("it ends mid-speech: the voice is still going at its very end, "
+                             "so the last words are cut off. Please record the line again, "
+                             "stopping a moment after you have finished speaking")
     span = frames[sound.start : sound.stop]
     at_limit = np.count_nonzero(np.abs(span).max(axis=1) >= _FULL_SCALE)
     if at_limit > _CLIPPED_SHARE * len(span):
@@ -315,7 +398,10 @@ def _find_sound(x: np.ndarray, rate: int) -> _Sound:
         last, reach_on = last + 1, reach_on - 1
     start = max(0, first * frame - round(_LEAD_S * rate))
     stop = min(len(x), (last + 1) * frame + round(_TAIL_S * rate))
-    return _Sound(start, stop, float(loud.sum()) * frame / rate, peak, noise)
+    end = max(1, round(_CUT_OFF_S / _FRAME_S))
+    cut_off = bool(len(loud) > end and loud[-end:].all()
+                   and float(np.median(levels[-end:])) >= peak - _CUT_OFF_UNDER_PEAK_DB)
+    return _Sound(start, stop, float(loud.sum()) * frame / rate, peak, noise, cut_off)
 
 
 def _without_clicks(loud: np.ndarray, frame_s: float) -> np.ndarray:

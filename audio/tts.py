@@ -53,6 +53,10 @@ class TTSUnavailable(Exception):
     """No usable speech engine; the message says what to install or what went wrong."""
 
 
+class EspeakMissing(TTSUnavailable):
+    """espeak-ng (or pyttsx3) cannot start at all here: no line can be spoken with it."""
+
+
 def _pyttsx3_version() -> str:
     try:
         return metadata.version("pyttsx3")
@@ -70,13 +74,13 @@ def _shared_engine() -> Any:
 
         engine = pyttsx3.init("espeak")
     except ImportError as exc:
-        raise TTSUnavailable(f"no speech engine: pyttsx3 is not installed ({exc})") from exc
+        raise EspeakMissing(f"no speech engine: pyttsx3 is not installed ({exc})") from exc
     except (OSError, RuntimeError) as exc:
-        raise TTSUnavailable(
+        raise EspeakMissing(
             "no speech engine: libespeak-ng1 is not installed (apt-get install espeak-ng)"
         ) from exc
     except Exception as exc:  # any other driver failure means the same to the user
-        raise TTSUnavailable(f"no speech engine: espeak failed to start ({exc})") from exc
+        raise EspeakMissing(f"no speech engine: espeak failed to start ({exc})") from exc
     # The driver reports the end of every utterance here, from espeak's own thread.
     engine.connect("finished-utterance", lambda **_: _finished.set())
     engine.connect("error", lambda exception=None, **_: _errors.append(str(exception)))

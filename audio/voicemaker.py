@@ -36,7 +36,9 @@ log = logging.getLogger("ebbtide.audio.voice")
 
 ENGINES = ("auto", "piper", "espeak")
 # Everything done to a clip after the engine; a change here makes every clip again.
-_PROCESSING = "trim|bs1770|fade 10 ms|v1"
+# v2: the cache's check covers its header and key, and a recording's key is its sha256.
+_PROCESSING = "trim|bs1770|fade 10 ms|v2"
+_MEMO_BYTES = 1 << 20  # the model memo holds one hash; anything bigger is not ours
 MAX_CRASHES = 8  # children that may die in one fill before the engine is given up on
 _LINE_TIMEOUT_S = 180.0  # one line on a Pi Zero takes seconds; this long means stuck
 _FADE_S = 0.01
@@ -96,6 +98,8 @@ class FillReport:
     recorded: int = 0  # lines spoken from recordings
     seconds: float = 0.0  # how long the fill took
     problems: list[str] = field(default_factory=list)  # recordings refused, and why
+    silent: dict[str, str] = field(default_factory=dict)  # line id -> why it has no audio
+    model_failure: str = ""  # why the Piper model would not load (espeak-ng spoke instead)
     failure: str | None = None  # why some lines could not be made
     stopped: bool = False  # cut short by the interrupt: the service is stopping
 
@@ -158,18 +162,28 @@ class VoiceMaker:
         while missing:
             failure, crashed = self._run(missing, rate, report, progress, len(lines),
                                          interrupt)
-            missing = [line for line in missing if line.text not in report.lines]
+            missing = [line for line in missing
+                       if line.text not in report.lines and line.id not in report.silent]
             if failure is None or not missing or report.stopped:
                 break
             crashes += crashed
             report.failure = failure + (f" ({crashes} times)" if crashes > 1 else "")
             if not crashed or crashes >= MAX_CRASHES:
                 break  # a clean refusal says the same again; an engine this broken is left
-            missing.pop(0)  # the line it died on stays silent; the others are made
+            missing = self._after_death(missing)
         if missing and report.failure is None and not report.stopped:
             report.failure = "the voice maker made no audio for them"
+        if report.silent:
+            report.failure = "; ".join(filter(None, [report.failure, _silent_text(report)]))
         report.seconds = time.monotonic() - started
         return report
+
+    @staticmethod
+    def _after_death(missing: list[Line]) -> list[Line]:
+        """What is left to make after a child died on the first of `missing`: today that
+        line stays silent and the others are made. (The place to remake it in smaller
+        pieces, when the engine was killed for its size.)"""
+        return missing[1:]
 
     def _run(self, lines: list[Line], rate: int, report: FillReport,
              progress: Callable[[int, int], None] | None,
@@ -256,10 +270,24 @@ class VoiceMaker:
             report.recorded += message["source"] == "recording"
             if progress:
                 progress(len(report.lines), total)
+        elif kind == "model_failure":
+            report.model_failure = message["message"]
+        elif kind == "silent":
+            report.silent[message["id"]] = message["reason"]
+            if progress:
+                progress(len(report.lines) + len(report.silent), total)
         elif kind == "problem" and message["message"] not in report.problems:
             report.problems.append(message["message"])
         elif kind == "log":
             log.log(message["level"], "%s", message["message"])
+
+
+def _silent_text(report: FillReport) -> str:
+    """One line naming each line that has no audio, and why."""
+    shown = [f"{line_id} ({why})" for line_id, why in list(report.silent.items())[:5]]
+    more = len(report.silent) - len(shown)
+    return (f"no audio for {len(report.silent)} line{'s' if len(report.silent) > 1 else ''}: "
+            + ", ".join(shown) + (f" and {more} more" if more else ""))
 
 
 @contextlib.contextmanager
@@ -328,19 +356,21 @@ def _identity(engine: Engine, settings: VoiceSettings, directory: Path) -> tuple
 
     version = espeak_version()
     voice = getattr(engine, "voice", "")
-    return (f"{engine.identity}|espeak-ng {version}",  # type: ignore[attr-defined]
-            f"espeak-ng {version}" + (f" ({voice})" if voice else ""), "")
+    return (_espeak_identity(engine), f"espeak-ng {version}" + (f" ({voice})" if voice else ""),
+            "")
 
 
 def _file_hash(path: Path, directory: Path) -> str:
     """sha256 of a (large) model file, remembered by size and time in the cache folder."""
     import hashlib
 
+    from audio.regular_file import read_regular, write_atomically
+
     memo_path = directory / "models.json"
     stat = path.stat()
     key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
     try:
-        memo = json.loads(memo_path.read_text())
+        memo = json.loads(read_regular(memo_path, _MEMO_BYTES))
     except (OSError, ValueError):
         memo = {}
     if not isinstance(memo, dict):
@@ -351,11 +381,44 @@ def _file_hash(path: Path, directory: Path) -> str:
             while block := file.read(1 << 20):
                 digest.update(block)
         memo = {key: digest.hexdigest()}  # only the model in use: the file stays small
-        with contextlib.suppress(OSError):
-            tmp = memo_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(memo))
-            os.replace(tmp, memo_path)
+        with contextlib.suppress(OSError):  # a new temporary file, renamed: never a symlink
+            write_atomically(memo_path, json.dumps(memo).encode())
     return str(memo[key])
+
+
+class _NoAudio(Exception):
+    """A line that cannot be made; the message says why."""
+
+
+def _unspeakable(text: str) -> str | None:
+    """Why no engine should be given these words (None if they are words): a control
+    character (a NUL ends the text early in an engine's C code: half the line would be said),
+    or no letter or digit at all (engines say nothing, or read out the punctuation)."""
+    import unicodedata
+
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in text):
+        return "its text holds a control character (such as NUL)"
+    if not any(ch.isalnum() for ch in text):
+        return "its text has no words, only punctuation"
+    return None
+
+
+def _why(error: BaseException) -> str:
+    """An engine's error in a few words (its own message, or at least its kind)."""
+    text = str(error).strip().splitlines()[0][:160] if str(error).strip() else ""
+    return text or type(error).__name__
+
+
+def _espeak_identity(engine: Engine) -> str:
+    from audio.tts import espeak_version
+
+    return f"{engine.identity}|espeak-ng {espeak_version()}"  # type: ignore[attr-defined]
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
 
 
 def _key(*parts: str) -> str:
@@ -378,6 +441,7 @@ class _Filler:
         self.recordings = Path(self.settings.recordings) if self.settings.recordings else None
         self._engine: Engine | None = None
         self._identity = ("", "", "")
+        self._recorded: set[str] | None = None  # the names in the recordings folder
         self.keep: set[str] = set()  # the cache files this script uses
 
     def engine(self) -> Engine:
@@ -392,46 +456,116 @@ class _Filler:
         self.emit("engine", engine=self._identity[1], model=self._identity[2])
 
     def run(self) -> None:
+        """Every line, each on its own: whatever goes wrong with one line (its recording,
+        its cache file, the engine on its words) costs that line at most, with one report
+        naming it and why."""
         self.engine()
         for line in self.lines:
-            path, source, made = self._one(line)
+            try:
+                path, source, made = self._one(line)
+                seconds = cache.read(path).seconds
+            except _NoAudio as silent:
+                self.emit("silent", id=line.id, text=line.text, reason=str(silent))
+                continue
+            except cache.DamagedClip as damage:  # written just now, and it does not read
+                self.emit("silent", id=line.id, text=line.text,
+                          reason=f"its cache file {damage}")
+                continue
             self.emit("line", id=line.id, text=line.text, path=str(path), source=source,
-                      made=made, seconds=cache.read(path).seconds)
+                      made=made, seconds=seconds)
         if len(self.lines) > 1:  # a whole script: what is not in it may be stale
             cache.remove_stale(self.directory, self.keep)
 
     def _one(self, line: Line) -> tuple[Path, str, bool]:
         """The line's file in the cache (made if missing), what speaks it, and whether the
-        engine had to speak it now."""
-        source = self.recordings / f"{line.id}.wav" if self.recordings else None
-        if source is not None and source.exists():
-            from audio.recording import RecordingError, load_recording
+        engine had to speak it now: its recording if it has a usable one, else the engine,
+        else espeak-ng; _NoAudio if none can."""
+        path = self._from_recording(line)
+        if path is not None:
+            return path, "recording", False
+        unspeakable = _unspeakable(line.text)
+        if unspeakable:
+            raise _NoAudio(unspeakable)
+        return self._spoken(line)
 
-            try:
-                made_from = ("recording", _key(source.read_bytes().hex()))
-                path = self._at_rate(line, made_from,
-                                     lambda: load_recording(source, line.max_seconds))
-                return path, "recording", False
-            except (OSError, RecordingError) as error:
-                why = error.strerror if isinstance(error, OSError) else str(error)
-                self.emit("problem", id=line.id,
-                          message=f"{source}: {why}; the voice speaks this line instead")
+    def _recorded_names(self) -> set[str]:
+        """The names in the recordings folder, listed once; a folder that cannot be read is
+        one problem, and every line is spoken by the voice."""
+        if self._recorded is None:
+            self._recorded = set()
+            if self.recordings is not None:
+                try:
+                    self._recorded = set(os.listdir(self.recordings))
+                except FileNotFoundError:
+                    pass  # `ebbtide record` makes it
+                except OSError as error:
+                    self.emit("problem", id="", message=(
+                        f"{self.recordings}: the recordings folder cannot be read "
+                        f"({error.strerror or error}); the voice speaks every line. Let the "
+                        "user that runs Ebbtide read it (chmod u+rx)"))
+        return self._recorded
+
+    def _from_recording(self, line: Line) -> Path | None:
+        """The line's recording in the cache, or None if it has none or it will not do (one
+        problem naming the file, and why)."""
+        name = f"{line.id}.wav"
+        if self.recordings is None or name not in self._recorded_names():
+            return None
+        from audio.recording import RecordingError, read_recording, recording_clip
+
+        source = self.recordings / name
+        try:
+            raw = read_recording(source)
+            made_from = ("recording", _sha256(raw))
+            return self._at_rate(line, made_from,
+                                 lambda: recording_clip(raw, line.max_seconds))
+        except (OSError, RecordingError, _NoAudio) as error:
+            why = error.strerror if isinstance(error, OSError) else str(error)
+            self.emit("problem", id=line.id,
+                      message=f"{source}: {why}; the voice speaks this line instead")
+        return None
+
+    def _spoken(self, line: Line) -> tuple[Path, str, bool]:
+        """The line from the engine; if the engine cannot speak these words, from espeak-ng
+        (one warning); _NoAudio if neither can."""
         from audio.piper import PiperUnavailable
+        from audio.tts import EspeakMissing
 
         while True:
             engine = self.engine()
-            made_from = (self._identity[0], line.text)
-            made = not (self.directory / _key(*made_from, _PROCESSING)).exists()
             try:
-                path = self._at_rate(line, made_from, lambda e=engine: e.render(line.text))
-                return path, engine.engine_name, made
+                return self._from_engine(line, engine, self._identity[0])
             except PiperUnavailable as error:  # found, but it will not load: espeak-ng speaks
-                from audio.tts import EspeakTTS
-
                 log.warning("%s; speaking with espeak-ng", error)
-                s = self.settings
-                self._engine = EspeakTTS(s.voice, s.rate, s.volume)
+                self.emit("model_failure", message=str(error))
+                self._engine = self._espeak()
                 self._announce()
+            except EspeakMissing:
+                raise  # espeak-ng is the voice and cannot start: no line can be spoken
+            except Exception as error:  # whatever an engine says of a line
+                why = _why(error)
+                break
+        if engine.engine_name != "piper":
+            raise _NoAudio(f"{engine.engine_name}: {why}")
+        fallback = self._espeak()
+        try:
+            path, source, made = self._from_engine(line, fallback, _espeak_identity(fallback))
+        except Exception as error:
+            raise _NoAudio(f"Piper: {why}; espeak-ng: {_why(error)}") from None
+        log.warning("line %s: Piper cannot speak it (%s); espeak-ng speaks it", line.id, why)
+        return path, source, made
+
+    def _espeak(self) -> Engine:
+        from audio.tts import EspeakTTS
+
+        s = self.settings
+        return EspeakTTS(s.voice, s.rate, s.volume)
+
+    def _from_engine(self, line: Line, engine: Engine, identity: str) -> tuple[Path, str, bool]:
+        made_from = (identity, line.text)
+        made = not (self.directory / _key(*made_from, _PROCESSING)).exists()
+        path = self._at_rate(line, made_from, lambda: engine.render(line.text))
+        return path, engine.engine_name, made
 
     def _at_rate(self, line: Line, made_from: tuple[str, str],
                  make: Callable[[], Clip]) -> Path:
@@ -460,8 +594,12 @@ class _Filler:
                         path.name, damage)
         clip = make()
         if not len(clip.pcm):
-            raise RuntimeError(f"no audio for {line.id}")
-        cache.write(path, clip)
+            raise _NoAudio("the engine made no sound for it")
+        try:
+            cache.write(path, clip)
+        except OSError as error:
+            raise _NoAudio(f"its cache file {path.name} cannot be written "
+                           f"({error.strerror or error})") from None
         return clip
 
 

@@ -14,7 +14,8 @@ from hardware.pins import NoPins, choose_factory, describe_factory
 
 
 def report(config: Config, script: Script) -> int:
-    """Print one line per component; return 0 (the config is already known to be valid)."""
+    """Print one line per component; return 0, or 2 if the voice model asked for will not
+    load (the config is already known to be valid)."""
     pattern = config.pattern()
     length = (f"{pattern.max_cycles} cycles" if pattern.max_cycles
               else f"{config.breathing.minutes:g} min")
@@ -35,6 +36,11 @@ def report(config: Config, script: Script) -> int:
     if voice.engine:
         model = f", model {voice.model}" if voice.model else ""
         print(f"voice: {voice.engine}{model}, {config.voice.rate} words/min")
+    status = 0
+    if voice.model_failure:  # the README promises exit 2 for a voice model that will not do
+        print(f"voice: error: {voice.model_failure}; espeak-ng speaks instead. Set [voice] "
+              "model to a Piper voice that works (its .onnx and .onnx.json), or remove it")
+        status = 2
     if voice.failure:
         print(f"voice: warning: {voice.failure}; "
               + (f"{len(seconds)} of {len({ln.text for ln in lines})} lines are ready"
@@ -62,5 +68,5 @@ def report(config: Config, script: Script) -> int:
         factory.close()
     except NoPins as error:
         print(f"pins: warning: {error}")
-    return 0
+    return status
 

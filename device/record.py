@@ -15,7 +15,7 @@ from pathlib import Path
 
 from audio.clip import Clip
 from audio.microphone import Microphone, play
-from audio.recording import RecordingError, save_recording, usable
+from audio.recording import RecordingError, load_recording, save_recording, usable
 from audio.stream import AudioUnavailable
 from device.config import Config, find, user_config_path
 from device.script import Script
@@ -105,8 +105,20 @@ class Walkthrough:
         return self.folder / f"{line_id}.wav"
 
     def missing(self) -> list[str]:
-        """The ids of the lines with no recording yet, in script order."""
-        return [line_id for line_id, _ in self.script.lines if not self.path(line_id).exists()]
+        """The ids of the lines with no recording yet, or one that will not be spoken (cut
+        off, silent, unreadable...), in script order."""
+        return [line_id for line_id, _ in self.script.lines
+                if not self.path(line_id).exists() or self.refusal(line_id)]
+
+    def refusal(self, line_id: str) -> str | None:
+        """Why the line's recording will not be spoken (None if it will, or there is none)."""
+        if not self.path(line_id).exists():
+            return None
+        try:
+            load_recording(self.path(line_id))
+        except RecordingError as error:
+            return str(error)
+        return None
 
     def recorded(self) -> int:
         return sum(self.path(line_id).exists() for line_id, _ in self.script.lines)
@@ -162,7 +174,10 @@ class Walkthrough:
         print()
         print(f"[{position}/{len(ids)}] {line_id}")
         print(f"    \u201c{text}\u201d")
-        if self.path(line_id).exists():
+        refusal = self.refusal(line_id)
+        if refusal:
+            print(f"  Its recording will not be spoken: {refusal}.")
+        elif self.path(line_id).exists():
             print("  This line has a recording already; keeping a new take replaces it.")
         prompt = "  Press Enter to start recording (s to skip, q to stop): "
         while True:

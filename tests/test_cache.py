@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 import time
 import wave
 from pathlib import Path
@@ -95,3 +96,105 @@ def test_default_cache_dir_follows_systemd_then_xdg_then_home(monkeypatch, tmp_p
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert cache.default_cache_dir() == tmp_path / "home" / ".cache" / "ebbtide" / "voice"
+
+
+def test_a_swapped_or_renamed_file_is_known_when_read(tmp_path) -> None:
+    """The check covers the file's name (the line's key): two files swapped would make the
+    session open with its goodbye."""
+    first, second = tmp_path / "first.wav", tmp_path / "second.wav"
+    cache.write(first, speech_like(1.0))
+    cache.write(second, speech_like(2.0))
+    first.rename(tmp_path / "swap")
+    second.rename(first)
+    (tmp_path / "swap").rename(second)
+    for path in (first, second):
+        with pytest.raises(cache.DamagedClip, match="another line's file"):
+            cache.read(path)
+
+
+def test_an_edited_sample_rate_is_known_when_read(tmp_path) -> None:
+    """A changed rate field passed the first version's check, and the line dropped out."""
+    path = tmp_path / "line.wav"
+    cache.write(path, speech_like())
+    raw = bytearray(path.read_bytes())
+    raw[24] ^= 0x01  # the rate, in the fmt chunk after "fmt " and its size
+    path.write_bytes(bytes(raw))
+    with pytest.raises(cache.DamagedClip):
+        cache.read(path)
+
+
+def short_fmt_file() -> bytes:
+    """A cache file whose fmt chunk is 4 bytes, not 16, with its samples' checksums right
+    (both the first version's, of the samples only, and today's): only the header is wrong."""
+    import zlib
+
+    data = bytes(4)
+    body = b"WAVE" + b"fmt " + (4).to_bytes(4, "little") + bytes(4)
+    body += b"data" + (4).to_bytes(4, "little") + data
+    for name in (b"ebck", b"ebc2"):
+        body += name + (8).to_bytes(4, "little") + zlib.crc32(data).to_bytes(4, "little")
+        body += (2).to_bytes(4, "little")
+    return b"RIFF" + len(body).to_bytes(4, "little") + body
+
+
+def test_a_short_fmt_chunk_is_damage_not_a_crash(tmp_path) -> None:
+    path = tmp_path / "line.wav"
+    path.write_bytes(short_fmt_file())
+    with pytest.raises(cache.DamagedClip, match="header"):
+        cache.read(path)
+
+
+def read_within(path: Path, seconds: float = 5.0) -> BaseException | None:
+    """What cache.read(path) raised, asserting it returned within `seconds` (a FIFO must
+    never block it); in a thread, so an old reader that blocks fails the test."""
+    outcome: list[BaseException | None] = []
+
+    def attempt() -> None:
+        try:
+            cache.read(path)
+            outcome.append(None)
+        except BaseException as error:  # handed to the test
+            outcome.append(error)
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert outcome, f"reading {path.name} blocked"
+    return outcome[0]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device link", "link", "folder"])
+def test_only_a_regular_file_is_read_and_never_blocks(tmp_path, kind) -> None:
+    path = tmp_path / "line.wav"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device link":
+        path.symlink_to("/dev/zero")  # read to the end, this would fill the memory
+    elif kind == "link":
+        cache.write(tmp_path / "other.wav", speech_like())
+        path.symlink_to(tmp_path / "other.wav")
+    else:
+        path.mkdir()
+    error = read_within(path)
+    assert isinstance(error, cache.DamagedClip), error
+    said = {"fifo": "named pipe", "device link": "symbolic link", "link": "symbolic link",
+            "folder": "folder"}[kind]
+    assert said in str(error)
+
+
+def test_a_file_beyond_the_bound_is_refused_unread(tmp_path) -> None:
+    path = tmp_path / "line.wav"
+    with open(path, "wb") as file:
+        file.truncate(cache.MAX_BYTES + 1)  # sparse: nothing is written
+    with pytest.raises(cache.DamagedClip, match="more than the 32 MB"):
+        cache.read(path)
+
+
+def test_a_symlink_at_the_target_is_replaced_never_written_through(tmp_path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    path = tmp_path / "line.wav"
+    path.symlink_to(victim)
+    cache.write(path, speech_like())
+    assert victim.read_bytes() == b"precious" and not path.is_symlink()
+    assert cache.read(path).seconds == pytest.approx(1.5)

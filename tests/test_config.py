@@ -225,7 +225,7 @@ def test_night_and_audio_values_are_checked(tmp_path):
 
 
 def test_voice_paths_start_from_the_config_folder_and_are_checked(tmp_path):
-    (tmp_path / "voice.onnx").write_bytes(b"model")
+    (tmp_path / "voice.onnx").write_bytes(b"\x08\x08\x12\x07pytorch")  # how an ONNX file opens
     (tmp_path / "voice.onnx.json").write_text('{"audio": {"sample_rate": 22050}}')
     config = load(write(tmp_path, '[voice]\nengine = "piper"\nmodel = "voice.onnx"\n'
                                   'recordings = "not-yet"\n'))

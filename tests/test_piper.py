@@ -23,10 +23,14 @@ def test_slower_speech_is_a_longer_length_scale_within_what_sounds_natural() -> 
     assert LENGTH_SCALE_RANGE[0] <= min(scales) and max(scales) <= LENGTH_SCALE_RANGE[1]
 
 
+# How an ONNX file opens (the joe voice's first bytes): ir_version 8, then producer_name.
+ONNX_START = b"\x08\x08\x12\x07pytorch"
+
+
 def test_a_model_needs_its_json_beside_it_with_a_sample_rate(tmp_path) -> None:
     model = tmp_path / "voice.onnx"
     assert "cannot read the voice model" in model_problem(model)
-    model.write_bytes(b"onnx")
+    model.write_bytes(ONNX_START)
     assert "needs its voice.onnx.json beside it" in model_problem(model)
     model.with_name("voice.onnx.json").write_text("{not json")
     assert "is not a Piper voice config" in model_problem(model)
@@ -50,5 +54,9 @@ def test_a_model_that_is_not_one_says_so(tmp_path) -> None:
     model = tmp_path / "voice.onnx"
     model.write_bytes(b"not a model")
     model.with_name("voice.onnx.json").write_text('{"audio": {"sample_rate": 22050}}')
+    assert "is not an ONNX voice model" in model_problem(model)  # known without onnxruntime
+    with pytest.raises(PiperUnavailable, match="is not an ONNX voice model"):
+        PiperTTS(model).render("Hello.")
+    model.write_bytes(ONNX_START + bytes(100))  # starts like one, and is not
     with pytest.raises(PiperUnavailable, match="cannot load the voice model"):
         PiperTTS(model).render("Hello.")

@@ -258,8 +258,9 @@ def test_line_redoes_just_that_line(walk) -> None:
 
 def test_when_every_line_is_recorded_it_says_so_without_a_microphone(walk, monkeypatch) -> None:
     walk.folder.mkdir()
+    good = take(1.0).to_wav_bytes()
     for line_id in IDS:
-        (walk.folder / f"{line_id}.wav").write_bytes(b"")
+        (walk.folder / f"{line_id}.wav").write_bytes(good)
 
     def no_microphone() -> None:
         raise AudioUnavailable("no microphone found")
@@ -408,3 +409,32 @@ def test_recording_through_a_real_microphone_keeps_resumes_and_redoes(awake, tmp
     assert code == 0 and "[2/44]" not in said
     assert 1.2 <= saved_seconds(path) <= 1.2 + 0.15
     assert sorted(os.listdir(folder)) == ["arrive.here.wav"]
+
+
+def cut_off_take(rate: int = 44100) -> Clip:
+    """Words stopped mid-syllable: Enter pressed while still speaking."""
+    quiet = np.random.default_rng(1).standard_normal(round(0.3 * rate)) * 3e-4
+    return Clip(np.concatenate((quiet, speech_like(3.0, rate)[: round(1.37 * rate)])), rate)
+
+
+def test_a_take_cut_off_mid_speech_is_not_saved_and_can_be_tried_again(walk) -> None:
+    code, out = walk("\n\n\n\nk\n", [cut_off_take(), take(1.0)])
+    assert code == 0
+    assert "That take can't be used: it ends mid-speech" in out
+    assert saved_seconds(walk.folder / "arrive.here.wav") == pytest.approx(1.06, abs=0.05)
+
+
+def test_a_cut_off_recording_in_the_folder_is_offered_again_and_named(walk) -> None:
+    """A take copied in from elsewhere, cut off: the walk does not pass it over."""
+    walk.folder.mkdir(mode=0o700)
+    rate = 44100
+    with wave.open(str(walk.folder / "arrive.here.wav"), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(cut_off_take(rate).pcm.tobytes())
+    code, out = walk("\n\nk\n", [take(1.0)])
+    assert code == 0 and "[1/44] arrive.here" in out
+    assert out.count("ends mid-speech") == 1
+    assert "Its recording will not be spoken: it ends mid-speech" in out
+    assert saved_seconds(walk.folder / "arrive.here.wav") == pytest.approx(1.06, abs=0.05)

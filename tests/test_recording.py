@@ -273,3 +273,108 @@ def test_a_take_that_would_be_refused_is_not_saved(tmp_path) -> None:
     with pytest.raises(RecordingError, match="silent"):
         save_recording(path, Clip(np.zeros(48000, dtype=np.float32), 48000))
     assert not path.exists() and os.listdir(tmp_path) == []
+
+
+# -- what a household's folder may hold --
+
+
+def cut_off(rate: int) -> np.ndarray:
+    """Room noise, then words stopped mid-syllable: no decay, no quiet after them."""
+    words = speech_like(3.0, rate)
+    return np.concatenate((room(0.5, rate), words[: round(1.37 * rate)]))
+
+
+def test_a_take_that_ends_mid_speech_is_refused_with_what_to_do(tmp_path) -> None:
+    rate = 44100
+    message = refusal(write_wav(tmp_path / "cut.wav", cut_off(rate), rate))
+    assert message.startswith("it ends mid-speech") and "record the line again" in message
+    with pytest.raises(RecordingError, match="mid-speech"):
+        usable(Clip(cut_off(rate), rate))
+    # The same words with their ending and the room after them are a good take.
+    whole = np.concatenate((room(0.5, rate), speech_like(1.37, rate), room(0.5, rate, seed=2)))
+    assert load_recording(write_wav(tmp_path / "whole.wav", whole, rate)).seconds > 1.3
+
+
+def test_a_saved_take_loads_again_and_is_not_called_cut_off(tmp_path) -> None:
+    rate = 48000
+    take = np.concatenate((room(0.3, rate), speech_like(1.5, rate), room(0.3, rate, seed=2)))
+    path = tmp_path / "voice" / "arrive.here.wav"
+    save_recording(path, Clip(take, rate))
+    assert load_recording(path).seconds > 1.4
+
+
+def test_a_ten_minute_recording_is_refused_in_bounded_memory(tmp_path) -> None:
+    """A 10-minute take (55 MB) made the voice maker peak at 936 MB; now its header says it
+    is too long before its samples are decoded."""
+    import tracemalloc
+
+    rate = 48000
+    path = tmp_path / "long.wav"
+    minute = (room(60.0, rate, -30.0) * 32767).astype("<i2").tobytes()
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        for _ in range(10):
+            wav.writeframes(minute)
+    tracemalloc.start()
+    try:
+        message = refusal(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "far too long for one line" in message and "at most 120 seconds" in message
+    assert peak < 8 << 20, f"{peak / 2**20:.0f} MB to refuse it"
+
+
+def test_two_minutes_of_words_is_the_most_and_still_loads(tmp_path) -> None:
+    rate = 16000
+    x = np.concatenate((room(1.0, rate), speech_like(115.0, rate), room(1.0, rate, seed=2)))
+    assert load_recording(write_wav(tmp_path / "long.wav", x, rate)).seconds > 114
+    y = np.concatenate((x, room(5.0, rate, seed=3)))
+    assert "2:02 long" in refusal(write_wav(tmp_path / "longer.wav", y, rate))
+
+
+def refusal_within(path: Path, seconds: float = 5.0) -> str:
+    """refusal(path), asserting it came within `seconds`: a FIFO must never block the read
+    (in a thread, so a reader that blocks fails the test instead of hanging it)."""
+    import threading
+
+    said: list[str] = []
+    worker = threading.Thread(target=lambda: said.append(refusal(path)), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert said, f"reading {path.name} blocked"
+    return said[0]
+
+
+@pytest.mark.parametrize(("kind", "expected"), [
+    ("fifo", "it is a named pipe (FIFO), not a file, so it is not read; put a WAV file there"),
+    ("device link", "it is a link to /dev/zero, outside its folder; put the recording itself "
+                    "in the folder"),
+    ("device", "it is a device, not a file, so it is not read; put a WAV file there"),
+    ("folder", "it is a folder, not a file, so it is not read; put a WAV file there"),
+])
+def test_only_a_regular_file_is_read_and_never_blocks(tmp_path, kind, expected) -> None:
+    path = tmp_path / "arrive.here.wav"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device link":
+        path.symlink_to("/dev/zero")  # read to the end, this filled the memory
+    elif kind == "device":
+        path = Path("/dev/zero")
+    else:
+        path.mkdir()
+    assert refusal_within(path) == expected
+
+
+def test_a_link_to_a_take_in_the_same_folder_is_followed(tmp_path) -> None:
+    rate = 44100
+    take = np.concatenate((room(0.4, rate), speech_like(1.2, rate), room(0.4, rate, seed=2)))
+    write_wav(tmp_path / "take-3.wav", take, rate)
+    (tmp_path / "arrive.here.wav").symlink_to("take-3.wav")
+    assert load_recording(tmp_path / "arrive.here.wav").seconds > 1.1
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "arrive.here.wav").symlink_to(tmp_path / "take-3.wav")
+    assert "outside its folder" in refusal(outside / "arrive.here.wav")

