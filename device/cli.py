@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import errno
 import logging
 import os
 import sys
@@ -62,12 +63,16 @@ def _open_trace(args: argparse.Namespace, stack: ExitStack):
         return None
     from device.events import TraceFile
 
+    # Streamed as it happens (so a crash keeps it), not swapped in whole; but, as every file
+    # Ebbtide writes, never through a symbolic link (O_NOFOLLOW), and a new file is 0644.
     try:
-        stream = open(args.trace, "w", encoding="utf-8")  # noqa: SIM115 - closed by the stack
+        descriptor = os.open(args.trace, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+                             | os.O_CLOEXEC, 0o644)
+        stream = open(descriptor, "w", encoding="utf-8")  # noqa: SIM115 - closed by the stack
     except OSError as error:
-        raise SystemExit(
-            f"ebbtide: cannot write the trace file {args.trace}: {error.strerror}"
-        ) from None
+        why = ("it is a symbolic link, and Ebbtide never writes through one: remove the link "
+               "or choose another name" if error.errno == errno.ELOOP else error.strerror)
+        raise SystemExit(f"ebbtide: cannot write the trace file {args.trace}: {why}") from None
     trace = TraceFile(stream)
     stack.callback(trace.close)
     return trace
@@ -387,12 +392,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from device.atomic_file import WriteFailed
     from device.picture import PictureError, check_path, require
     from device.render import render_session
     from device.session_picture import write_session_picture
 
     config, script = _load(args)
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        log.error("--out %s is a file, not a folder: give a folder for the session's files "
+                  "(it is made if it does not exist)", out)
+        return EXIT_USAGE
     at = None
     if args.at is not None:
         try:
@@ -411,6 +421,9 @@ def cmd_render(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         rendered = render_session(config, script, out, at)
+    except WriteFailed as error:
+        log.error("%s", error)
+        return EXIT_FAILED
     except OSError as error:
         log.error("cannot write to %s: %s", out, error.strerror or error)
         return EXIT_FAILED
