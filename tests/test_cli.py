@@ -196,7 +196,7 @@ def test_history_shows_recent_sessions_and_a_week_chart_and_exports_csv(tmp_path
     shown = ebbtide("history", env=env)
     assert shown.returncode == 0
     lines = shown.stdout.splitlines()
-    assert lines[0].split() == ["when", "length", "pattern", "parts", "outcome"]
+    assert lines[0].split() == ["when", "length", "pattern", "parts", "finished", "outcome"]
     assert [line.split()[-1] for line in lines[1:3]] == ["stopped", "finished"]
     assert "Sessions per week" in shown.stdout and "2" in lines[-1]
     exported = ebbtide("history", "--csv", env=env)
