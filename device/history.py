@@ -131,10 +131,14 @@ class History:
         self.path = Path(directory) / FILE_NAME
         self.skipped = []
         self._demo_column = "demo"
-        if not self.path.exists():
+        try:
+            self.path.stat()
+        except FileNotFoundError:
             self._db = sqlite3.connect(":memory:", isolation_level=None)
             self._db.execute(_SCHEMA)
             return self
+        except OSError as error:  # e.g. a file where the folder should be
+            raise self._unavailable(error) from None
         address = self.path.resolve().as_uri()
         try:
             try:
