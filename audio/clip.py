@@ -6,6 +6,7 @@ import io
 import math
 import wave
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -130,13 +131,20 @@ class WavWriter:
     """Streams a long mix to a 16-bit WAV file block by block, so it never sits in memory.
 
     The channel count comes from the first block; the header is completed on close().
+    `target` is a path, or a seekable binary file the caller opened (and closes).
     """
 
-    def __init__(self, path: Path | str, rate: int, channels: int | None = None) -> None:
-        self._file = open(path, "wb")  # noqa: SIM115 - closed in close()
+    def __init__(self, target: Path | str | BinaryIO, rate: int,
+                 channels: int | None = None) -> None:
+        self._file: BinaryIO
+        if isinstance(target, (str, Path)):
+            self._file, self._owned = open(target, "wb"), True  # noqa: SIM115 - see close()
+        else:
+            self._file, self._owned = target, False
         self._rate = rate
         self._channels = channels
         self._wav: wave.Wave_write | None = None
+        self._closed = False
 
     def write(self, samples: np.ndarray) -> None:
         """Append float samples, shape (frames,) or (frames, channels); clipped to [-1, 1]."""
@@ -147,11 +155,13 @@ class WavWriter:
         wav.writeframes(_to_pcm16(data).tobytes())
 
     def close(self) -> None:
-        if self._file.closed:
+        if self._closed or self._file.closed:
             return
         wav = self._wav or self._open(self._channels or 1)
         wav.close()
-        self._file.close()
+        self._closed = True
+        if self._owned:
+            self._file.close()
 
     def __enter__(self) -> WavWriter:
         return self

@@ -13,7 +13,13 @@ from typing import Any
 import numpy as np
 
 from audio.clip import Clip
-from audio.stream import AudioUnavailable, load_sounddevice, output_rate, started_stream
+from audio.stream import (
+    AudioUnavailable,
+    load_sounddevice,
+    no_device_at_all,
+    output_rate,
+    started_stream,
+)
 
 MAX_TAKE_S = 60.0  # a spoken line is seconds long; the buffer holds this much, then stops
 # Frames per callback. Left to PortAudio (0), playback through PulseAudio's ALSA plugin
@@ -38,7 +44,9 @@ def _input_info(device: str | int | None) -> dict[str, Any]:
         names = ", ".join(repr(str(d["name"])) for d in sd.query_devices()
                           if d["max_input_channels"] > 0) or "none"
         raise AudioUnavailable(f"microphone {device!r} not found; available: {names}") from exc
-    except sd.PortAudioError as exc:  # "Error querying device -1": there is no input at all
+    except sd.PortAudioError as exc:
+        if no_device_at_all(exc):
+            raise AudioUnavailable(_NO_MICROPHONE) from exc
         raise AudioUnavailable(f"{_NO_MICROPHONE} ({exc})") from exc
 
 

@@ -32,6 +32,16 @@ class AudioUnavailable(Exception):
     """No usable audio output; the message says why in words a person can act on."""
 
 
+NO_OUTPUT = ("no audio output device found: connect a speaker or headphones (or start the "
+             "sound server, if the system uses one), then try again")
+
+
+def no_device_at_all(error: Exception) -> bool:
+    """PortAudio's "Error querying device -1": it sees no device of that kind at all, which
+    is said in a person's words instead."""
+    return str(error).startswith("Error querying device -1")
+
+
 def load_sounddevice() -> Any:
     """sounddevice, imported only when sound is wanted: it needs libportaudio2 to import."""
     try:
@@ -57,7 +67,9 @@ def _device_info(device: str | int | None) -> dict[str, Any]:
     except ValueError as exc:  # no (or more than one) device matching the name
         names = ", ".join(repr(n) for n in list_output_devices()) or "none"
         raise AudioUnavailable(f"audio device {device!r} not found; available: {names}") from exc
-    except sd.PortAudioError as exc:  # "Error querying device -1": there is no output at all
+    except sd.PortAudioError as exc:
+        if no_device_at_all(exc):
+            raise AudioUnavailable(NO_OUTPUT) from exc
         raise AudioUnavailable(f"no audio output device ({exc})") from exc
 
 

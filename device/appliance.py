@@ -16,7 +16,7 @@ from device.clock import Clock
 from device.config import Config, SessionSettings, session_settings
 from device.controller import Controller
 from device.events import Listener
-from device.history import History, HistoryUnavailable
+from device.history import RUNNING, History, HistoryBusy, HistoryUnavailable
 from device.notify import ServiceNotifier
 from device.plan import SessionPlan, plan_session, voice_lines
 from device.runner import Outcome, Runner
@@ -32,6 +32,7 @@ log = logging.getLogger("ebbtide")
 BLINK_ON_S = 0.15
 BLINK_OFF_S = 0.25
 LINE_PATIENCE_S = 120.0  # how long systemd should wait for the next line to be made
+HISTORY_RETRY_S = 30.0  # how often a busy history is tried again while sessions wait for it
 
 
 def speaker_for(config: Config, mixer: Mixer | None = None,
@@ -79,16 +80,28 @@ def _wall_clock() -> datetime.datetime:
 
 @dataclass
 class _Record:
-    """A session's row in the history; its times are counted on the monotonic clock from the
-    wall time it began, so NTP setting the clock mid-session cannot stretch it."""
+    """A session's row in the history, as it stands; its times are counted on the monotonic
+    clock from the wall time it began, so NTP setting the clock mid-session cannot stretch
+    it. The whole row is written each time, so one written late (the history was busy)
+    lands as if written as it went."""
 
-    row: int
     wall: datetime.datetime
     clock: float
-    parts: list[str] = field(default_factory=list)
+    row: int | None = None  # None until first written
+    parts: list[str] = field(default_factory=list)  # begun, in order
+    finished: int = 0  # how many of them are finished
+    last_seen: float | None = None  # on the monotonic clock; None: at the start
+    outcome: str = RUNNING
+    ended: float | None = None
 
     def wall_time(self, clock: float) -> datetime.datetime:
         return self.wall + datetime.timedelta(seconds=clock - self.clock)
+
+    def save(self, history: History, pattern: str, demo: bool) -> None:
+        seen = self.clock if self.last_seen is None else self.last_seen
+        self.row = history.save(
+            self.row, pattern, self.wall, self.parts[:self.finished], self.wall_time(seen),
+            self.outcome, None if self.ended is None else self.wall_time(self.ended), demo)
 
 
 class Appliance:
@@ -101,14 +114,17 @@ class Appliance:
                  history: History | None = None, demo: bool = False,
                  notifier: ServiceNotifier | None = None,
                  making: Callable[[int, int], None] | None = None,
-                 wake: WakePipe | None = None) -> None:
+                 wake: WakePipe | None = None,
+                 open_history: Callable[[], History] | None = None) -> None:
         """wall_clock says the date and time (timezone-aware): the time of day, for the
         quiet hours in [night], and the dates of each session recorded in `history`, if
         given (its length comes from `clock`, so a wall clock set by hours mid-session
         changes only the dates), marked as the demo's when `demo`; `notifier` tells
         systemd when Ebbtide is ready and that its loop is alive; `making` hears how far
         making the voice has got; `wake` carries the signals caught since start-up
-        (cli.cmd_run catches them first thing)."""
+        (cli.cmd_run catches them first thing). Without `history`, `open_history` opens
+        it (here, and, while another program holds its lock, again later: the sessions
+        meanwhile are kept and written once it is free); the appliance closes it."""
         self.config = config
         self.clock = clock
         self.notifier = notifier or ServiceNotifier({})
@@ -118,6 +134,10 @@ class Appliance:
         self.history = history
         self.demo = demo
         self._record: _Record | None = None  # this session's row in the history
+        self._open_history = open_history if history is None else None
+        self._owns_history = False
+        self._unsaved: list[_Record] = []  # rows not yet written as they stand
+        self._busy_said = False
         self.listener = listener
         self.log_tracebacks = log_tracebacks
         self.controller = Controller(clock, config.button.hold_seconds, listener, wake)
@@ -150,6 +170,7 @@ class Appliance:
         except BaseException:
             self.close()
             raise
+        self._reach_history()
 
     def _making(self, done: int, total: int) -> None:
         """Lines are being made before the first session (minutes on a Pi Zero, the first
@@ -168,8 +189,12 @@ class Appliance:
         self.notifier.ready()
         self.notifier.status(f"ready: press the button on GPIO{self.config.button.pin}")
         while True:
-            started = self.controller.wait_for_start(self._watchdog_every)
+            started = self.controller.wait_for_start(
+                min(self._watchdog_every, HISTORY_RETRY_S) if self._unsaved
+                else self._watchdog_every)
             self._alive()
+            if self._unsaved:
+                self._write_unsaved()
             if started is None:
                 continue
             if not started:
@@ -222,7 +247,7 @@ class Appliance:
         outcome: Outcome | None = None
         try:
             self.runner.glow(self.plan)  # the light comes first, then the sound and history
-            self._remember(lambda history: self._begin(history, *started))
+            self._begin(*started)
             delay = self.speaker.open(settings.volume)
             outcome = self.runner.run(self.plan, delay or 0.0)
         except Exception as error:
@@ -245,35 +270,78 @@ class Appliance:
         record = self._record
         if event == "part" and record is not None and fields["name"] != "stopping":
             if record.parts:
-                self._remember(lambda h: h.part_done(record.row, record.parts[-1],
-                                                     record.wall_time(self.clock.now())))
+                record.finished, record.last_seen = len(record.parts), self.clock.now()
+                self._keep(record)
             record.parts.append(str(fields["name"]))
         self.listener(event, **fields)
 
-    def _begin(self, history: History, wall: datetime.datetime, clock: float) -> None:
-        self._record = _Record(history.begin(self.config.breathing.pattern, wall, self.demo),
-                               wall, clock)
+    def _begin(self, wall: datetime.datetime, clock: float) -> None:
+        if self.history is None and self._open_history is None:
+            return
+        self._record = _Record(wall, clock)
+        self._keep(self._record)
 
     def _end(self, outcome: Outcome | None) -> None:
         if (record := self._record) is None:
             return
         self._record = None
-        ended = record.wall_time(self.clock.now())
-        if outcome is Outcome.FINISHED and record.parts:
-            self._remember(lambda h: h.part_done(record.row, record.parts[-1], ended))
-        self._remember(lambda h: h.end(record.row, outcome.value if outcome else "error", ended))
+        record.ended = record.last_seen = self.clock.now()
+        if outcome is Outcome.FINISHED:
+            record.finished = len(record.parts)
+        record.outcome = outcome.value if outcome else "error"
+        self._keep(record)
 
-    def _remember(self, write: Callable[[History], None]) -> None:
-        """Write to the history; if it fails (a full or read-only card), say so once and
-        go on without it: a session never depends on its record."""
-        if self.history is None:
-            return
-        try:
-            write(self.history)
-        except HistoryUnavailable as error:
-            log.error("%s; sessions are no longer recorded", error)
-            self.history = None
-            self._record = None
+    def _keep(self, record: _Record) -> None:
+        """Write the session's row as it stands now, or keep it to write once the history
+        is free: a session never depends on its record."""
+        if record not in self._unsaved:
+            self._unsaved.append(record)
+        self._write_unsaved()
+
+    def _write_unsaved(self) -> None:
+        """Write every row not yet written, oldest first. Another program holding the
+        history's lock only delays them (said once); any other failure (a full or read-only
+        card) ends recording, said once."""
+        history = self._reach_history()
+        while history is not None and self._unsaved:
+            try:
+                self._unsaved[0].save(history, self.config.breathing.pattern, self.demo)
+            except HistoryBusy as error:
+                if not self._busy_said:
+                    log.warning("%s; the session is recorded once it is free", error)
+                    self._busy_said = True
+                return
+            except HistoryUnavailable as error:
+                log.error("%s; sessions are no longer recorded", error)
+                self._stop_recording()
+                return
+            self._unsaved.pop(0)
+        if history is not None and self._busy_said:
+            log.info("the history is free again: every session is recorded")
+            self._busy_said = False
+
+    def _reach_history(self) -> History | None:
+        """The history, opened now if it was not yet (it was busy); None while it cannot be
+        (said once), or for good when it is switched off or unusable."""
+        if self.history is None and self._open_history is not None:
+            try:
+                self.history = self._open_history()
+                self._owns_history = True
+            except HistoryBusy as error:
+                if not self._busy_said:
+                    log.warning("%s; Ebbtide tries again, and records the sessions once it "
+                                "is free", error)
+                    self._busy_said = True
+            except HistoryUnavailable as error:
+                log.warning("%s; sessions are not recorded", error)
+                self._stop_recording()
+        return self.history
+
+    def _stop_recording(self) -> None:
+        if self._owns_history and self.history is not None:
+            self.history.close()
+        self.history = self._open_history = self._record = None
+        self._unsaved.clear()
 
     def _light_off(self) -> None:
         """Off at the end of every session, whatever happened (the runner already tries):
@@ -288,6 +356,15 @@ class Appliance:
 
     def close(self) -> None:
         """Release everything; the light is off afterwards."""
+        if self._unsaved:
+            self._write_unsaved()
+            if self._unsaved:
+                log.error("the history stayed busy: %d session(s) could not be recorded",
+                          len(self._unsaved))
+                self._unsaved.clear()
+        if self._owns_history and self.history is not None:
+            self.history.close()
+            self._owns_history = False
         try:
             self.speaker.close()
             self.button.close()

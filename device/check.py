@@ -63,7 +63,8 @@ def report(config: Config, script: Script) -> int:
         print(f"audio: warning: {error}; sessions run with the light only")
     try:
         factory = choose_factory()
-        print(f"pins: {describe_factory(factory)}: light on GPIO{config.light.pin}, "
+        light = "an RGB light on " if config.light.kind == "rgb" else "light on "
+        print(f"pins: {describe_factory(factory)}: {light}{config.light.describe_pins()}, "
               f"button on GPIO{config.button.pin}")
         factory.close()
     except NoPins as error:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import errno
 import logging
 import os
 import sys
@@ -62,12 +63,16 @@ def _open_trace(args: argparse.Namespace, stack: ExitStack):
         return None
     from device.events import TraceFile
 
+    # Streamed as it happens (so a crash keeps it), not swapped in whole; but, as every file
+    # Ebbtide writes, never through a symbolic link (O_NOFOLLOW), and a new file is 0644.
     try:
-        stream = open(args.trace, "w", encoding="utf-8")  # noqa: SIM115 - closed by the stack
+        descriptor = os.open(args.trace, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+                             | os.O_CLOEXEC, 0o644)
+        stream = open(descriptor, "w", encoding="utf-8")  # noqa: SIM115 - closed by the stack
     except OSError as error:
-        raise SystemExit(
-            f"ebbtide: cannot write the trace file {args.trace}: {error.strerror}"
-        ) from None
+        why = ("it is a symbolic link, and Ebbtide never writes through one: remove the link "
+               "or choose another name" if error.errno == errno.ELOOP else error.strerror)
+        raise SystemExit(f"ebbtide: cannot write the trace file {args.trace}: {why}") from None
     trace = TraceFile(stream)
     stack.callback(trace.close)
     return trace
@@ -137,15 +142,15 @@ def _run(args: argparse.Namespace, wake: WakePipe) -> int:
         return EXIT_FAILED
     with ExitStack() as stack:
         trace = _open_trace(args, stack)
-        history = _open_history(config, stack)
         # A crash's traceback goes to the journal, or to a terminal only when asked for.
         tracebacks = args.verbose or "JOURNAL_STREAM" in os.environ
         listener = Listeners(trace, _SessionLog())
 
         def appliance_for(config: Config, script: Script) -> Appliance:
             return Appliance(config, script, clock=MonotonicClock(), pin_factory=factory,
-                             listener=listener, log_tracebacks=tracebacks, history=history,
-                             notifier=ServiceNotifier(), wake=wake)
+                             listener=listener, log_tracebacks=tracebacks,
+                             open_history=_history_opener(config), notifier=ServiceNotifier(),
+                             wake=wake)
 
         try:
             appliance = appliance_for(config, script)
@@ -221,23 +226,29 @@ def _log_voice(speaker, total: int) -> None:
                  model, len(report.lines), total, report.recorded)
 
 
-def _open_history(config: Config, stack: ExitStack):
-    """The session history, with any session cut off by a crash or power loss marked
-    interrupted; None (and one log line) when it is switched off or cannot be used."""
+HISTORY_WAIT_S = 0.25  # how long a write waits for another program's lock (then: later)
+
+
+def _history_opener(config: Config):
+    """How the appliance opens the session history (None when it is switched off): with
+    any session cut off by a crash or power loss marked interrupted. The appliance tries
+    again while another program holds the history's lock, so no session is lost to it."""
     if not config.history.enabled:
         return None
-    from device.history import History, HistoryUnavailable, default_directory
+    from device.history import History, default_directory
 
-    try:
-        history = History(default_directory())
-        recovered = history.recover()
-    except HistoryUnavailable as error:
-        log.warning("%s; sessions are not recorded", error)
-        return None
-    stack.callback(history.close)
-    if recovered:
-        log.info("%d session(s) cut off last time are recorded as interrupted", recovered)
-    return history
+    def open_history() -> History:
+        history = History(default_directory(), timeout=HISTORY_WAIT_S)
+        try:
+            recovered = history.recover()
+        except BaseException:
+            history.close()
+            raise
+        if recovered:
+            log.info("%d session(s) cut off last time are recorded as interrupted", recovered)
+        return history
+
+    return open_history
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -247,9 +258,14 @@ def cmd_history(args: argparse.Namespace) -> int:
         default_directory,
         format_recent,
         format_weekly,
+        skipped_note,
         write_csv,
     )
 
+    if not 1 <= args.limit <= MAX_LIMIT:
+        log.error("--limit %s: give how many recent sessions to show, a whole number from 1 "
+                  "to %d", args.limit, MAX_LIMIT)
+        return EXIT_USAGE
     cycle = None
     if args.cycle_start is not None or args.cycle_length is not None:
         cycle = _cycle(args)
@@ -265,14 +281,17 @@ def cmd_history(args: argparse.Namespace) -> int:
             log.error("%s", error)
             return EXIT_USAGE
     try:
-        with History(default_directory()) as history:
+        with History.reading(default_directory()) as history:
             records = (history.all_sessions() if args.plot
                        else history.recent(args.limit))
             weeks = history.weekly()
             often = history.recent_nights()
+            skipped = history.skipped
     except HistoryUnavailable as error:
         log.error("%s", error)
         return EXIT_FAILED
+    if skipped:
+        log.warning("%s", skipped_note(skipped))
     if args.plot:
         return _plot_history(records, Path(args.plot), cycle)
     if args.csv:
@@ -291,6 +310,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 OFTEN_SESSIONS = 3  # in the last 7 nights: `ebbtide history` then points to help, gently
+MAX_LIMIT = 100_000  # `history --limit`: more than any bedside history holds
 
 
 def _help_note_wanted(args: argparse.Namespace) -> bool:
@@ -319,7 +339,8 @@ def _cycle(args: argparse.Namespace):
                   "YYYY-MM-DD, for example 2026-11-02", args.cycle_start)
         return None
     try:
-        return Cycle(start, args.cycle_length or CYCLE_DAYS_DEFAULT)
+        return Cycle(start, CYCLE_DAYS_DEFAULT if args.cycle_length is None
+                     else args.cycle_length)
     except ValueError as error:
         log.error("--cycle-length %s: %s", args.cycle_length, error)
         return None
@@ -366,6 +387,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from hardware.pins import mock_factory
 
     config, script = _load(args)
+    if not _keyboard_open("demo", "Enter presses the button, q quits"):
+        return EXIT_USAGE
     factory = mock_factory()
     screen = DemoScreen()
     with ExitStack() as stack:
@@ -373,11 +396,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         stack.enter_context(wake.catching(SIGNALS))
         trace = _open_trace(args, stack)
         print("Ebbtide demo: mock pins, real voice where there is a sound device.")
-        history = _open_history(config, stack)
         bar = ProgressBar.on_terminal(sys.stdout, "making the voice (once)")
         appliance = Appliance(config, script, clock=MonotonicClock(), pin_factory=factory,
                               listener=Listeners(screen, trace), log_tracebacks=False,
-                              history=history, demo=True, making=bar, wake=wake)
+                              open_history=_history_opener(config), demo=True, making=bar,
+                              wake=wake)
         if bar:
             bar.done()
         _log_voice(appliance.speaker, session_lines(config, script))
@@ -404,19 +427,43 @@ def cmd_demo(args: argparse.Namespace) -> int:
                  config.button.hold_seconds).start()
         appliance.serve()
         print()
-    if history is not None:
-        print(f"Sessions are kept in {history.path}, marked as the demo's: "
-              "ebbtide history shows them.")
+    if appliance.history is not None:
+        print(f"Sessions are kept in {appliance.history.path}, marked as the demo's: "
+              f"{typed_command()} history shows them.")
     return 0
 
 
+def typed_command() -> str:
+    """`ebbtide` as the person can type it: the bare name when their PATH finds this very
+    command, else the path they ran it by (setup.sh makes .venv/bin/ebbtide, which is not
+    on the PATH), else the console script beside this Python."""
+    import shutil
+
+    ran = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if ran is not None and ran.name != "-c" and ran.suffix != ".py" and ran.is_file():
+        found = shutil.which(ran.name)
+        if found is not None and os.path.samefile(found, ran):
+            return ran.name
+        return str(ran)
+    beside = Path(sys.executable).with_name("ebbtide")
+    found = shutil.which("ebbtide")
+    if found is not None and (not beside.is_file() or os.path.samefile(found, beside)):
+        return "ebbtide"
+    return str(beside) if beside.is_file() else "ebbtide"
+
+
 def cmd_render(args: argparse.Namespace) -> int:
+    from device.atomic_file import WriteFailed
     from device.picture import PictureError, check_path, require
     from device.render import render_session
     from device.session_picture import write_session_picture
 
     config, script = _load(args)
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        log.error("--out %s is a file, not a folder: give a folder for the session's files "
+                  "(it is made if it does not exist)", out)
+        return EXIT_USAGE
     at = None
     if args.at is not None:
         try:
@@ -435,6 +482,9 @@ def cmd_render(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         rendered = render_session(config, script, out, at)
+    except WriteFailed as error:
+        log.error("%s", error)
+        return EXIT_FAILED
     except OSError as error:
         log.error("cannot write to %s: %s", out, error.strerror or error)
         return EXIT_FAILED
@@ -536,7 +586,23 @@ def cmd_record(args: argparse.Namespace) -> int:
     from device.record import record_lines
 
     config, script = _load(args)
+    if not args.list and not _keyboard_open("record", "Enter starts and ends each take"):
+        return EXIT_USAGE
     return record_lines(config, script, list_only=args.list, line=args.line)
+
+
+def _keyboard_open(command: str, keys: str) -> bool:
+    """False, after one line, when there is no input to read keys from (`ebbtide demo <&-`,
+    or started by a program that closed it): the command would wait on nothing."""
+    try:
+        usable = sys.stdin is not None and not sys.stdin.closed and os.fstat(
+            sys.stdin.fileno()) is not None
+    except (OSError, ValueError):
+        usable = False
+    if not usable:
+        log.error("`ebbtide %s` reads what you type (%s), but its input is closed: run it "
+                  "in a terminal (without <&-)", command, keys)
+    return usable
 
 
 def _common_options(parser: argparse.ArgumentParser, *, default: object) -> None:

@@ -12,6 +12,7 @@ import difflib
 import math
 import os
 import re
+import stat
 import tomllib
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -72,6 +73,20 @@ class LightConfig:
     common: str = "cathode"
     color: str = "#ffc890"  # a warm white
     night_color: str = "#ff7e00"  # amber, with no blue: the eyes stay dark-adapted
+
+    @property
+    def gpio_pins(self) -> tuple[int, ...]:
+        """The pins the light uses: its one pin, or an RGB light's three (red, green, blue)."""
+        return tuple(self.pins) if self.kind == "rgb" else (self.pin,)
+
+    def describe_pins(self) -> str:
+        """The light's pins in words, for a person: "GPIO18", or "red GPIO18, green GPIO23,
+        blue GPIO24"."""
+        if self.kind == "rgb":
+            return ", ".join(f"{colour} GPIO{pin}"
+                             for colour, pin in zip(("red", "green", "blue"), self.pins,
+                                                    strict=False))
+        return f"GPIO{self.pin}"
 
 
 @dataclass(frozen=True)
@@ -692,24 +707,50 @@ def _check_breathing(config: Config, reader: _Reader, document: Mapping[str, Any
                    "toward the target, never speeds up")
 
 
-CONFIG_MAX_BYTES = 1024 ** 2
+MAX_CONFIG_BYTES = 1024 * 1024  # a config is a few kilobytes; /dev/zero would never end
+
+
+def _read_config_file(path: Path) -> bytes:
+    """The file's bytes, read without blocking on a pipe and never more than
+    MAX_CONFIG_BYTES, or ConfigError in one plain line."""
+    where = str(path)
+    try:
+        # O_NONBLOCK: opening a FIFO does not wait for a writer (fstat then refuses it).
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ConfigError([f"{where}: no such config file."]) from None
+    except OSError as error:
+        raise ConfigError([f"{where}: cannot read the config file: {error.strerror}."]) from None
+    try:
+        kind = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(kind):
+            raise ConfigError([f"{where}: is a directory, not a config file."])
+        if stat.S_ISFIFO(kind) or stat.S_ISSOCK(kind):
+            raise ConfigError([f"{where}: is a pipe, not a config file: give the path of a "
+                               "TOML text file."])
+        os.set_blocking(descriptor, True)
+        chunks, size = [], 0
+        while size <= MAX_CONFIG_BYTES:
+            chunk = os.read(descriptor, MAX_CONFIG_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as error:
+        raise ConfigError([f"{where}: cannot read the config file: {error.strerror}."]) from None
+    finally:
+        os.close(descriptor)
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError([f"{where}: is not a config file: it holds more than "
+                           f"{MAX_CONFIG_BYTES // (1024 * 1024)} MB (a config file is a few "
+                           "kilobytes of TOML text)."])
+    return b"".join(chunks)
 
 
 def load(path: Path) -> Config:
     """Read and check one TOML file."""
     where = str(path)
-    try:
-        with path.open("rb") as file:
-            data = file.read(CONFIG_MAX_BYTES + 1)
-    except FileNotFoundError:
-        raise ConfigError([f"{where}: no such config file."]) from None
-    except IsADirectoryError:
-        raise ConfigError([f"{where}: is a directory, not a config file."]) from None
-    except OSError as error:
-        raise ConfigError([f"{where}: cannot read the config file: {error.strerror}."]) from None
-    if len(data) > CONFIG_MAX_BYTES:  # /dev/zero, a log file: never read to the end
-        raise ConfigError([f"{where}: is over {CONFIG_MAX_BYTES // 1024 ** 2} MB; a config file "
-                           "is a few lines of TOML text."])
+    data = _read_config_file(path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

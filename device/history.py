@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -49,6 +50,14 @@ class HistoryUnavailable(Exception):
     """The history cannot be used; the caller logs the one-line message and runs without it."""
 
 
+class HistoryBusy(HistoryUnavailable):
+    """Another process holds the history's lock for now: worth trying again later."""
+
+
+_BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (and their extended codes, by the low byte)
+_CANNOT_OPEN_READ_ONLY = (8, 14)  # SQLITE_READONLY (no -shm can be made), SQLITE_CANTOPEN
+
+
 @dataclass(frozen=True)
 class SessionRecord:
     """One session as stored; times are timezone-aware."""
@@ -73,16 +82,25 @@ def _utc(moment: datetime | None) -> str:
 
 
 class History:
-    """The sessions database in one directory; every change is committed at once."""
+    """The sessions database in one directory; every change is committed at once.
 
-    def __init__(self, directory: Path) -> None:
+    `History(directory)` is the service's and the demo's, which write; `History.reading`
+    is the reading commands', which never create, change or lock anything. `skipped` says
+    which rows could not be read (a date that is not one) and were left out."""
+
+    def __init__(self, directory: Path, timeout: float = 5.0) -> None:
+        """`timeout`: how long a statement waits for another process's lock before
+        HistoryBusy."""
         self.path = Path(directory) / FILE_NAME
+        self.skipped: list[str] = []
+        self._demo_column = "demo"
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             # Created 0600 before SQLite sees it: the history is private to this device's user.
             os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
             os.chmod(self.path, 0o600)
-            self._db = sqlite3.connect(self.path, isolation_level=None)  # autocommit
+            self._db = sqlite3.connect(self.path, isolation_level=None,  # autocommit
+                                       timeout=timeout)
         except (OSError, sqlite3.Error) as error:
             raise self._unavailable(error) from None
         try:
@@ -94,11 +112,68 @@ class History:
     def _unavailable(self, error: Exception) -> HistoryUnavailable:
         """One plain line naming the file, for the caller's log."""
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        return HistoryUnavailable(f"history unavailable: {self.path}: {' '.join(reason.split())}")
+        reason = " ".join(reason.split())
+        if (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF in _BUSY_CODES:
+            return HistoryBusy(f"history busy: {self.path} is locked by another program "
+                               f"({reason})")
+        return HistoryUnavailable(f"history unavailable: {self.path}: {reason}")
 
     @classmethod
     def open(cls, directory: Path) -> Self:
         return cls(directory)
+
+    @classmethod
+    def reading(cls, directory: Path) -> Self:
+        """The history opened read-only, for `ebbtide history`: a file the reader may not
+        write (read-only, another user's folder, a card gone read-only) is still read, and
+        a missing one reads as no sessions and is not created."""
+        self = cls.__new__(cls)
+        self.path = Path(directory) / FILE_NAME
+        self.skipped = []
+        self._demo_column = "demo"
+        try:
+            self.path.stat()
+        except FileNotFoundError:
+            self._db = sqlite3.connect(":memory:", isolation_level=None)
+            self._db.execute(_SCHEMA)
+            return self
+        except OSError as error:  # e.g. a file where the folder should be
+            raise self._unavailable(error) from None
+        address = self.path.resolve().as_uri()
+        try:
+            try:
+                self._db = self._connect_read_only(f"{address}?mode=ro")
+            except sqlite3.OperationalError as error:
+                # WAL needs its -shm file; where none can be made (a read-only folder or
+                # card), SQLite reads the file as it is, which nothing can be changing then.
+                if (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF \
+                        not in _CANNOT_OPEN_READ_ONLY:
+                    raise
+                self._db = self._connect_read_only(f"{address}?mode=ro&immutable=1")
+        except (OSError, sqlite3.Error) as error:
+            raise self._unavailable(error) from None
+        return self
+
+    def _connect_read_only(self, uri: str) -> sqlite3.Connection:
+        """A read-only connection that has read the schema (so a file it cannot use fails
+        here), with an empty table in place of a file that has none yet."""
+        db = sqlite3.connect(uri, uri=True, isolation_level=None)
+        try:
+            if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("the file is damaged")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise sqlite3.DatabaseError(f"schema {version} is newer than this Ebbtide")
+            if version == 0:  # made but never written: as a missing file
+                db.close()
+                db = sqlite3.connect(":memory:", isolation_level=None)
+                db.execute(_SCHEMA)
+            elif version < 2:
+                self._demo_column = "0"  # before the demo column: no session was the demo's
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def _prepare(self) -> None:
         """WAL, durable commits, an intact file and the current schema, or an exception."""
@@ -155,6 +230,30 @@ class History:
             (_utc(moment), local, _utc(moment), pattern, RUNNING, int(demo)))
         return int(cursor.lastrowid or 0)
 
+    def save(self, row: int | None, pattern: str, started: datetime, parts: Sequence[str],
+             last_seen: datetime, outcome: str = RUNNING, ended: datetime | None = None,
+             demo: bool = False) -> int:
+        """Write a session's whole row as it stands, and return its id: a new row when `row`
+        is None, else the running row brought up to date (an ended one is left alone). So a
+        session written late, once a busy history is free, lands as if written as it went."""
+        if any("," in part for part in parts):
+            raise ValueError(f"a part name cannot contain a comma: {parts!r}")
+        if outcome not in (RUNNING, *ENDINGS):
+            raise ValueError(f"outcome must be one of {RUNNING}, {', '.join(ENDINGS)}, "
+                             f"not {outcome!r}")
+        values = (",".join(parts), _utc(last_seen), outcome,
+                  None if ended is None else _utc(ended))
+        if row is None:
+            cursor = self._run(
+                "INSERT INTO sessions (parts, last_seen, outcome, ended, started, started_local,"
+                " pattern, demo) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (*values, _utc(started), started.astimezone().isoformat(timespec="seconds"),
+                 pattern, int(demo)))
+            return int(cursor.lastrowid or 0)
+        self._run("UPDATE sessions SET parts = ?, last_seen = ?, outcome = ?, ended = ?"
+                  " WHERE id = ? AND outcome = ?", (*values, row, RUNNING))
+        return row
+
     def part_done(self, session_id: int, part_name: str, at: datetime | None = None) -> None:
         """Append a finished part to a running session; ended sessions are left alone."""
         if "," in part_name:
@@ -178,15 +277,23 @@ class History:
         return cursor.rowcount
 
     def recent(self, limit: int = 20) -> list[SessionRecord]:
-        """Newest first by insertion, not by clock: a Pi without a clock battery can jump."""
+        """Newest first by insertion, not by clock: a Pi without a clock battery can jump.
+        A row that cannot be read is left out and noted in `skipped`."""
         rows = self._run("SELECT id, started, started_local, ended, pattern, parts, outcome,"
-                         " demo FROM sessions ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-        return [SessionRecord(
-            id=row[0], started=datetime.fromisoformat(row[1]),
-            started_local=datetime.fromisoformat(row[2]),
-            ended=datetime.fromisoformat(row[3]) if row[3] else None, pattern=row[4],
-            parts=tuple(row[5].split(",")) if row[5] else (), outcome=row[6],
-            demo=bool(row[7])) for row in rows]
+                         f" {self._demo_column} FROM sessions ORDER BY id DESC LIMIT ?",
+                         (limit,)).fetchall()
+        records = []
+        for row in rows:
+            try:
+                records.append(_record(row))
+            except ValueError as error:
+                self._skip(row[0], str(error))
+        return records
+
+    def _skip(self, row: object, reason: str) -> None:
+        note = f"session {row}: {reason}"
+        if note not in self.skipped:
+            self.skipped.append(note)
 
     def all_sessions(self) -> list[SessionRecord]:
         """Every session, newest first."""
@@ -198,14 +305,18 @@ class History:
         mondays = [today - timedelta(days=today.weekday(), weeks=back)
                    for back in range(weeks - 1, -1, -1)]
         counts = dict.fromkeys(mondays, 0)
-        rows = self._run("SELECT substr(started_local, 1, 10), count(*) FROM sessions"
-                         " WHERE substr(started_local, 1, 10) >= ? GROUP BY 1",
+        rows = self._run("SELECT id, started_local FROM sessions"
+                         " WHERE substr(started_local, 1, 10) >= ?",
                          (mondays[0].isoformat(),)).fetchall()
-        for day_text, count in rows:
-            day = date.fromisoformat(day_text)
+        for row, text in rows:
+            try:
+                day = _moment(text, "start time").date()
+            except ValueError as error:
+                self._skip(row, str(error))
+                continue
             monday = day - timedelta(days=day.weekday())
             if monday in counts:
-                counts[monday] += count
+                counts[monday] += 1
         return list(counts.items())
 
     def recent_nights(self, now: datetime | None = None, days: int = 7) -> int:
@@ -226,6 +337,39 @@ class History:
         self.close()
 
 
+def _moment(text: object, what: str) -> datetime:
+    """A stored time with its offset, or ValueError saying what is wrong with it."""
+    try:
+        moment = datetime.fromisoformat(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        shown = text if isinstance(text, str) and len(text) <= 40 else type(text).__name__
+        raise ValueError(f"its {what} {shown!r} is not a date and time") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"its {what} {text!r} has no time zone")
+    return moment
+
+
+def _record(row: tuple) -> SessionRecord:
+    """A stored row as a SessionRecord; ValueError when a time in it cannot be read (the
+    file was edited by hand, or damaged in a way SQLite's checks do not see)."""
+    id_, started, started_local, ended, pattern, parts, outcome, demo = row
+    return SessionRecord(
+        id=id_, started=_moment(started, "start time (UTC)"),
+        started_local=_moment(started_local, "start time"),
+        ended=_moment(ended, "end time") if ended else None, pattern=str(pattern),
+        parts=tuple(str(parts).split(",")) if parts else (), outcome=str(outcome),
+        demo=bool(demo))
+
+
+def skipped_note(skipped: list[str]) -> str:
+    """One line for the person reading the history: which rows were left out, and why."""
+    if len(skipped) == 1:
+        return (f"one session could not be read and is left out ({skipped[0]}); the others "
+                "are shown")
+    return (f"{len(skipped)} sessions could not be read and are left out ({skipped[0]}; and "
+            f"{len(skipped) - 1} more); the others are shown")
+
+
 def _duration_text(duration: timedelta | None) -> str:
     if duration is None:
         return "-"
@@ -241,7 +385,7 @@ def format_recent(records: list[SessionRecord]) -> str:
     """A plain table for `ebbtide history`, in the local time the session was started in."""
     if not records:
         return "No sessions yet."
-    rows = [("when", "length", "pattern", "parts", "outcome")]
+    rows = [("when", "length", "pattern", "parts finished", "outcome")]
     rows += [(r.started_local.strftime("%Y-%m-%d %H:%M"), _duration_text(r.duration),
               r.pattern, ",".join(r.parts) or "-", _outcome_text(r)) for r in records]
     widths = [max(len(row[column]) for row in rows) for column in range(4)]

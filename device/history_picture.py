@@ -12,6 +12,7 @@ panel counts days from it, and nothing but the picture file is written.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -25,7 +26,8 @@ from device.history import ENDINGS, RUNNING, SessionRecord
 WIDTH_PX, HEIGHT_PX = 1400, 1000
 MIN_WEEKS, MAX_WEEKS = 8, 52
 CYCLE_DAYS_DEFAULT, CYCLE_DAYS_MIN, CYCLE_DAYS_MAX = 28, 15, 60
-NIGHT_STARTS_AT = 18  # the clock hour at the top of the time-of-night axis
+# The time-of-night axis: 0 is 18:00, its top unless an afternoon start is drawn above it.
+NIGHT_STARTS_AT = 18
 NIGHT_HOURS = 18  # 18:00 through midnight to 12:00
 NO_SESSIONS = "no sessions yet: nothing to draw"
 
@@ -68,12 +70,11 @@ def night_hours(moment: datetime) -> float:
     """Hours after 18:00 on the time-of-night axis: 0 is 18:00, 6 midnight, 18 noon.
 
     The local wall time of `moment` is used as it was recorded. A start between 12:00 and
-    18:00 is not part of any night: it is put at 0, the 18:00 edge, just before the night
-    it leads into (the same night `night_of` gives it), so the axis never wraps.
+    18:00 comes before the night it leads into (the same night `night_of` gives it): it is
+    negative, -4.5 for 13:30, and the axis grows upwards to show it at its time.
     """
     hour = moment.hour + moment.minute / 60 + moment.second / 3600
-    after = (hour - NIGHT_STARTS_AT) % 24
-    return 0.0 if after > NIGHT_HOURS else after
+    return hour - NIGHT_STARTS_AT if hour >= 12 else hour + 24 - NIGHT_STARTS_AT
 
 
 def night_of(moment: datetime) -> date:
@@ -262,14 +263,18 @@ def _draw_starts(ax: Any, sessions: Sequence[SessionPoint]) -> None:
     days = [x for x in locator.tick_values(num2date(low), num2date(high)) if low <= x <= high]
     ax.set_xticks(days, date_labels([num2date(x).date() for x in days]))
     ax.set_xlim(low, high)
-    hours = list(range(0, NIGHT_HOURS + 1, 2))
+    # From 18:00, or from the even hour before the earliest afternoon start, so every
+    # session is drawn at the time it started.
+    top = min(0, 2 * math.floor(min(s.hours for s in sessions) / 2))
+    hours = list(range(top, NIGHT_HOURS + 1, 2))
     ax.set_yticks(hours, [clock_label(h) for h in hours])
-    ax.set_ylim(NIGHT_HOURS + 0.4, -0.4)
+    ax.set_ylim(NIGHT_HOURS + 0.4, top - 0.4)
     ax.grid(axis="y", color=GRID_COLOR, linewidth=0.8)
     ax.axhline(NIGHT_HOURS / 3, color="#c9c9c9", linewidth=1.0, zorder=1)  # midnight
     _title(ax, "What time each session started")
     ax.set_xlabel("night of", fontsize=10, color=TEXT_COLOR)
-    ax.set_ylabel("started at (evening at the top)", fontsize=10, color=TEXT_COLOR)
+    ax.set_ylabel("started at (afternoon at the top)" if top < 0
+                  else "started at (evening at the top)", fontsize=10, color=TEXT_COLOR)
 
 
 def _draw_reached(ax: Any, sessions: Sequence[SessionPoint]) -> None:

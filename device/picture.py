@@ -8,10 +8,11 @@ network) and saved without a timestamp, so the same input makes the same file.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from device.atomic_file import WriteFailed, atomic_file
 
 FORMATS = (".png", ".svg")
 PRINT_FORMATS = (".pdf", ".png", ".svg")  # for a page to print (`ebbtide card`)
@@ -67,23 +68,24 @@ def save(fig: Any, path: Path, private: bool = False, formats: tuple[str, ...] =
          dpi: int = DPI) -> None:
     """Write `fig` to `path` as PNG or SVG (or another of `formats`, by the suffix),
     creating the folder; a `private` picture (one drawn from the history) is readable by
-    its owner only (0600), as the history itself is."""
+    its owner only (0600), as the history itself is. The picture replaces the file that was
+    there only once it is whole, and never through a symbolic link (device.atomic_file)."""
     check_path(path, formats)
     plots = require()
     suffix = path.suffix.lower()
     metadata = _METADATA[suffix]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
-                             0o600 if private else 0o666)
-        if private:
-            os.fchmod(descriptor, 0o600)  # a file that was there keeps no wider mode
-        with os.fdopen(descriptor, "wb") as file, \
+    except OSError as error:
+        raise PictureError(f"cannot make the folder {path.parent}: "
+                           f"{error.strerror or error}") from None
+    try:
+        with atomic_file(path, private=private) as file, \
                 plots.rc_context({"svg.hashsalt": "ebbtide", "svg.fonttype": "none",
                                   "pdf.fonttype": 42}):
             fig.savefig(file, dpi=dpi, format=suffix[1:], metadata=metadata)
-    except OSError as error:
-        raise PictureError(f"cannot write {path}: {error.strerror or error}") from None
+    except WriteFailed as error:
+        raise PictureError(str(error)) from None
 
 
 def require() -> Any:

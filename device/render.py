@@ -29,6 +29,7 @@ from audio.clip import WavWriter
 from audio.mixer import Mixer
 from audio.speaker import Speaker
 from device.appliance import dress, light_for, motor_for, speaker_for
+from device.atomic_file import atomic_file
 from device.clock import SimulatedClock
 from device.config import Config, session_settings
 from device.controller import Controller
@@ -186,7 +187,8 @@ class OfflineSound:
 def render_session(config: Config, script: Script, out: Path,
                    at: datetime.time | None = None) -> Rendered:
     """Write session.wav, light.csv, events.csv and levels.csv for one whole session into
-    `out`, started by day, or at the time of day `at` (the quiet hours then apply)."""
+    `out`, started by day, or at the time of day `at` (the quiet hours then apply). Each
+    file replaces the one there only once it is whole (WriteFailed otherwise)."""
     out.mkdir(parents=True, exist_ok=True)
     speaker = speaker_for(config, Mixer(RENDER_RATE), language=script.language)
     speaker.tide_stem = Mixer(RENDER_RATE)
@@ -201,7 +203,7 @@ def render_session(config: Config, script: Script, out: Path,
     dress(light, settings)
     motor = motor_for(config, pins)
     try:
-        with WavWriter(out / "session.wav", RENDER_RATE) as wav:
+        with atomic_file(out / "session.wav") as file, WavWriter(file, RENDER_RATE) as wav:
             meter = LevelMeter(wav, RENDER_RATE)
             tide = LevelMeter(_Nowhere(), RENDER_RATE)
             sound = OfflineSound(speaker, clock, meter)
@@ -259,7 +261,7 @@ def _by_ear(plan: SessionPlan, tide: LevelMeter) -> ByEar | None:
 
 
 def _write_levels(path: Path, mix: LevelMeter, tide: LevelMeter) -> None:
-    with path.open("w", newline="") as f:
+    with atomic_file(path, text=True) as f:
         writer = csv.writer(f)
         writer.writerow(["t_s", "mix_dbfs", "tide_dbfs"])
         for n, (whole, alone) in enumerate(zip(mix.levels_db, tide.levels_db, strict=False)):
@@ -279,7 +281,7 @@ def _sampled(plan: SessionPlan, times: list[float],
 
 def _write_sampled(path: Path, plan: SessionPlan, names: tuple[str, str],
                    formats: tuple[str, str], samples: list[tuple[float, float]]) -> None:
-    with path.open("w", newline="") as f:
+    with atomic_file(path, text=True) as f:
         writer = csv.writer(f)
         writer.writerow(["t_s", "part", *names])
         for n, pair in enumerate(samples):
@@ -289,7 +291,7 @@ def _write_sampled(path: Path, plan: SessionPlan, names: tuple[str, str],
 
 
 def _write_events(path: Path, recording: _Recording) -> None:
-    with path.open("w", newline="") as f:
+    with atomic_file(path, text=True) as f:
         writer = csv.writer(f)
         writer.writerow(["t_s", "kind", "detail", "duration_s"])
         for t, kind, detail, seconds in recording.events:

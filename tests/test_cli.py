@@ -209,7 +209,7 @@ def test_history_shows_recent_sessions_and_a_week_chart_and_exports_csv(tmp_path
     shown = ebbtide("history", env=env)
     assert shown.returncode == 0
     lines = shown.stdout.splitlines()
-    assert lines[0].split() == ["when", "length", "pattern", "parts", "outcome"]
+    assert lines[0].split() == ["when", "length", "pattern", "parts", "finished", "outcome"]
     assert [line.split()[-1] for line in lines[1:3]] == ["stopped", "finished"]
     assert "Sessions per week" in shown.stdout and "2" in lines[-1]
     exported = ebbtide("history", "--csv", env=env)
@@ -290,6 +290,9 @@ def test_history_plot_draws_every_session_and_stores_nothing_of_the_cycle(tmp_pa
     assert _png_size(tmp_path / "nights.png") == (WIDTH_PX, HEIGHT_PX)
     assert (tmp_path / "nights.png").stat().st_mode & 0o777 == 0o600, "private, as the history"
     after = {p.name: p.read_bytes() for p in (state / "ebbtide").iterdir()}
+    # Read read-only, SQLite may leave its (empty) write-ahead log and index beside the file.
+    assert after.pop("history.sqlite3-wal", b"") == b""
+    after.pop("history.sqlite3-shm", None)
     assert after == before, "the history is unchanged: the cycle is not stored"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nights.png", "state"]
 

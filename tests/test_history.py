@@ -213,7 +213,8 @@ def test_recent_is_a_plain_table_and_an_empty_history_says_so(tmp_path):
         history.end(session, "stopped", at("2026-11-16T21:04:05"))
         history.begin("box", at("2026-11-16T22:00:00"))
         header, running, stopped = format_recent(history.recent()).splitlines()
-    assert header.split() == ["when", "length", "pattern", "parts", "outcome"]
+    assert header.split() == ["when", "length", "pattern", "parts", "finished", "outcome"]
+    assert header.index("parts finished") == stopped.index("arrive,breathe"), "one column"
     assert running.split() == ["2026-11-16", "22:00", "-", "box", "-", "running"]
     assert stopped.split() == ["2026-11-16", "21:00", "4:05", "paced-exhale",
                                "arrive,breathe", "stopped"]

@@ -181,8 +181,10 @@ def test_start_times_lie_on_an_axis_from_1800_through_midnight_to_1200():
     assert hours["00:00:00"] == 6
     assert hours["02:30:00"] == 8.5
     assert hours["11:59:24"] == pytest.approx(18 - 0.01)
-    assert hours["12:00:00"] == 18
-    assert hours["15:00:00"] == hours["17:59:59"] == 0  # the afternoon: at the 18:00 edge
+    assert hours["12:00:00"] == -6  # noon begins the afternoon before the next night
+    # The afternoon comes before the night it leads into: above 18:00, at its own time.
+    assert hours["15:00:00"] == -3
+    assert hours["17:59:59"] == pytest.approx(-1 / 3600)
     # The night a start belongs to: the evening it began, also for the afternoon before it.
     assert night_of(at("2026-11-16T23:00:00")) == date(2026, 11, 16)
     assert night_of(at("2026-11-17T02:30:00")) == date(2026, 11, 16)
@@ -313,6 +315,25 @@ def test_a_session_started_at_0230_is_drawn_at_0230(tmp_path):
     # Evening above midnight above morning.
     assert pixel(ax, 0, tick_at(ax, "18:00"))[1] < pixel(ax, 0, tick_at(ax, "00:00"))[1]
     assert pixel(ax, 0, tick_at(ax, "00:00"))[1] < pixel(ax, 0, tick_at(ax, "12:00"))[1]
+
+
+def test_an_afternoon_session_is_drawn_at_its_time_not_at_the_evening_edge(tmp_path):
+    records = record(tmp_path / "state",
+                     finished("2026-11-18T13:25:00"),
+                     finished("2026-11-20T22:00:00"))
+    fig, image = draw_png(records, tmp_path / "history.png")
+    ax = axes(fig, "starts")
+    left, top, right, bottom = box(ax)
+    marks = blobs(matches(image[top:bottom, left:right], START_COLOR, tolerance=12))
+    assert len(marks) == 2
+    (_, afternoon_row), (_, late_row) = marks  # left to right: 18 November, then 20
+    two, four = tick_at(ax, "14:00"), tick_at(ax, "16:00")
+    twenty_five_past_one = pixel(ax, 0, two - (four - two) * (35 / 120))[1]
+    assert top + afternoon_row == pytest.approx(twenty_five_past_one, abs=1.5)
+    assert top + afternoon_row < pixel(ax, 0, tick_at(ax, "18:00"))[1] - 20, \
+        "above the evening, not clipped to it"
+    assert top + late_row == pytest.approx(pixel(ax, 0, tick_at(ax, "22:00"))[1], abs=1.5)
+    assert ax.get_ylabel() == "started at (afternoon at the top)"
 
 
 def test_how_far_sessions_got_is_drawn_in_the_colour_of_how_they_ended(tmp_path):
