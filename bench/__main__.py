@@ -35,7 +35,7 @@ from device.config import load
 from device.plan import voice_lines
 from device.script import load_script
 
-# The bench pattern: 4 s in, 6 s out (the breaths DESIGN.md times pulse() with).
+# The bench pattern: 4 s in, 6 s out (the breaths pulse() is timed with).
 CONFIG = """[voice]
 engine = "{engine}"
 [breathing]

@@ -25,7 +25,8 @@ from audio.voicemaker import ENGINES
 from device.patterns import BUILT_IN, BreathPattern, paced_seconds
 from device.script import built_in_languages, is_built_in
 
-# Safety bounds from DESIGN.md.
+# Safety bounds: slow, never forced breathing (a rate of 3-12 a minute, no hold past 8 s,
+# an exhale never cut below 1 s), and a session that ends within the hour.
 RATE_RANGE = (3.0, 12.0)
 INHALE_RANGE = (1.0, 8.0)
 EXHALE_RANGE = (1.0, 12.0)

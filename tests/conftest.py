@@ -31,7 +31,7 @@ def _pulse_running() -> bool:
 
 
 def start_pulseaudio() -> bool:
-    """Start PulseAudio with a null sink (as in DESIGN.md) and wait until it answers."""
+    """Start PulseAudio with a null sink and wait until it answers."""
     subprocess.run(
         ["pulseaudio", "-D", "--exit-idle-time=-1", "-n",
          "--load=module-null-sink", "--load=module-native-protocol-unix"],

@@ -5,7 +5,7 @@ for) is built once and cached outside the checkout; each boot lays a tmpfs over 
 (`--volatile=overlay`), so the cache stays as built. It works where PID 1 is not systemd
 (a CI runner, a development container): nspawn needs only root, a tmpfs on
 /run/systemd/nspawn and `--keep-unit --register=no`. Commands run in the container with
-`nsenter` into the namespaces of its init. See DESIGN.md, "A real systemd".
+`nsenter` into the namespaces of its init.
 """
 
 from __future__ import annotations

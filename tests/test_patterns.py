@@ -1,4 +1,4 @@
-"""The built-in breathing patterns keep DESIGN.md's shapes and bounds."""
+"""The built-in breathing patterns keep their shapes and the safety bounds."""
 
 from __future__ import annotations
 
