@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from device.config import DEFAULT_PARTS, Config
-from device.history import History
-from device.history_picture import Cycle, write_history_picture
-from device.render import render_session
-from device.script import Script
-from device.session_picture import write_session_picture
+from device.commands.render import render_session
+from device.core.config import DEFAULT_PARTS, Config
+from device.core.script import Script
+from device.history.store import History
+from device.pictures.history import Cycle, write_history_picture
+from device.pictures.session import write_session_picture
 
 _LOAD = ("import time; t = time.perf_counter(); from device import picture; "
          "picture.figure(100, 100); from matplotlib.backends import backend_agg; "

@@ -22,11 +22,11 @@ from gpiozero import PWMLED, Button
 
 from audio.speaker import Speaker
 from bench.pins import recording_factory
-from device.appliance import Appliance
-from device.clock import MonotonicClock
-from device.config import Config
-from device.events import ignore
-from device.script import Script
+from device.core.config import Config
+from device.core.events import ignore
+from device.core.script import Script
+from device.service.appliance import Appliance
+from device.service.clock import MonotonicClock
 
 # Local noon: outside the quiet hours, so nothing is scaled down.
 NOON = datetime.datetime(2026, 6, 1, 12, 0).astimezone()

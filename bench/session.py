@@ -17,11 +17,11 @@ from gpiozero import PWMLED
 from audio.speaker import Speaker
 from bench.pins import recording_factory
 from bench.press import BASELINE_FADE, NOON, SETTLE_S
-from device.appliance import Appliance
-from device.clock import MonotonicClock
-from device.config import Config
-from device.haptic import TAP_GAP_S, TAP_S
-from device.script import Script
+from device.core.config import Config
+from device.core.haptic import TAP_GAP_S, TAP_S
+from device.core.script import Script
+from device.service.appliance import Appliance
+from device.service.clock import MonotonicClock
 
 MOTOR_PIN = 12
 SAME_MOMENT_S = 0.001  # a cue and a phase boundary planned this close belong together

@@ -11,8 +11,8 @@ from __future__ import annotations
 import itertools
 
 from bench.pins import recording_factory
-from device.plan import ease
-from device.runner import TICK_HZ
+from device.core.plan import ease
+from device.service.runner import TICK_HZ
 from hardware.lgpio_pin import lgpio_levels
 from hardware.light import Light
 from hardware.lightness import lightness_for

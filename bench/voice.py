@@ -19,7 +19,7 @@ from pathlib import Path
 
 from audio.cache import default_cache_dir
 from audio.voicemaker import Line, VoiceMaker, VoiceSettings
-from device.config import Config
+from device.core.config import Config
 
 RATE = 48000
 OURS, BASELINE = "piper", "espeak"  # the default voice, and the usual one

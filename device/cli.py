@@ -16,10 +16,10 @@ from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
-from device.config import Config, ConfigError, find, load_config
-from device.controller import SIGNALS
-from device.script import Script, ScriptError, load_script
-from device.wake import WakePipe
+from device.core.config import Config, ConfigError, find, load_config
+from device.core.script import Script, ScriptError, load_script
+from device.service.controller import SIGNALS
+from device.service.wake import WakePipe
 
 log = logging.getLogger("ebbtide")
 
@@ -61,7 +61,7 @@ def _load(args: argparse.Namespace) -> tuple[Config, Script]:
 def _open_trace(args: argparse.Namespace, stack: ExitStack):
     if not args.trace:
         return None
-    from device.events import TraceFile
+    from device.core.events import TraceFile
 
     # Streamed as it happens (so a crash keeps it), not swapped in whole; but, as every file
     # Ebbtide writes, never through a symbolic link (O_NOFOLLOW), and a new file is 0644.
@@ -106,7 +106,7 @@ def _load_or_defaults(args: argparse.Namespace) -> tuple[Config, Script, bool]:
         parts = tuple(p for p in config.session.parts if p not in wordless)
         config = replace(config, session=replace(config.session, parts=parts))
     try:  # what loads must also plan (a pure estimate, before any voice is made for it)
-        from device.plan import plan_session
+        from device.core.plan import plan_session
 
         plan_session(config, script, {})
     except (ConfigError, ScriptError) as error:
@@ -128,10 +128,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, wake: WakePipe) -> int:
-    from device.appliance import Appliance
-    from device.clock import MonotonicClock
-    from device.events import Listeners
-    from device.notify import ServiceNotifier
+    from device.core.events import Listeners
+    from device.service.appliance import Appliance
+    from device.service.clock import MonotonicClock
+    from device.service.notify import ServiceNotifier
     from hardware.pins import NoPins, choose_factory
 
     config, script, valid = _load_or_defaults(args)
@@ -210,7 +210,7 @@ def cmd_off(args: argparse.Namespace) -> int:
 
 def session_lines(config: Config, script: Script) -> int:
     """How many different lines the configured session speaks."""
-    from device.plan import voice_lines
+    from device.core.plan import voice_lines
 
     return len({line.text for line in voice_lines(config, script)})
 
@@ -235,7 +235,7 @@ def _history_opener(config: Config):
     again while another program holds the history's lock, so no session is lost to it."""
     if not config.history.enabled:
         return None
-    from device.history import History, default_directory
+    from device.history.store import History, default_directory
 
     def open_history() -> History:
         history = History(default_directory(), timeout=HISTORY_WAIT_S)
@@ -252,7 +252,7 @@ def _history_opener(config: Config):
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from device.history import (
+    from device.history.store import (
         History,
         HistoryUnavailable,
         default_directory,
@@ -272,7 +272,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         if cycle is None:
             return EXIT_USAGE
     if args.plot:
-        from device.picture import PictureError, check_path, require
+        from device.pictures.picture import PictureError, check_path, require
 
         try:
             check_path(Path(args.plot))
@@ -324,7 +324,7 @@ def _help_note_wanted(args: argparse.Namespace) -> bool:
 def _cycle(args: argparse.Namespace):
     """The cycle for the picture from --cycle-start and --cycle-length, or None after one
     line saying what is wrong. The dates are used for the picture and never stored."""
-    from device.history_picture import CYCLE_DAYS_DEFAULT, Cycle
+    from device.pictures.history import CYCLE_DAYS_DEFAULT, Cycle
 
     if not args.plot:
         log.error("--cycle-start and --cycle-length shape the picture: add --plot FILE.png")
@@ -347,8 +347,8 @@ def _cycle(args: argparse.Namespace):
 
 
 def _plot_history(records, path: Path, cycle) -> int:
-    from device.history_picture import write_history_picture
-    from device.picture import PictureError
+    from device.pictures.history import write_history_picture
+    from device.pictures.picture import PictureError
 
     try:
         write_history_picture(records, path, datetime.date.today(), cycle)
@@ -378,12 +378,12 @@ class _SessionLog:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from audio.stream import AudioUnavailable, describe_output
-    from device.appliance import Appliance
-    from device.clock import MonotonicClock
-    from device.demo import DemoScreen, Keyboard, ScreenLog, quiet_keys
-    from device.events import Listeners
-    from device.plan import session_shape
-    from device.progress import ProgressBar
+    from device.commands.demo import DemoScreen, Keyboard, ScreenLog, quiet_keys
+    from device.commands.progress import ProgressBar
+    from device.core.events import Listeners
+    from device.core.plan import session_shape
+    from device.service.appliance import Appliance
+    from device.service.clock import MonotonicClock
     from hardware.pins import mock_factory
 
     config, script = _load(args)
@@ -453,10 +453,10 @@ def typed_command() -> str:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from device.atomic_file import WriteFailed
-    from device.picture import PictureError, check_path, require
-    from device.render import render_session
-    from device.session_picture import write_session_picture
+    from device.commands.render import render_session
+    from device.files.atomic_file import WriteFailed
+    from device.pictures.picture import PictureError, check_path, require
+    from device.pictures.session import write_session_picture
 
     config, script = _load(args)
     out = Path(args.out)
@@ -520,10 +520,10 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def cmd_card(args: argparse.Namespace) -> int:
     """The printed card to keep by the bed: gestures, the session, and where help is."""
-    from device.card import card_language, countries, country_from_locale, make_card
-    from device.card_picture import write_card
-    from device.picture import PRINT_FORMATS, PictureError, check_path
-    from device.plan import plan_session
+    from device.core.plan import plan_session
+    from device.pictures.card import write_card
+    from device.pictures.picture import PRINT_FORMATS, PictureError, check_path
+    from device.words.card import card_language, countries, country_from_locale, make_card
 
     out = Path(args.out)
     known = countries()
@@ -558,13 +558,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     path = find(args.config)
     config, script = _load(args)
     print(f"config: {path or 'none found, using the built-in defaults'}: valid")
-    from device.check import report
+    from device.commands.check import report
 
     return report(config, script)
 
 
 def cmd_script_check(args: argparse.Namespace) -> int:
-    from device.scriptcheck import check_script, rendered_seconds
+    from device.commands.script_check import check_script, rendered_seconds
 
     config = load_config(args.config)
     name = args.file if args.file is not None else config.voice.script
@@ -583,7 +583,7 @@ def cmd_script_check(args: argparse.Namespace) -> int:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    from device.record import record_lines
+    from device.commands.record import record_lines
 
     config, script = _load(args)
     if not args.list and not _keyboard_open("record", "Enter starts and ends each take"):

@@ -20,15 +20,15 @@ from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from device.card import countries, make_card
-from device.card_picture import write_card
-from device.config import DEFAULT_PARTS, Config
-from device.history import History, SessionRecord
-from device.history_picture import Cycle, write_history_picture
-from device.picture import PictureError
-from device.render import render_session
-from device.script import load_script
-from device.session_picture import write_session_picture
+from device.commands.render import render_session
+from device.core.config import DEFAULT_PARTS, Config
+from device.core.script import load_script
+from device.history.store import History, SessionRecord
+from device.pictures.card import write_card
+from device.pictures.history import Cycle, write_history_picture
+from device.pictures.picture import PictureError
+from device.pictures.session import write_session_picture
+from device.words.card import countries, make_card
 from docs.wiring import draw_wiring
 
 # The example history: sixteen weeks up to this day, a cycle that began on EXAMPLE_CYCLE.

@@ -2,7 +2,7 @@
 
 Regenerate it, with the other README pictures, with `python -m docs.pictures` (or alone
 with `python -m docs.wiring docs/wiring.svg`). The GPIO numbers come from
-Ebbtide's defaults (`device.config.Config`), so the picture follows them.
+Ebbtide's defaults (`device.core.config.Config`), so the picture follows them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import schemdraw
 import schemdraw.elements as elm
 
-from device.config import Config
+from device.core.config import Config
 
 # BCM GPIO number -> physical pin on the Raspberry Pi's 40-pin header.
 BCM_TO_PHYSICAL: dict[int, int] = {

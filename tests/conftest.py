@@ -147,9 +147,9 @@ def made_voice(private_dirs):
     folder of their own: seed_voice(folder) links the clips in, so it starts at once."""
     from audio import cache
     from audio.voicemaker import VoiceMaker, VoiceSettings
-    from device.config import Config
-    from device.plan import voice_lines
-    from device.script import load_script
+    from device.core.config import Config
+    from device.core.plan import voice_lines
+    from device.core.script import load_script
 
     directory = cache.default_cache_dir()
     report = VoiceMaker(VoiceSettings(), directory).fill(

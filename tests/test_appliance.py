@@ -14,14 +14,14 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from audio.mixer import Mixer
 from audio.speaker import Speaker
-from device.appliance import BLINK_OFF_S, BLINK_ON_S, Appliance, speaker_for
-from device.clock import SimulatedClock
-from device.config import parse
-from device.controller import SIGNALS
-from device.history import History
-from device.notify import ServiceNotifier
-from device.plan import plan_session
-from device.script import load_script
+from device.core.config import parse
+from device.core.plan import plan_session
+from device.core.script import load_script
+from device.history.store import History
+from device.service.appliance import BLINK_OFF_S, BLINK_ON_S, Appliance, speaker_for
+from device.service.clock import SimulatedClock
+from device.service.controller import SIGNALS
+from device.service.notify import ServiceNotifier
 from hardware.lightness import lightness_for
 
 SCRIPT = load_script()

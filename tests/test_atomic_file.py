@@ -26,7 +26,7 @@ def ebbtide(*args, env=None):
 
 
 def _sessions(state: Path, count: int) -> None:
-    from device.history import History
+    from device.history.store import History
 
     with History(state / "ebbtide") as history:
         for n in range(count):
@@ -89,8 +89,8 @@ def test_a_trace_file_is_never_written_through_a_symlink(tmp_path):
 
 
 def test_a_picture_replaces_the_old_one_and_keeps_no_wider_mode_than_asked(tmp_path):
-    from device.history import History
-    from device.history_picture import write_history_picture
+    from device.history.store import History
+    from device.pictures.history import write_history_picture
 
     _sessions(tmp_path / "state", 1)
     with History(tmp_path / "state" / "ebbtide") as history:
@@ -110,7 +110,7 @@ def test_a_picture_replaces_the_old_one_and_keeps_no_wider_mode_than_asked(tmp_p
 
 
 def test_a_full_disk_mid_write_keeps_the_old_file_and_removes_the_temporary_one(tmp_path):
-    from device.atomic_file import WriteFailed, write_atomically
+    from device.files.atomic_file import WriteFailed, write_atomically
 
     target = tmp_path / "light.csv"
     target.write_text("t_s,part\n0.00,arrive\n")
@@ -128,7 +128,7 @@ def test_a_full_disk_mid_write_keeps_the_old_file_and_removes_the_temporary_one(
 
 
 def test_text_files_are_written_whole_with_the_shared_mode(tmp_path):
-    from device.atomic_file import atomic_file
+    from device.files.atomic_file import atomic_file
 
     target = tmp_path / "events.csv"
     with atomic_file(target, text=True) as file:
@@ -138,7 +138,7 @@ def test_text_files_are_written_whole_with_the_shared_mode(tmp_path):
 
 
 def test_a_folder_or_a_pipe_at_the_target_is_refused_in_a_plain_line(tmp_path):
-    from device.atomic_file import WriteFailed, write_atomically
+    from device.files.atomic_file import WriteFailed, write_atomically
 
     (tmp_path / "a.png").mkdir()
     os.mkfifo(tmp_path / "b.png")
@@ -158,9 +158,9 @@ _ON_A_TINY_DISK = """
 import json, os, sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from device.history import SessionRecord
-from device.history_picture import write_history_picture
-from device.picture import PictureError
+from device.history.store import SessionRecord
+from device.pictures.history import write_history_picture
+from device.pictures.picture import PictureError
 
 disk = Path(sys.argv[1])
 target = disk / "nights.png"

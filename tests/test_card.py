@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from device.card import card_language, countries, country_from_locale, make_card
-from device.config import parse
+from device.core.config import parse
+from device.words.card import card_language, countries, country_from_locale, make_card
 
 pytest.importorskip("matplotlib")
 EBBTIDE = [sys.executable, "-c", "import sys; from device.cli import main; sys.exit(main())"]

@@ -6,10 +6,10 @@ import re
 
 from audio import cache
 from audio.voicemaker import VoiceMaker, VoiceSettings
-from device.check import report
-from device.config import Config, parse
-from device.plan import voice_lines
-from device.script import load_script
+from device.commands.check import report
+from device.core.config import Config, parse
+from device.core.plan import voice_lines
+from device.core.script import load_script
 
 
 def test_reports_pattern_voice_audio_and_pins(capsys, monkeypatch):

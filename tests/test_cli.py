@@ -153,7 +153,7 @@ def _png_size(path) -> tuple[int, int]:
 
 
 def test_render_prints_the_part_timings_and_draws_the_session(tmp_path):
-    from device.session_picture import HEIGHT_PX, WIDTH_PX
+    from device.pictures.session import HEIGHT_PX, WIDTH_PX
 
     result = _short_render(tmp_path)
     assert result.returncode == 0, result.stderr
@@ -196,7 +196,7 @@ def test_render_without_matplotlib_writes_the_rest_and_says_how_to_install_it(tm
 
 
 def test_history_shows_recent_sessions_and_a_week_chart_and_exports_csv(tmp_path):
-    from device.history import History
+    from device.history.store import History
 
     env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
     empty = ebbtide("history", env=env)
@@ -226,7 +226,7 @@ def test_history_points_to_help_gently_when_sessions_come_often(tmp_path, device
                                                                  noted):
     import datetime
 
-    from device.history import History
+    from device.history.store import History
 
     env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
     now = datetime.datetime.now(datetime.UTC)
@@ -265,7 +265,7 @@ def test_history_that_cannot_be_read_is_one_line_and_exit_one(tmp_path):
 def _sessions(state, count, demos=0):
     from datetime import UTC, datetime, timedelta
 
-    from device.history import History
+    from device.history.store import History
 
     with History(state / "ebbtide") as history:
         for n in range(count):
@@ -276,7 +276,7 @@ def _sessions(state, count, demos=0):
 
 
 def test_history_plot_draws_every_session_and_stores_nothing_of_the_cycle(tmp_path):
-    from device.history_picture import HEIGHT_PX, WIDTH_PX
+    from device.pictures.history import HEIGHT_PX, WIDTH_PX
 
     state = tmp_path / "state"
     _sessions(state, 25)  # more than the 20 the table shows

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from device.clock import MonotonicClock, SimulatedClock
+from device.service.clock import MonotonicClock, SimulatedClock
 
 
 def test_waiting_runs_due_actions_in_time_order():

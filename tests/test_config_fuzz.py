@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from device.cli import main
-from device.config import (
+from device.core.config import (
     _PATTERN_KEYS,
     _SCHEMA,
     BREATHING_MINUTES,
@@ -33,7 +33,7 @@ from device.config import (
     ConfigError,
     load,
 )
-from device.patterns import BUILT_IN
+from device.core.patterns import BUILT_IN
 
 SECTIONS = [*_SCHEMA, "patterns"]
 REAL_KEYS = sorted({key for keys in _SCHEMA.values() for key in keys} | set(_PATTERN_KEYS))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from device.clock import SimulatedClock
-from device.controller import DEBOUNCE, Command, Controller, State
+from device.service.clock import SimulatedClock
+from device.service.controller import DEBOUNCE, Command, Controller, State
 from hardware.button import ButtonEdges
 
 

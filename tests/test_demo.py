@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 
-from device.demo import DemoScreen
+from device.commands.demo import DemoScreen
 
 
 def test_the_screen_shows_part_phase_line_and_a_light_bar():
@@ -101,7 +101,7 @@ def test_demo_start_skip_hold_and_quit(tmp_path):
     history_file = tmp_path / "state" / "ebbtide" / "history.sqlite3"
     assert f"Sessions are kept in {history_file}, marked as the demo's" in \
         process.stdout.read()
-    from device.history import History
+    from device.history.store import History
 
     with History(history_file.parent) as history:
         (record,) = history.recent()
@@ -146,7 +146,7 @@ def test_log_lines_land_above_the_bar_on_their_own_line():
     import io
     import logging
 
-    from device.demo import DemoScreen, ScreenLog
+    from device.commands.demo import DemoScreen, ScreenLog
 
     out = io.StringIO()
     screen = DemoScreen(out, live=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from device.events import Listeners, TraceFile
+from device.core.events import Listeners, TraceFile
 
 
 def test_trace_lines_are_json_with_t_and_event(tmp_path):

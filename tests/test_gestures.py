@@ -28,12 +28,12 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from audio.mixer import Mixer
 from audio.speaker import Speaker
-from device.appliance import Appliance
-from device.clock import SimulatedClock
-from device.config import Config, parse
-from device.controller import DEBOUNCE, State
-from device.plan import build_plan, estimate_spoken, voice_lines
-from device.script import load_script
+from device.core.config import Config, parse
+from device.core.plan import build_plan, estimate_spoken, voice_lines
+from device.core.script import load_script
+from device.service.appliance import Appliance
+from device.service.clock import SimulatedClock
+from device.service.controller import DEBOUNCE, State
 
 BATCHES = 20
 PER_BATCH = 500  # BATCHES * PER_BATCH = 10,000 sequences

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from device.history import (
+from device.history.store import (
     FILE_NAME,
     SCHEMA_VERSION,
     History,
@@ -135,7 +135,7 @@ def test_recover_marks_a_cut_off_session_interrupted_at_its_last_sign_of_life(tm
 CHILD = """
 import sys
 from pathlib import Path
-from device.history import History
+from device.history.store import History
 
 history = History.open(Path(sys.argv[1]))
 print(history.begin("paced-exhale"), flush=True)

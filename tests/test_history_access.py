@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from device.appliance import Appliance
-from device.clock import SimulatedClock
-from device.config import parse
-from device.history import FILE_NAME, History
-from device.script import load_script
+from device.core.config import parse
+from device.core.script import load_script
+from device.history.store import FILE_NAME, History
+from device.service.appliance import Appliance
+from device.service.clock import SimulatedClock
 
 REPO = Path(__file__).resolve().parents[1]
 EBBTIDE = [sys.executable, "-c", "import sys; from device.cli import main; sys.exit(main())"]
@@ -111,7 +111,7 @@ def _as_nobody(action) -> str:
 def test_history_reads_a_file_its_reader_may_not_write(tmp_path):
     """A history file made read-only (0400) in a folder its reader cannot write either (no
     -shm file can be made): read as it is; nothing created, changed or chmodded."""
-    from device.history import format_recent
+    from device.history.store import format_recent
 
     base = Path(tempfile.mkdtemp(prefix="ebbtide-ro-"))  # not tmp_path: 0700 to others
     folder = base / "ebbtide"

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.config import ALL_PARTS
-from device.history import History, SessionRecord
-from device.history_picture import (
+from device.core.config import ALL_PARTS
+from device.history.store import History, SessionRecord
+from device.pictures.history import (
     CYCLE_COLOR,
     HEIGHT_PX,
     MAX_WEEKS,
@@ -39,7 +39,7 @@ from device.history_picture import (
     weekly_counts,
     write_history_picture,
 )
-from device.picture import PictureError
+from device.pictures.picture import PictureError
 
 REPO = Path(__file__).resolve().parents[1]
 TODAY = date(2026, 11, 25)  # a Wednesday
@@ -113,7 +113,7 @@ def draw_png(records, path: Path, cycle: Cycle | None = None):
     """Draw, save as PNG, and return the Figure (its transforms are the saved picture's)
     and the PNG's pixels."""
     fig = draw_history(records, TODAY, cycle)
-    from device.picture import save
+    from device.pictures.picture import save
 
     save(fig, path)
     return fig, png(path)
@@ -452,7 +452,7 @@ def test_no_sessions_draw_nothing_and_say_so_in_one_line(tmp_path):
 
 
 def test_importing_the_history_picture_does_not_load_matplotlib():
-    code = ("import sys, device.history_picture, device.history; "
+    code = ("import sys, device.pictures.history, device.history.store; "
             "sys.exit('matplotlib' in sys.modules)")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     assert subprocess.run([sys.executable, "-c", code], env=env).returncode == 0

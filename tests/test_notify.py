@@ -1,4 +1,4 @@
-"""device.notify against real AF_UNIX datagram sockets, as systemd would listen on them."""
+"""device.service.notify against real AF_UNIX datagram sockets, as systemd would listen on them."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from device.notify import ServiceNotifier
+from device.service.notify import ServiceNotifier
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from audio.pacing import FLOOR_DB, JOIN_S, PEAK_DB, START_S, TideSound
-from device.config import parse
-from device.listening import PRESENT_DBFS, by_ear
-from device.pacing import (
+from device.core.config import parse
+from device.core.listening import PRESENT_DBFS, by_ear
+from device.core.pacing import (
     DUCK_AFTER_S,
     DUCK_BEFORE_S,
     DUCK_KEEP,
@@ -22,8 +22,8 @@ from device.pacing import (
     SPOKEN_DIP,
     Score,
 )
-from device.plan import FLOOR, PEAK, plan_session
-from device.script import load_script
+from device.core.plan import FLOOR, PEAK, plan_session
+from device.core.script import load_script
 
 RATE = 48000
 SCRIPT = load_script()

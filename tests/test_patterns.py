@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from device.patterns import BUILT_IN, paced_seconds
+from device.core.patterns import BUILT_IN, paced_seconds
 
 
 def test_paced_exhale_at_six_breaths_is_a_third_in_two_thirds_out():

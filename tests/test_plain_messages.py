@@ -33,7 +33,7 @@ def _config(tmp_path: Path, text: str = SILENT) -> Path:
 def _sessions(state: Path, count: int) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from device.history import History
+    from device.history.store import History
 
     with History(state / "ebbtide") as history:
         for n in range(count):

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from device.config import DEFAULT_PARTS, Config, parse
-from device.plan import (
+from device.core.config import DEFAULT_PARTS, Config, parse
+from device.core.plan import (
     CUE_GRACE,
     FIRST_GLOW,
     build_plan,
@@ -20,7 +20,7 @@ from device.plan import (
     sense_pause,
     voice_lines,
 )
-from device.script import ScriptError, load_script
+from device.core.script import ScriptError, load_script
 
 SCRIPT = load_script()
 SPOKEN = estimate_spoken(140)
@@ -234,8 +234,8 @@ def test_any_config_within_bounds_gives_a_sound_plan(pattern, minutes, pair, wor
 
 
 def test_a_session_longer_than_an_hour_is_refused_with_a_clear_message(tmp_path):
-    from device.config import ConfigError, load
-    from device.plan import plan_session
+    from device.core.config import ConfigError, load
+    from device.core.plan import plan_session
 
     path = tmp_path / "long.toml"
     path.write_text("[breathing]\nminutes = 50\n")
@@ -292,7 +292,7 @@ def test_session_parts_choose_and_order_the_parts():
 def test_a_part_the_script_has_no_words_for_is_refused_by_name(tmp_path):
     from importlib import resources
 
-    text = resources.files("device").joinpath("script.toml").read_text()
+    text = resources.files("device.words").joinpath("script.toml").read_text()
     older = text[:text.index("[feel]")] + text[text.index("[ground]"):]  # before feel existed
     (tmp_path / "old.toml").write_text(older)
     script = load_script(tmp_path / "old.toml")
@@ -325,7 +325,7 @@ def test_the_planner_refuses_a_plan_past_its_bound_before_building_it(pause):
     part at once with its lines at no time at all (nan)."""
     import tracemalloc
 
-    from device.config import ConfigError
+    from device.core.config import ConfigError
 
     script = replace(SCRIPT, feel_pause=pause)
     tracemalloc.start()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from device.progress import ProgressBar
+from device.commands.progress import ProgressBar
 
 
 class Terminal(io.StringIO):

@@ -21,13 +21,13 @@ import numpy as np
 import pyloudnorm
 import pytest
 
-import device.record as record
+import device.commands.record as record
 from audio.clip import Clip
 from audio.loudness import TARGET_LUFS
 from audio.stream import AudioUnavailable
-from device.config import Config, VoiceConfig
-from device.record import record_lines
-from device.script import load_script
+from device.commands.record import record_lines
+from device.core.config import Config, VoiceConfig
+from device.core.script import load_script
 
 SCRIPT = load_script()
 IDS = [line_id for line_id, _ in SCRIPT.lines]

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from audio.chime import CHIME_SECONDS
-from device.config import parse
-from device.render import ROWS_PER_SECOND, render_session
-from device.script import load_script
+from device.commands.render import ROWS_PER_SECOND, render_session
+from device.core.config import parse
+from device.core.script import load_script
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,7 @@ def test_two_keys_switch_the_whole_session_to_german(tmp_path):
 
 
 def test_with_a_motor_the_render_writes_the_touch_of_every_breath(tmp_path):
-    from device.haptic import TAP_GAP_S, TAP_S
+    from device.core.haptic import TAP_GAP_S, TAP_S
 
     config = parse({"breathing": {"minutes": 1, "pattern": "box"}, "haptic": {"pin": 12},
                     "session": {"parts": ["arrive", "breathe", "close"]}})
@@ -146,7 +146,7 @@ def test_with_a_motor_the_render_writes_the_touch_of_every_breath(tmp_path):
 
 
 def test_the_level_meter_passes_the_mix_on_and_measures_each_block():
-    from device.render import LevelMeter
+    from device.commands.render import LevelMeter
 
     class Sink:
         def __init__(self):

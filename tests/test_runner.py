@@ -14,14 +14,14 @@ from audio import cache
 from audio.chime import soft_chime
 from audio.mixer import Mixer
 from audio.speaker import FADE_OUT_S, Speaker
-from device.appliance import speaker_for
-from device.clock import SimulatedClock
-from device.config import Config, parse
-from device.controller import DEBOUNCE, Controller
-from device.plan import build_plan, voice_lines
-from device.render import OfflineSound
-from device.runner import Outcome, Runner
-from device.script import load_script
+from device.commands.render import OfflineSound
+from device.core.config import Config, parse
+from device.core.plan import build_plan, voice_lines
+from device.core.script import load_script
+from device.service.appliance import speaker_for
+from device.service.clock import SimulatedClock
+from device.service.controller import DEBOUNCE, Controller
+from device.service.runner import Outcome, Runner
 from hardware.button import ButtonEdges
 from hardware.light import Light
 from hardware.lightness import lightness_for

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from device.script import ScriptError, load_script
+from device.core.script import ScriptError, load_script
 
 SCRIPT = load_script()
 
@@ -82,7 +82,7 @@ def test_the_body_scan_and_grounding_cover_what_the_design_asks():
 def test_a_translated_script_can_be_loaded(tmp_path):
     from importlib import resources
 
-    text = resources.files("device").joinpath("script.toml").read_text()
+    text = resources.files("device.words").joinpath("script.toml").read_text()
     copy = tmp_path / "script.toml"
     copy.write_text(text.replace("I'm here with you.", "Je suis là."))
     assert load_script(copy).arrive[0] == "Je suis là."

@@ -23,12 +23,12 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from device.config import SESSION_MINUTES, Config, ConfigError, parse
-from device.plan import plan_session
-from device.script import Script, ScriptError, load_script
-from device.scriptcheck import check_script
+from device.commands.script_check import check_script
+from device.core.config import SESSION_MINUTES, Config, ConfigError, parse
+from device.core.plan import plan_session
+from device.core.script import Script, ScriptError, load_script
 
-TEMPLATE = tomllib.loads(resources.files("device").joinpath("script.toml").read_text())
+TEMPLATE = tomllib.loads(resources.files("device.words").joinpath("script.toml").read_text())
 FUZZ = settings(max_examples=800, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.function_scoped_fixture])

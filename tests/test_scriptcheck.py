@@ -10,10 +10,10 @@ from importlib import resources
 
 import pytest
 
-from device.config import Config, parse
-from device.scriptcheck import check_script, rendered_seconds
+from device.commands.script_check import check_script, rendered_seconds
+from device.core.config import Config, parse
 
-BUILT_IN = resources.files("device").joinpath("script.toml").read_text(encoding="utf-8")
+BUILT_IN = resources.files("device.words").joinpath("script.toml").read_text(encoding="utf-8")
 
 
 def ebbtide(*args: str) -> subprocess.CompletedProcess[str]:
@@ -98,7 +98,7 @@ def test_wording_the_tone_rules_avoid_is_a_warning_with_the_reason(tmp_path, lin
 def test_a_claim_the_device_cannot_know_is_a_warning_with_its_reason(tmp_path, language, key,
                                                                     line, found, why):
     source = BUILT_IN if language == "en" else \
-        resources.files("device").joinpath("script-de.toml").read_text(encoding="utf-8")
+        resources.files("device.words").joinpath("script-de.toml").read_text(encoding="utf-8")
     group, name = key.rsplit(".", 1)
     start = source.index(f"[{group}.lines]")
     line_start = source.index(f"\n{name} = ", start) + 1
@@ -187,7 +187,7 @@ def test_the_duplicate_id_check_is_linear(tmp_path):
     named."""
     import time
 
-    from device.script import ScriptError, load_script
+    from device.core.script import ScriptError, load_script
 
     many = "".join(f'line-{n} = "Line {n}."\n' for n in range(50_000))
     path = edited(tmp_path, "[arrive.lines]\n", "[arrive.lines]\n" + many)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from device.history import FILE_NAME, History
+from device.history.store import FILE_NAME, History
 
 CONFIG = '[breathing]\nminutes = 1\n[audio]\ndevice = "no-such-speaker"\n'
 # As the unit starts it: presses are ignored until Ebbtide catches them.
@@ -434,7 +434,7 @@ def test_a_script_from_before_feel_runs_its_own_words_without_it(service, tmp_pa
     still runs, in their words, without that part, and says so once."""
     from importlib import resources
 
-    text = resources.files("device").joinpath("script.toml").read_text()
+    text = resources.files("device.words").joinpath("script.toml").read_text()
     older = text[:text.index("[feel]")] + text[text.index("[ground]"):]
     older = older[:older.index("[partner.lines]")] + older[older.index("[close.lines]"):]
     (tmp_path / "mine.toml").write_text(older.replace("I'm here.", "I'm right here."))
@@ -478,7 +478,7 @@ def test_what_loads_but_cannot_be_used_runs_with_defaults_after_three_blinks(
     from importlib import resources
 
     if script_edit:
-        text = resources.files("device").joinpath("script.toml").read_text()
+        text = resources.files("device.words").joinpath("script.toml").read_text()
         old, new = script_edit
         text = text.replace(old, new).replace("[ground]\n", _LONG_FEEL + "\n[ground]\n")
         (tmp_path / "mine.toml").write_text(text)

@@ -8,11 +8,11 @@ import itertools
 import numpy as np
 import pytest
 
-from device import picture
-from device.config import Config, parse
-from device.render import render_session
-from device.script import load_script
-from device.session_picture import (
+from device.commands.render import render_session
+from device.core.config import Config, parse
+from device.core.script import load_script
+from device.pictures import picture
+from device.pictures.session import (
     HEIGHT_PX,
     LIGHT_COLOR,
     PART_COLORS,

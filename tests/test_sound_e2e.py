@@ -24,10 +24,10 @@ import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from audio.speaker import Speaker
-from device.appliance import Appliance, speaker_for
-from device.clock import MonotonicClock
-from device.config import Config, parse
-from device.script import load_script
+from device.core.config import Config, parse
+from device.core.script import load_script
+from device.service.appliance import Appliance, speaker_for
+from device.service.clock import MonotonicClock
 
 SCRIPT = load_script()
 # Local noon: outside the quiet hours, so nothing is scaled down.

@@ -146,7 +146,7 @@ def test_without_speech_engine_or_portaudio_the_session_still_runs(tmp_path) -> 
 def test_the_sound_side_loads_no_speech_engine_and_no_portaudio() -> None:
     code = (
         "import sys, audio.clip, audio.cache, audio.mixer, audio.stream, audio.speaker, "
-        "audio.voicemaker, device.appliance\n"
+        "audio.voicemaker, device.service.appliance\n"
         "print(sorted({'pyttsx3', 'piper', 'onnxruntime', 'sounddevice', '_hashlib'}"
         " & set(sys.modules)))\n"
     )

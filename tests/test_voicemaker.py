@@ -18,8 +18,8 @@ import pytest
 
 from audio import cache
 from audio.voicemaker import Line, VoiceMaker, VoiceSettings
-from device.clock import SimulatedClock
-from device.controller import Controller
+from device.service.clock import SimulatedClock
+from device.service.controller import Controller
 
 RATE = 48000
 LINES = [Line("arrive.here", "I'm here. You're not alone."),
@@ -64,7 +64,7 @@ def test_the_natural_voice_speaks_by_default(shared_cache) -> None:
 
 
 def test_rate_means_words_per_minute_for_piper(shared_cache) -> None:
-    from device.script import load_script
+    from device.core.script import load_script
 
     lines = [Line(i, t) for i, t in load_script().lines if i.startswith(("body.", "aftercare."))]
     words = sum(len(line.text.split()) for line in lines)

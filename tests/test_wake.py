@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from device.controller import SIGNALS
-from device.wake import WakePipe
+from device.service.controller import SIGNALS
+from device.service.wake import WakePipe
 
 
 @pytest.fixture

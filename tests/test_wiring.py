@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from device.config import Config
+from device.core.config import Config
 from docs.wiring import BCM_TO_PHYSICAL, GROUND_PINS, draw_wiring, main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -204,7 +204,7 @@ def _number(doc: dict[str, Any], where: str, dotted: str, low: float, high: floa
 
 
 _LANGUAGE = re.compile(r"[a-z]{2,3}([_-][A-Za-z0-9]+)*")
-BUILT_IN_DIR = "device"
+BUILT_IN_DIR = "device.words"
 
 
 def parse_script(doc: dict[str, Any], where: str) -> Script:

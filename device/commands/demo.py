@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import IO, Protocol
 
 from audio.speaker import LIGHT_ONLY
-from device.controller import Controller
+from device.service.controller import Controller
 
 BAR = 24
 REDRAW = 1 / 20  # redraw the bar at most 20 times a second

@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 
 from audio.stream import AudioUnavailable, describe_output
-from device.appliance import speaker_for
-from device.config import Config
-from device.plan import plan_session, session_shape, voice_lines
-from device.progress import ProgressBar
-from device.script import Script
+from device.commands.progress import ProgressBar
+from device.core.config import Config
+from device.core.plan import plan_session, session_shape, voice_lines
+from device.core.script import Script
+from device.service.appliance import speaker_for
 from hardware.pins import NoPins, choose_factory, describe_factory
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from device import picture
-from device.card import Card
+from device.pictures import picture
+from device.words.card import Card
 
 A6_MM = (105.0, 148.0)
 MARGIN_MM = 8.0

@@ -28,17 +28,17 @@ import numpy as np
 from audio.clip import WavWriter
 from audio.mixer import Mixer
 from audio.speaker import Speaker
-from device.appliance import dress, light_for, motor_for, speaker_for
-from device.atomic_file import atomic_file
-from device.clock import SimulatedClock
-from device.config import Config, session_settings
-from device.controller import Controller
-from device.listening import FRAME_S, ByEar, by_ear
-from device.pacing import Swell
-from device.plan import SessionPlan, minutes_text, plan_session, voice_lines
-from device.runner import Runner
-from device.script import Script
-from device.session_picture import SessionTimeline
+from device.core.config import Config, session_settings
+from device.core.listening import FRAME_S, ByEar, by_ear
+from device.core.pacing import Swell
+from device.core.plan import SessionPlan, minutes_text, plan_session, voice_lines
+from device.core.script import Script
+from device.files.atomic_file import atomic_file
+from device.pictures.session import SessionTimeline
+from device.service.appliance import dress, light_for, motor_for, speaker_for
+from device.service.clock import SimulatedClock
+from device.service.controller import Controller
+from device.service.runner import Runner
 from hardware.light import Light
 from hardware.pins import mock_factory
 

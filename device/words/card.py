@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from device.config import Config
+from device.core.config import Config
 
 
 class CardError(Exception):
@@ -69,7 +69,7 @@ _TERRITORY = {"gb": "uk"}
 
 def countries() -> dict[str, Country]:
     """The countries of the shipped table, by code."""
-    text = resources.files("device").joinpath("helplines.toml").read_text(encoding="utf-8")
+    text = resources.files("device.words").joinpath("helplines.toml").read_text(encoding="utf-8")
     return {code: _country(code, table) for code, table in tomllib.loads(text).items()}
 
 

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from device.config import ALL_PARTS, Config, ConfigError
-from device.script import Script, ScriptError, parse_script, parse_toml, read_script
+from device.core.config import ALL_PARTS, Config, ConfigError
+from device.core.script import Script, ScriptError, parse_script, parse_toml, read_script
 
 if TYPE_CHECKING:
-    from device.plan import SessionPlan
+    from device.core.plan import SessionPlan
 
 # Words a count may be said with, by language (the digit always counts).
 NUMBER_WORDS = {
@@ -99,7 +99,7 @@ def check_script(config: Config, name: str, seconds_of: Any = None) -> ScriptRep
     """Check the script `name` (a path, or a built-in language; "" is English) against the
     built-in one. `seconds_of(script, config)` gives each line's spoken seconds (by text);
     without it, lines are estimated at the configured rate."""
-    from device.plan import (
+    from device.core.plan import (
         cue_windows,
         estimate_spoken,
         minutes_text,
@@ -162,7 +162,7 @@ def _session_of(config: Config, script: Script) -> Config:
 
 def _counted(session: Config, script: Script) -> str:
     """How many lines the script has and how many this session speaks, and why not all."""
-    from device.plan import voice_lines
+    from device.core.plan import voice_lines
 
     used = len(voice_lines(session, script))
     if used == len(script.lines):
@@ -310,8 +310,8 @@ def rendered_seconds(script: Script, config: Config) -> tuple[dict[str, float], 
     """Each line's spoken seconds with the configured voice (made into the voice cache, as
     `ebbtide check` does); lines it could not make are estimated."""
     from audio.mixer import Mixer
-    from device.appliance import speaker_for
-    from device.plan import estimate_spoken, voice_lines
+    from device.core.plan import estimate_spoken, voice_lines
+    from device.service.appliance import speaker_for
 
     speaker = speaker_for(config, Mixer(48000), language=script.language)
     made = speaker.prepare(voice_lines(config, script), log_problems=False)

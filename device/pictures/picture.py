@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from device.atomic_file import WriteFailed, atomic_file
+from device.files.atomic_file import WriteFailed, atomic_file
 
 FORMATS = (".png", ".svg")
 PRINT_FORMATS = (".pdf", ".png", ".svg")  # for a page to print (`ebbtide card`)
@@ -69,7 +69,7 @@ def save(fig: Any, path: Path, private: bool = False, formats: tuple[str, ...] =
     """Write `fig` to `path` as PNG or SVG (or another of `formats`, by the suffix),
     creating the folder; a `private` picture (one drawn from the history) is readable by
     its owner only (0600), as the history itself is. The picture replaces the file that was
-    there only once it is whole, and never through a symbolic link (device.atomic_file)."""
+    there only once it is whole, and never through a symbolic link (device.files.atomic_file)."""
     check_path(path, formats)
     plots = require()
     suffix = path.suffix.lower()

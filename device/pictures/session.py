@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from device import picture
-from device.plan import minutes_text
+from device.core.plan import minutes_text
+from device.pictures import picture
 
 WIDTH_PX, HEIGHT_PX = 1600, 1000
 SILENCE_DB = -60.0  # the bottom of the sound strip

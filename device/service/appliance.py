@@ -12,16 +12,16 @@ from pathlib import Path
 from audio.mixer import Mixer
 from audio.speaker import Speaker
 from audio.voicemaker import VoiceSettings
-from device.clock import Clock
-from device.config import Config, SessionSettings, session_settings
-from device.controller import Controller
-from device.events import Listener
-from device.history import RUNNING, History, HistoryBusy, HistoryUnavailable
-from device.notify import ServiceNotifier
-from device.plan import SessionPlan, plan_session, voice_lines
-from device.runner import Outcome, Runner
-from device.script import Script
-from device.wake import WakePipe
+from device.core.config import Config, SessionSettings, session_settings
+from device.core.events import Listener
+from device.core.plan import SessionPlan, plan_session, voice_lines
+from device.core.script import Script
+from device.history.store import RUNNING, History, HistoryBusy, HistoryUnavailable
+from device.service.clock import Clock
+from device.service.controller import Controller
+from device.service.notify import ServiceNotifier
+from device.service.runner import Outcome, Runner
+from device.service.wake import WakePipe
 from hardware.button import ButtonEdges
 from hardware.light import Light, RGBLight
 from hardware.motor import Motor

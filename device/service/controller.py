@@ -23,9 +23,9 @@ import threading
 from collections import deque
 from enum import Enum
 
-from device.clock import Clock
-from device.events import Listener, ignore
-from device.wake import WakePipe
+from device.core.events import Listener, ignore
+from device.service.clock import Clock
+from device.service.wake import WakePipe
 
 log = logging.getLogger("ebbtide")
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
-from device.clock import Clock
-from device.controller import Command, Controller
-from device.events import Listener, ignore
-from device.haptic import touch_at
-from device.pacing import Score, Swell
-from device.plan import SessionPlan, ease
+from device.core.events import Listener, ignore
+from device.core.haptic import touch_at
+from device.core.pacing import Score, Swell
+from device.core.plan import SessionPlan, ease
+from device.service.clock import Clock
+from device.service.controller import Command, Controller
 
 log = logging.getLogger("ebbtide")
 

@@ -4,7 +4,7 @@ Four panels on one page: sessions per week; the time of night each session start
 far each session got and how it ended; and, only when the user gives a cycle, sessions by
 day of the cycle. The numbers come from a pure function (`history_numbers`), tested
 without pixels; drawing only places them. matplotlib is imported inside the drawing
-functions (through device.picture), so the appliance never loads it.
+functions (through device.pictures.picture), so the appliance never loads it.
 
 The cycle's start date is used for this one picture and never stored or drawn: the cycle
 panel counts days from it, and nothing but the picture file is written.
@@ -19,9 +19,9 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from device import picture
-from device.config import ALL_PARTS
-from device.history import ENDINGS, RUNNING, SessionRecord
+from device.core.config import ALL_PARTS
+from device.history.store import ENDINGS, RUNNING, SessionRecord
+from device.pictures import picture
 
 WIDTH_PX, HEIGHT_PX = 1400, 1000
 MIN_WEEKS, MAX_WEEKS = 8, 52

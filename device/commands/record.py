@@ -17,8 +17,8 @@ from audio.clip import Clip
 from audio.microphone import Microphone, play
 from audio.recording import RecordingError, load_recording, save_recording, usable
 from audio.stream import AudioUnavailable
-from device.config import Config, find, user_config_path
-from device.script import Script
+from device.core.config import Config, find, user_config_path
+from device.core.script import Script
 
 EXIT_OK = 0
 EXIT_FAILED = 1

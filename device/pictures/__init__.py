@@ -1,0 +1,3 @@
+"""Everything drawn: the session picture, the history picture and the bedside card.
+matplotlib is loaded behind one door (picture.py), only when a picture is drawn.
+"""
