@@ -22,7 +22,8 @@ from audio.clip import Clip
 from audio.mixer import Mixer
 from audio.pacing import Swell, TideSound
 from audio.stream import FALLBACK_RATE, AudioUnavailable, SoundStream, output_rate
-from audio.voicemaker import FillReport, Interrupt, Line, VoiceMaker, VoiceSettings
+from audio.voicemaker import FillReport, Interrupt, VoiceMaker
+from device.core.voice import Line, VoiceSettings
 
 log = logging.getLogger("ebbtide.audio")
 # The end of the line logged when a session's sound cannot start (the demo matches it).

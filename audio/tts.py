@@ -1,6 +1,6 @@
 """Offline speech synthesis with espeak-ng through pyttsx3, rendered into memory.
 
-Only the voice maker's child process uses it (see audio/voicemaker.py).
+Only the voice maker's child process uses it (see audio/voice_child.py).
 
 pyttsx3 is imported lazily so that `import audio.tts` works on a machine without it or
 without libespeak-ng1; only rendering raises TTSUnavailable there.

@@ -1,10 +1,11 @@
 """The voice: how long the script takes to make, cold and warm, Piper beside espeak-ng.
 
-Speech is made in a child process (`audio.voicemaker`) into a cache that the service only
-reads. A cold render (an empty cache folder) is what a first start, a new voice or a new
-script costs; a warm fill (every line cached) is what every start of the service pays.
-Both are timed through `VoiceMaker.fill`, as the service calls it, at 48000 Hz, so the
-child's start, the engine's load, levelling, resampling and writing are all counted.
+Speech is made in a child process (`audio.voice_child`, started by `audio.voicemaker`) into
+a cache that the service only reads. A cold render (an empty cache folder) is what a first
+start, a new voice or a new script costs; a warm fill (every line cached) is what every
+start of the service pays. Both are timed through `VoiceMaker.fill`, as the service calls
+it, at 48000 Hz, so the child's start, the engine's load, levelling, resampling and writing
+are all counted.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from audio.cache import default_cache_dir
-from audio.voicemaker import Line, VoiceMaker, VoiceSettings
+from audio.voicemaker import VoiceMaker
 from device.core.config import Config
+from device.core.voice import Line, VoiceSettings
 
 RATE = 48000
 OURS, BASELINE = "piper", "espeak"  # the default voice, and the usual one

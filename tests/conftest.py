@@ -110,7 +110,7 @@ def private_dirs(request):
 _CRASHING_ENGINE = """
 import os, signal, sys
 import numpy as np
-from audio import voicemaker
+from audio import voice_child
 from audio.clip import Clip
 
 class Crashing:
@@ -122,7 +122,7 @@ class Crashing:
             os.kill(os.getpid(), signal.{how})
         return Clip(0.3 * np.sin(np.arange(len(text) * 900) / 20), 22050)
 
-sys.exit(voicemaker.main(lambda settings: Crashing()))
+sys.exit(voice_child.main(lambda settings: Crashing()))
 """
 
 
@@ -146,10 +146,11 @@ def made_voice(private_dirs):
     of a service with no sound device), for tests that start `ebbtide run` with a state
     folder of their own: seed_voice(folder) links the clips in, so it starts at once."""
     from audio import cache
-    from audio.voicemaker import VoiceMaker, VoiceSettings
+    from audio.voicemaker import VoiceMaker
     from device.core.config import Config
     from device.core.plan import voice_lines
     from device.core.script import load_script
+    from device.core.voice import VoiceSettings
 
     directory = cache.default_cache_dir()
     report = VoiceMaker(VoiceSettings(), directory).fill(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 
 from audio import cache
-from audio.voicemaker import VoiceMaker, VoiceSettings
+from audio.voicemaker import VoiceMaker
 from device.commands.check import report
 from device.core.config import Config, parse
 from device.core.plan import voice_lines
 from device.core.script import load_script
+from device.core.voice import VoiceSettings
 
 
 def test_reports_pattern_voice_audio_and_pins(capsys, monkeypatch):

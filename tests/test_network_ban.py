@@ -249,7 +249,8 @@ class Kept(logging.Handler):
     def emit(self, record):
         logs.append(record.getMessage())
 logging.getLogger().addHandler(Kept(logging.WARNING))
-from audio.voicemaker import Line, VoiceMaker, VoiceSettings
+from audio.voicemaker import VoiceMaker
+from device.core.voice import Line, VoiceSettings
 filters = []
 def look(done, total):
     for task in Path("/proc/self/task").iterdir():

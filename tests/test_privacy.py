@@ -66,7 +66,7 @@ def test_a_cold_check_reaches_no_network_and_writes_only_its_own_files(tmp_path)
     # Every voice maker gave up the network before numpy or onnxruntime loaded: its
     # refused socket(AF_INET) is the proof (the main thread's file holds the exec and it).
     makers = [lines for lines in threads.values()
-              if any(c.startswith("execve(") and "audio.voicemaker" in c for c in lines)]
+              if any(c.startswith("execve(") and "audio.voice_child" in c for c in lines)]
     assert makers, "the trace shows the voice maker"
     for lines in makers:
         refused = [i for i, c in enumerate(lines)

@@ -14,7 +14,7 @@ import pytest
 from audio import cache
 from audio.mixer import Mixer
 from audio.speaker import FADE_OUT_S, Speaker
-from audio.voicemaker import Line
+from device.core.voice import Line
 
 RATE = 16000
 TEXTS = ["You are not alone.", "Breathe in as the light grows.", "And out, slowly."]
@@ -117,9 +117,9 @@ import logging, pathlib, sys
 sys.modules["sounddevice"] = None  # as on a machine without PortAudio
 logging.basicConfig(level=logging.WARNING, format="LOG %(name)s %(message)s")
 from audio.speaker import Speaker
-from audio.voicemaker import Line
+from device.core.voice import Line
 no_engines = [sys.executable, "-c", "import sys; sys.modules['pyttsx3'] = None; "
-              "sys.modules['piper'] = None; from audio.voicemaker import main; sys.exit(main())"]
+              "sys.modules['piper'] = None; from audio.voice_child import main; sys.exit(main())"]
 speaker = Speaker(cache_dir=pathlib.Path(sys.argv[1]), maker_command=no_engines)
 print("prepare", speaker.prepare([Line("x", "Hello.")]))
 print("open", speaker.open())

@@ -17,7 +17,8 @@ import pyloudnorm
 import pytest
 
 from audio import cache
-from audio.voicemaker import Line, VoiceMaker, VoiceSettings
+from audio.voicemaker import VoiceMaker
+from device.core.voice import Line, VoiceSettings
 from device.service.clock import SimulatedClock
 from device.service.controller import Controller
 
@@ -334,7 +335,7 @@ def test_a_line_with_no_words_or_a_nul_is_silent_and_the_rest_are_made(shared_ca
 
 _FAILING_PIPER = """
 import sys
-from audio import voicemaker
+from audio import voice_child
 from audio.piper import PiperTTS, default_model
 
 class Failing(PiperTTS):
@@ -343,7 +344,7 @@ class Failing(PiperTTS):
             raise RuntimeError("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : bad input")
         return super().render(text)
 
-sys.exit(voicemaker.main(lambda settings: Failing(default_model(), settings.rate)))
+sys.exit(voice_child.main(lambda settings: Failing(default_model(), settings.rate)))
 """
 
 
@@ -461,7 +462,7 @@ def test_a_recordings_folder_that_cannot_be_read_is_one_problem_and_the_voice_sp
         voice = base / "voice"
         voice.mkdir()
         voice.chmod(0o777)  # the ordinary user writes the cache
-        command = _as_nobody([sys.executable, "-I", "-m", "audio.voicemaker"])
+        command = _as_nobody([sys.executable, "-I", "-m", "audio.voice_child"])
         report = VoiceMaker(VoiceSettings(engine="espeak", recordings=str(folder)), voice,
                             command).fill(LINES, RATE)
         assert report.failure is None and report.recorded == 0

@@ -21,9 +21,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from audio.voicemaker import ENGINES
 from device.core.patterns import BUILT_IN, BreathPattern, paced_seconds
 from device.core.script import built_in_languages, is_built_in
+from device.core.voice import ENGINES
 
 # Safety bounds: slow, never forced breathing (a rate of 3-12 a minute, no hold past 8 s,
 # an exhale never cut below 1 s), and a session that ends within the hour.

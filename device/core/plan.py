@@ -12,10 +12,10 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from audio.voicemaker import Line
 from device.core.config import SESSION_MINUTES, Config, ConfigError
 from device.core.patterns import BUILT_IN, BreathPattern
 from device.core.script import Script, ScriptError
+from device.core.voice import Line
 
 # Perceptual lightness levels (0-1 of the configured maximum).
 FIRST_GLOW = 0.12  # what the light shows the instant the button is pressed

@@ -11,11 +11,11 @@ from pathlib import Path
 
 from audio.mixer import Mixer
 from audio.speaker import Speaker
-from audio.voicemaker import VoiceSettings
 from device.core.config import Config, SessionSettings, session_settings
 from device.core.events import Listener
 from device.core.plan import SessionPlan, plan_session, voice_lines
 from device.core.script import Script
+from device.core.voice import VoiceSettings
 from device.history.store import RUNNING, History, HistoryBusy, HistoryUnavailable
 from device.service.clock import Clock
 from device.service.controller import Controller
