@@ -30,9 +30,9 @@ from bench.process import (
 from bench.session import measure_session
 from bench.sink import awake_null_sink
 from bench.smoothness import DEFAULT_ON_A_PI, max_lightness_steps
-from device.core.config import load
 from device.core.plan import voice_lines
-from device.core.script import load_script
+from device.files.config_file import load
+from device.files.script_file import load_script
 from device.service.appliance import speaker_for
 
 # The bench pattern: 4 s in, 6 s out (the breaths pulse() is timed with).

@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 
 from device.commands.render import render_session
-from device.core.config import parse
+from device.core.config_schema import parse
 from device.core.patterns import BUILT_IN
-from device.core.script import load_script
+from device.files.script_file import load_script
 
 NIGHT = datetime.time(23, 30)  # in the default quiet hours (21:00 to 07:00)
 PRESENT_AIM, DIRECTION_AIM, WER_AIM = 0.95, 0.90, 0.05

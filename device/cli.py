@@ -16,8 +16,10 @@ from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
-from device.core.config import Config, ConfigError, find, load_config
-from device.core.script import Script, ScriptError, load_script
+from device.core.config import Config, ConfigError
+from device.core.script import Script, ScriptError
+from device.files.config_file import find, load_config
+from device.files.script_file import load_script
 from device.service.controller import SIGNALS
 from device.service.wake import WakePipe
 

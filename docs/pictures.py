@@ -22,7 +22,7 @@ from pathlib import Path
 
 from device.commands.render import render_session
 from device.core.config import DEFAULT_PARTS, Config
-from device.core.script import load_script
+from device.files.script_file import load_script
 from device.history.store import History, SessionRecord
 from device.pictures.card import write_card
 from device.pictures.history import Cycle, write_history_picture

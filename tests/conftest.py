@@ -149,8 +149,8 @@ def made_voice(private_dirs):
     from audio.voicemaker import VoiceMaker
     from device.core.config import Config
     from device.core.plan import voice_lines
-    from device.core.script import load_script
     from device.core.voice import VoiceSettings
+    from device.files.script_file import load_script
 
     directory = cache.default_cache_dir()
     report = VoiceMaker(VoiceSettings(), directory).fill(

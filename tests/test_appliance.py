@@ -14,9 +14,9 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from audio.mixer import Mixer
 from audio.speaker import Speaker
-from device.core.config import parse
+from device.core.config_schema import parse
 from device.core.plan import plan_session
-from device.core.script import load_script
+from device.files.script_file import load_script
 from device.history.store import History
 from device.service.appliance import BLINK_OFF_S, BLINK_ON_S, Appliance, speaker_for
 from device.service.clock import SimulatedClock

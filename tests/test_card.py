@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from device.core.config import parse
+from device.core.config_schema import parse
 from device.words.card import card_language, countries, country_from_locale, make_card
 
 pytest.importorskip("matplotlib")

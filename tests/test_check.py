@@ -7,10 +7,11 @@ import re
 from audio import cache
 from audio.voicemaker import VoiceMaker
 from device.commands.check import report
-from device.core.config import Config, parse
+from device.core.config import Config
+from device.core.config_schema import parse
 from device.core.plan import voice_lines
-from device.core.script import load_script
 from device.core.voice import VoiceSettings
+from device.files.script_file import load_script
 
 
 def test_reports_pattern_voice_audio_and_pins(capsys, monkeypatch):

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from device.core.config import Config, ConfigError, find, load, load_config, parse
+from device.core.config import Config, ConfigError
+from device.core.config_schema import parse
+from device.files.config_file import find, load, load_config
 
 
 def write(tmp_path, text: str, name: str = "config.toml"):
@@ -171,7 +173,7 @@ def test_the_light_and_button_need_different_pins(tmp_path):
 def test_the_example_config_is_valid_and_documents_every_key():
     from pathlib import Path
 
-    from device.core.config import _PATTERN_KEYS, _SCHEMA
+    from device.core.config_schema import _PATTERN_KEYS, _SCHEMA
 
     example = Path(__file__).parent.parent / "config.example.toml"
     config = load(example)

@@ -23,17 +23,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from device.cli import main
-from device.core.config import (
-    _PATTERN_KEYS,
-    _SCHEMA,
-    BREATHING_MINUTES,
-    MIN_BRIGHTNESS,
-    RATE_RANGE,
-    Config,
-    ConfigError,
-    load,
-)
+from device.core.config import BREATHING_MINUTES, MIN_BRIGHTNESS, RATE_RANGE, Config, ConfigError
+from device.core.config_schema import _PATTERN_KEYS, _SCHEMA
 from device.core.patterns import BUILT_IN
+from device.files.config_file import load
 
 SECTIONS = [*_SCHEMA, "patterns"]
 REAL_KEYS = sorted({key for keys in _SCHEMA.values() for key in keys} | set(_PATTERN_KEYS))

@@ -28,9 +28,10 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from audio.mixer import Mixer
 from audio.speaker import Speaker
-from device.core.config import Config, parse
+from device.core.config import Config
+from device.core.config_schema import parse
 from device.core.plan import build_plan, estimate_spoken, voice_lines
-from device.core.script import load_script
+from device.files.script_file import load_script
 from device.service.appliance import Appliance
 from device.service.clock import SimulatedClock
 from device.service.controller import DEBOUNCE, State

@@ -7,10 +7,10 @@ import itertools
 
 import pytest
 
-from device.core.config import parse
+from device.core.config_schema import parse
 from device.core.haptic import INHALE_FROM, TAP_GAP_S, TAP_LEVEL, TAP_S, touch_at
 from device.core.plan import estimate_spoken, plan_session
-from device.core.script import load_script
+from device.files.script_file import load_script
 
 SCRIPT = load_script()
 

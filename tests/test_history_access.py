@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from device.core.config import parse
-from device.core.script import load_script
+from device.core.config_schema import parse
+from device.files.script_file import load_script
 from device.history.store import FILE_NAME, History
 from device.service.appliance import Appliance
 from device.service.clock import SimulatedClock

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from audio.pacing import FLOOR_DB, JOIN_S, PEAK_DB, START_S, TideSound
-from device.core.config import parse
+from device.core.config_schema import parse
 from device.core.listening import PRESENT_DBFS, by_ear
 from device.core.pacing import (
     DUCK_AFTER_S,
@@ -23,7 +23,7 @@ from device.core.pacing import (
     Score,
 )
 from device.core.plan import FLOOR, PEAK, plan_session
-from device.core.script import load_script
+from device.files.script_file import load_script
 
 RATE = 48000
 SCRIPT = load_script()

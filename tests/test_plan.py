@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from device.core.config import DEFAULT_PARTS, Config, parse
+from device.core.config import DEFAULT_PARTS, Config
+from device.core.config_schema import parse
 from device.core.plan import (
     CUE_GRACE,
     FIRST_GLOW,
@@ -20,7 +21,8 @@ from device.core.plan import (
     sense_pause,
     voice_lines,
 )
-from device.core.script import ScriptError, load_script
+from device.core.script import ScriptError
+from device.files.script_file import load_script
 
 SCRIPT = load_script()
 SPOKEN = estimate_spoken(140)
@@ -234,8 +236,9 @@ def test_any_config_within_bounds_gives_a_sound_plan(pattern, minutes, pair, wor
 
 
 def test_a_session_longer_than_an_hour_is_refused_with_a_clear_message(tmp_path):
-    from device.core.config import ConfigError, load
+    from device.core.config import ConfigError
     from device.core.plan import plan_session
+    from device.files.config_file import load
 
     path = tmp_path / "long.toml"
     path.write_text("[breathing]\nminutes = 50\n")

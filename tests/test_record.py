@@ -27,7 +27,7 @@ from audio.loudness import TARGET_LUFS
 from audio.stream import AudioUnavailable
 from device.commands.record import record_lines
 from device.core.config import Config, VoiceConfig
-from device.core.script import load_script
+from device.files.script_file import load_script
 
 SCRIPT = load_script()
 IDS = [line_id for line_id, _ in SCRIPT.lines]

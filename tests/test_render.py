@@ -14,8 +14,8 @@ import pytest
 
 from audio.chime import CHIME_SECONDS
 from device.commands.render import ROWS_PER_SECOND, render_session
-from device.core.config import parse
-from device.core.script import load_script
+from device.core.config_schema import parse
+from device.files.script_file import load_script
 
 
 @pytest.fixture(scope="module")

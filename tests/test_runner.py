@@ -15,9 +15,10 @@ from audio.chime import soft_chime
 from audio.mixer import Mixer
 from audio.speaker import FADE_OUT_S, Speaker
 from device.commands.render import OfflineSound
-from device.core.config import Config, parse
+from device.core.config import Config
+from device.core.config_schema import parse
 from device.core.plan import build_plan, voice_lines
-from device.core.script import load_script
+from device.files.script_file import load_script
 from device.service.appliance import speaker_for
 from device.service.clock import SimulatedClock
 from device.service.controller import DEBOUNCE, Controller

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from device.core.script import ScriptError, load_script
+from device.core.script import ScriptError
+from device.files.script_file import load_script
 
 SCRIPT = load_script()
 

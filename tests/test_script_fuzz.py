@@ -24,9 +24,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from device.commands.script_check import check_script
-from device.core.config import SESSION_MINUTES, Config, ConfigError, parse
+from device.core.config import SESSION_MINUTES, Config, ConfigError
+from device.core.config_schema import parse
 from device.core.plan import plan_session
-from device.core.script import Script, ScriptError, load_script
+from device.core.script import Script, ScriptError
+from device.files.script_file import load_script
 
 TEMPLATE = tomllib.loads(resources.files("device.words").joinpath("script.toml").read_text())
 FUZZ = settings(max_examples=800, deadline=None,

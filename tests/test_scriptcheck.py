@@ -11,7 +11,8 @@ from importlib import resources
 import pytest
 
 from device.commands.script_check import check_script, rendered_seconds
-from device.core.config import Config, parse
+from device.core.config import Config
+from device.core.config_schema import parse
 
 BUILT_IN = resources.files("device.words").joinpath("script.toml").read_text(encoding="utf-8")
 
@@ -187,7 +188,8 @@ def test_the_duplicate_id_check_is_linear(tmp_path):
     named."""
     import time
 
-    from device.core.script import ScriptError, load_script
+    from device.core.script import ScriptError
+    from device.files.script_file import load_script
 
     many = "".join(f'line-{n} = "Line {n}."\n' for n in range(50_000))
     path = edited(tmp_path, "[arrive.lines]\n", "[arrive.lines]\n" + many)

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from device.commands.render import render_session
-from device.core.config import Config, parse
-from device.core.script import load_script
+from device.core.config import Config
+from device.core.config_schema import parse
+from device.files.script_file import load_script
 from device.pictures import picture
 from device.pictures.session import (
     HEIGHT_PX,

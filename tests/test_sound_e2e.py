@@ -24,8 +24,9 @@ import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from audio.speaker import Speaker
-from device.core.config import Config, parse
-from device.core.script import load_script
+from device.core.config import Config
+from device.core.config_schema import parse
+from device.files.script_file import load_script
 from device.service.appliance import Appliance, speaker_for
 from device.service.clock import MonotonicClock
 

@@ -65,7 +65,7 @@ def test_the_natural_voice_speaks_by_default(shared_cache) -> None:
 
 
 def test_rate_means_words_per_minute_for_piper(shared_cache) -> None:
-    from device.core.script import load_script
+    from device.files.script_file import load_script
 
     lines = [Line(i, t) for i, t in load_script().lines if i.startswith(("body.", "aftercare."))]
     words = sum(len(line.text.split()) for line in lines)

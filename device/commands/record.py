@@ -17,8 +17,9 @@ from audio.clip import Clip
 from audio.microphone import Microphone, play
 from audio.recording import RecordingError, load_recording, save_recording, usable
 from audio.stream import AudioUnavailable
-from device.core.config import Config, find, user_config_path
+from device.core.config import Config
 from device.core.script import Script
+from device.files.config_file import find, user_config_path
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from device.core.config import ALL_PARTS, Config, ConfigError
-from device.core.script import Script, ScriptError, parse_script, parse_toml, read_script
+from device.core.script import Script, ScriptError, parse_script, parse_toml
+from device.files.script_file import read_script
 
 if TYPE_CHECKING:
     from device.core.plan import SessionPlan

@@ -1,4 +1,5 @@
-"""The spoken words, loaded from an editable TOML file (device/script.toml by default).
+"""The spoken words: the script model, parsed from an editable TOML document (the file is
+read by device/files/script_file.py; device/words/script.toml by default).
 
 Every line has an id: where it stands in the file. A group of lines may be a table of
 `id = "text"` (the shipped script: ids that stay put when lines are reworded, reordered,
@@ -6,10 +7,11 @@ added or translated) or a plain list (ids by position: `arrive.1`, `arrive.2`, .
 group's own `lines` key is left out of its ids: `[arrive.lines] here = ...` is `arrive.here`.
 Recordings in a loved one's voice are matched to lines by these ids.
 
-The built-in scripts are device/script.toml (English) and device/script-LANG.toml (its
-translations); `[voice] script` names one by its language ("de") or gives a file's path.
-The `feel` and `partner` groups may be missing from a script made before they existed:
-then a session cannot have those parts (the plan says so).
+The built-in scripts are device/words/script.toml (English) and
+device/words/script-LANG.toml (its translations); `[voice] script` names one by its
+language ("de") or gives a file's path. The `feel` and `partner` groups may be missing
+from a script made before they existed: then a session cannot have those parts (the plan
+says so).
 """
 
 from __future__ import annotations
@@ -19,8 +21,6 @@ import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 
@@ -204,7 +204,6 @@ def _number(doc: dict[str, Any], where: str, dotted: str, low: float, high: floa
 
 
 _LANGUAGE = re.compile(r"[a-z]{2,3}([_-][A-Za-z0-9]+)*")
-BUILT_IN_DIR = "device.words"
 
 
 def parse_script(doc: dict[str, Any], where: str) -> Script:
@@ -260,31 +259,6 @@ def parse_script(doc: dict[str, Any], where: str) -> Script:
                   partner=partner, close=close, lines=tuple(lines.pairs), where=where)
 
 
-def built_in_languages() -> list[str]:
-    """The languages of the scripts shipped with Ebbtide: "en" and its translations."""
-    names = [f.name for f in resources.files(BUILT_IN_DIR).iterdir()]
-    return ["en", *sorted(n[len("script-"):-len(".toml")] for n in names
-                          if n.startswith("script-") and n.endswith(".toml"))]
-
-
-def is_built_in(name: str) -> bool:
-    """Whether `[voice] script = name` names a shipped script ("", "en", "de") not a file."""
-    return name == "" or name in built_in_languages()
-
-
-def read_script(path: str | Path = "") -> tuple[str, str]:
-    """(where, text) of a script file, or of a built-in script by language ("" is English)."""
-    name = str(path)
-    if is_built_in(name):
-        file = "script.toml" if name in ("", "en") else f"script-{name}.toml"
-        where = "the built-in script" + (f" ({name})" if name not in ("", "en") else "")
-        return where, resources.files(BUILT_IN_DIR).joinpath(file).read_text(encoding="utf-8")
-    try:
-        return name, Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ScriptError(f"{name}: cannot read the script: {error}.") from None
-
-
 def parse_toml(where: str, text: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
@@ -293,9 +267,3 @@ def parse_toml(where: str, text: str) -> dict[str, Any]:
     except RecursionError:
         raise ScriptError(f"{where}: is nested too deeply to read; a script is a few "
                           "[groups] of lines.") from None
-
-
-def load_script(path: str | Path = "") -> Script:
-    """Load the script at `path`, or a built-in one by language (empty: English)."""
-    where, text = read_script(path)
-    return parse_script(parse_toml(where, text), where)
