@@ -23,6 +23,7 @@ import numpy as np
 from audio.clip import Clip
 from audio.loudness import normalised
 from audio.regular_file import NotRegular, read_regular
+from device.core.text import minutes_text
 
 SAVE_RATE = 48000  # what `save_recording` writes; the voice maker resamples to the output's rate
 # The longest file read as a line's recording: twice the longest take `ebbtide record` makes
@@ -229,14 +230,9 @@ def _check_length(data: bytearray) -> None:
         return
     seconds = data_size / frame_bytes / rate
     if seconds > MAX_RECORDING_S:
-        raise RecordingError(f"it is {_minutes(seconds)} long, far too long for one line (a "
+        raise RecordingError(f"it is {minutes_text(seconds)} long, far too long for one line (a "
                              f"recording may be at most {MAX_RECORDING_S:.0f} seconds). Please "
                              "record the line again more briefly, or trim it")
-
-
-def _minutes(seconds: float) -> str:
-    whole = round(seconds)
-    return f"{whole // 60}:{whole % 60:02d}"
 
 
 def _wav_format(data: bytearray) -> tuple[int, int]:

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from audio import cache, network_ban
 from audio.clip import Clip
+from device.core.text import language_family
 from device.core.voice import Line, VoiceSettings
 
 log = logging.getLogger("ebbtide.audio.voice")
@@ -47,7 +48,7 @@ def choose_engine(settings: VoiceSettings) -> Engine:
     (or in [voice] voice)."""
     from audio.piper import PiperTTS, default_model, model_language, model_problem
 
-    language = settings.language.split("-")[0].split("_")[0].lower()
+    language = language_family(settings.language)
 
     if settings.engine in ("auto", "piper"):
         import importlib.util

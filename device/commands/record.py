@@ -8,7 +8,6 @@ which also lets a test drive it through a pipe.
 
 from __future__ import annotations
 
-import difflib
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,7 @@ from audio.recording import RecordingError, load_recording, save_recording, usab
 from audio.stream import AudioUnavailable
 from device.core.config import Config
 from device.core.script import Script
+from device.core.text import did_you_mean
 from device.files.config_file import find, user_config_path
 
 EXIT_OK = 0
@@ -45,7 +45,7 @@ def record_lines(config: Config, script: Script, list_only: bool, line: str | No
     folder = Path(config.voice.recordings)
     ids = [line_id for line_id, _ in script.lines]
     if line is not None and line not in ids:
-        _complain(f"there is no line called {line!r}.{_nearest(line, ids)} "
+        _complain(f"there is no line called {line!r}.{did_you_mean(line, ids)} "
                   "(`ebbtide record --list` shows every line and its id.)")
         return EXIT_CONFIG
     walk = Walkthrough(script, folder, microphone=None, playback_device=config.audio.output,
@@ -75,11 +75,6 @@ def _where_to_set_folder(config: Config) -> str:
     return (f"first choose a folder for the recordings: add  recordings = "
             f"\"{EXAMPLE_FOLDER}\"  under [voice] in {path}{new}, then run this again "
             "(the folder is made for you, readable only by you).")
-
-
-def _nearest(word: str, choices: list[str]) -> str:
-    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
-    return f" Did you mean {match[0]}?" if match else ""
 
 
 class Walkthrough:

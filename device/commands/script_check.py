@@ -8,7 +8,6 @@ session would be too long. Warnings (exit 0): wording the tone rules avoid, with
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from device.core.config import ALL_PARTS, Config, ConfigError
 from device.core.script import Script, ScriptError, parse_script, parse_toml
+from device.core.text import did_you_mean, language_family
 from device.files.script_file import read_script
 
 if TYPE_CHECKING:
@@ -252,8 +252,7 @@ def _compare_keys(doc: dict[str, Any], report: ScriptReport) -> None:
             continue
         siblings = [k.rsplit(".", 1)[-1] for k in known
                     if (k.rsplit(".", 1)[0] if "." in k else "") == parent]
-        match = difflib.get_close_matches(path.rsplit(".", 1)[-1], siblings, n=1, cutoff=0.5)
-        hint = f" Did you mean {(parent + '.') if parent else ''}{match[0]}?" if match else ""
+        hint = did_you_mean(path.rsplit(".", 1)[-1], siblings, f"{parent}." if parent else "")
         report.errors.append(f"{report.where}: unknown key {path}: it would be ignored.{hint}")
 
 
@@ -278,7 +277,7 @@ def _check_cues(script: Script, windows: dict[str, float], seconds: dict[str, fl
 
 def _check_counts(script: Script, report: ScriptReport) -> None:
     """A grounding prompt says how many things to find, in its own words."""
-    words = NUMBER_WORDS.get(_family(script.language))
+    words = NUMBER_WORDS.get(language_family(script.language))
     if words is None:
         report.notes.append(f"grounding counts not checked: no number words for "
                             f"{script.language}")
@@ -292,13 +291,8 @@ def _check_counts(script: Script, report: ScriptReport) -> None:
                                  f"(\"{words[sense.count][0]}\")")
 
 
-def _family(language: str) -> str:
-    """"de" of "de", "de-AT" or "de_AT"."""
-    return language.split("-")[0].split("_")[0].lower()
-
-
 def _check_tone(script: Script, report: ScriptReport) -> None:
-    rules = TONE["*"] + TONE.get(_family(script.language), TONE["en"])
+    rules = TONE["*"] + TONE.get(language_family(script.language), TONE["en"])
     for line_id, text in script.lines:
         for pattern, why in rules:
             found = re.search(pattern, text, re.IGNORECASE)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from device.core.config import SESSION_MINUTES, Config, ConfigError
 from device.core.patterns import BUILT_IN, BreathPattern
 from device.core.script import Script, ScriptError
+from device.core.text import minutes_text
 from device.core.voice import Line
 
 # Perceptual lightness levels (0-1 of the configured maximum).
@@ -360,12 +361,6 @@ def session_shape(plan: SessionPlan) -> str:
     """The parts that run, each with its length, and the whole: for people to read."""
     parts = ", ".join(f"{p.name} {minutes_text(p.seconds)}" for p in plan.parts)
     return f"{parts}; {minutes_text(plan.seconds)} in all"
-
-
-def minutes_text(seconds: float) -> str:
-    """Seconds as m:ss, rounded to the second ("9:19")."""
-    whole = round(seconds)
-    return f"{whole // 60}:{whole % 60:02d}"
 
 
 def voice_lines(config: Config, script: Script) -> list[Line]:

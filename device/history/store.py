@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Self, TextIO
 
+from device.core.text import minutes_text
+
 FILE_NAME = "history.sqlite3"
 SCHEMA_VERSION = 2
 RUNNING = "running"
@@ -373,8 +375,7 @@ def skipped_note(skipped: list[str]) -> str:
 def _duration_text(duration: timedelta | None) -> str:
     if duration is None:
         return "-"
-    seconds = max(0, int(duration.total_seconds()))
-    return f"{seconds // 60}:{seconds % 60:02d}"
+    return minutes_text(max(0, int(duration.total_seconds())))  # whole seconds: cut, not rounded
 
 
 def _outcome_text(record: SessionRecord) -> str:

@@ -18,6 +18,7 @@ from importlib import resources
 from typing import Any
 
 from device.core.config import Config
+from device.core.text import language_family
 
 
 class CardError(Exception):
@@ -158,7 +159,7 @@ _PARTS = {
 
 def card_language(script_language: str) -> str:
     """The card's language: the script's, where the card has words for it; else English."""
-    family = script_language.split("-")[0].split("_")[0].lower()
+    family = language_family(script_language)
     return family if family in _TEXT else "en"
 
 
