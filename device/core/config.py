@@ -1,9 +1,10 @@
 """The configuration model: frozen dataclasses, one per [section] of config.toml, and the
 safety bounds every value is checked against.
 
-Every key has a built-in default, so an empty file (or none at all) is valid. Checking a
-parsed TOML document against these bounds is device/core/config_schema.py's job; finding
-and reading the file is device/files/config_file.py's.
+Every key has a built-in default, so an empty file (or none at all) is valid, and names
+beside it the checker of its values: each key is declared once, here. Checking a parsed TOML
+document is device/core/config_schema.py's job; finding and reading the file is
+device/files/config_file.py's.
 """
 
 from __future__ import annotations
@@ -15,7 +16,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from device.core.config_values import (
+    GPIO_NOTE,
+    audio_device,
+    boolean,
+    checked_by,
+    clock_time,
+    hex_color,
+    integer,
+    number,
+    one_of,
+    part_names,
+    plain_text,
+    rgb_pins,
+    time_of_day,
+)
 from device.core.patterns import BUILT_IN, BreathPattern
+from device.core.voice import ENGINES
 
 # Safety bounds: slow, never forced breathing (a rate of 3-12 a minute, no hold past 8 s,
 # an exhale never cut below 1 s), and a session that ends within the hour.
@@ -32,13 +49,18 @@ BREATHING_MINUTES = (1.0, 50.0)
 # exhale may last at most 12 s: so its rate must be at least 40/12.
 PACED_MIN_RATE = math.ceil(40.0 / EXHALE_RANGE[1] * 10) / 10
 
+# Each key below names its checker beside its default (config_values.py): the schema that
+# parse() reads a document with is derived from these fields (config_schema.py).
+MINUTES, PER_MINUTE = " minutes", " breaths per minute"
+GPIO = integer(0, 27, GPIO_NOTE)
+
 
 @dataclass(frozen=True)
 class BreathingConfig:
-    pattern: str = "paced-exhale"
-    minutes: float = 4.0
-    start_rate: float = 8.0
-    target_rate: float = 6.0
+    pattern: str = field(default="paced-exhale", metadata=checked_by(plain_text))
+    minutes: float = field(default=4.0, metadata=checked_by(number(*BREATHING_MINUTES, MINUTES)))
+    start_rate: float = field(default=8.0, metadata=checked_by(number(*RATE_RANGE, PER_MINUTE)))
+    target_rate: float = field(default=6.0, metadata=checked_by(number(*RATE_RANGE, PER_MINUTE)))
 
 
 MIN_BRIGHTNESS = 0.2  # below this a Pi's PWM has too few steps left to look like breathing
@@ -49,14 +71,18 @@ LIGHT_BACKENDS = ("auto", "gpiozero", "sysfs")
 
 @dataclass(frozen=True)
 class LightConfig:
-    pin: int = 18
-    max_brightness: float = 0.8
-    backend: str = "auto"  # sysfs: kernel hardware PWM; gpiozero: lgpio's software PWM
-    kind: str = "single"  # or "rgb": pins, common, color and night_color
-    pins: tuple[int, int, int] = (18, 23, 24)  # red, green, blue
-    common: str = "cathode"
-    color: str = "#ffc890"  # a warm white
-    night_color: str = "#ff7e00"  # amber, with no blue: the eyes stay dark-adapted
+    pin: int = field(default=18, metadata=checked_by(GPIO))
+    max_brightness: float = field(default=0.8, metadata=checked_by(number(MIN_BRIGHTNESS, 1.0)))
+    # sysfs: kernel hardware PWM; gpiozero: lgpio's software PWM
+    backend: str = field(default="auto", metadata=checked_by(one_of(*LIGHT_BACKENDS)))
+    # or "rgb": pins, common, color and night_color
+    kind: str = field(default="single", metadata=checked_by(one_of("single", "rgb")))
+    # red, green, blue
+    pins: tuple[int, int, int] = field(default=(18, 23, 24), metadata=checked_by(rgb_pins))
+    common: str = field(default="cathode", metadata=checked_by(one_of("cathode", "anode")))
+    color: str = field(default="#ffc890", metadata=checked_by(hex_color))  # a warm white
+    # amber, with no blue: the eyes stay dark-adapted
+    night_color: str = field(default="#ff7e00", metadata=checked_by(hex_color))
 
     @property
     def gpio_pins(self) -> tuple[int, ...]:
@@ -75,30 +101,31 @@ class LightConfig:
 
 @dataclass(frozen=True)
 class ButtonConfig:
-    pin: int = 17
-    hold_seconds: float = 2.0
+    pin: int = field(default=17, metadata=checked_by(GPIO))
+    hold_seconds: float = field(default=2.0, metadata=checked_by(number(0.5, 10.0, " seconds")))
 
 
 @dataclass(frozen=True)
 class VoiceConfig:
-    enabled: bool = True  # false: a silent session, light (and chime, breath) only
-    rate: int = 140
-    volume: float = 0.9
-    voice: str = ""
-    script: str = ""
-    engine: str = "auto"
-    model: str = ""
-    recordings: str = ""
+    # false: a silent session, light (and chime, breath) only
+    enabled: bool = field(default=True, metadata=checked_by(boolean))
+    rate: int = field(default=140, metadata=checked_by(integer(80, 250, " words per minute")))
+    volume: float = field(default=0.9, metadata=checked_by(number(0.0, 1.0)))
+    voice: str = field(default="", metadata=checked_by(plain_text))
+    script: str = field(default="", metadata=checked_by(plain_text))
+    engine: str = field(default="auto", metadata=checked_by(one_of(*ENGINES)))
+    model: str = field(default="", metadata=checked_by(plain_text))
+    recordings: str = field(default="", metadata=checked_by(plain_text))
 
 
 @dataclass(frozen=True)
 class AudioConfig:
-    device: str | int = ""
-    volume: float = 0.8
-    chime: bool = True
+    device: str | int = field(default="", metadata=checked_by(audio_device))
+    volume: float = field(default=0.8, metadata=checked_by(number(0.0, 1.0)))
+    chime: bool = field(default=True, metadata=checked_by(boolean))
     # A soft tide that swells with each breath in and ebbs with each breath out, so the
     # session can be followed with eyes shut. Off by default only in a silent session.
-    tide: bool = True
+    tide: bool = field(default=True, metadata=checked_by(boolean))
 
     @property
     def output(self) -> str | int | None:
@@ -110,10 +137,11 @@ class AudioConfig:
 class NightConfig:
     """Quiet hours (local time): from `start` to `end`, sound and light are turned down."""
 
-    start: str = "21:00"
-    end: str = "07:00"
-    volume_scale: float = 0.6
-    brightness_scale: float = 0.5
+    start: str = field(default="21:00", metadata=checked_by(time_of_day))
+    end: str = field(default="07:00", metadata=checked_by(time_of_day))
+    volume_scale: float = field(default=0.6, metadata=checked_by(number(0.0, 1.0)))
+    brightness_scale: float = field(default=0.5,
+                                    metadata=checked_by(number(MIN_BRIGHTNESS, 1.0)))
 
     def active(self, now: datetime.time) -> bool:
         """Whether `now` is within the quiet hours; they may run over midnight."""
@@ -138,24 +166,27 @@ DEFAULT_PARTS = ("arrive", "breathe", "feel", "ground", "body", "aftercare", "cl
 class SessionConfig:
     """Which parts a session has, in order ([session] parts)."""
 
-    parts: tuple[str, ...] = DEFAULT_PARTS
+    parts: tuple[str, ...] = field(default=DEFAULT_PARTS,
+                                   metadata=checked_by(part_names(ALL_PARTS)))
 
 
 @dataclass(frozen=True)
 class HapticConfig:
     """A vibration motor: none unless `pin` is set."""
 
-    pin: int | None = None
-    strength: float = 0.7  # the duty of a full touch
-    start_duty: float = 0.35  # below this duty the motor does not turn
+    pin: int | None = field(default=None, metadata=checked_by(GPIO))
+    # the duty of a full touch
+    strength: float = field(default=0.7, metadata=checked_by(number(0.05, 1.0)))
+    # below this duty the motor does not turn
+    start_duty: float = field(default=0.35, metadata=checked_by(number(0.0, 0.95)))
 
 
 @dataclass(frozen=True)
 class HistoryConfig:
-    enabled: bool = True
+    enabled: bool = field(default=True, metadata=checked_by(boolean))
     # `ebbtide history` ends with one gentle line pointing to help (the card, the README)
     # when the device's sessions come often: 3 or more in the last 7 nights.
-    help_note: bool = True
+    help_note: bool = field(default=True, metadata=checked_by(boolean))
 
 
 @dataclass(frozen=True)
@@ -213,9 +244,3 @@ class ConfigError(Exception):
         super().__init__("\n".join(problems))
         self.problems = problems
         self.usable = usable
-
-
-def clock_time(text: str) -> datetime.time:
-    """An "HH:MM" text (already checked) as a time of day."""
-    hours, _, minutes = text.partition(":")
-    return datetime.time(int(hours), int(minutes))

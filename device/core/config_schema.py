@@ -10,50 +10,30 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import fields, is_dataclass, replace
 from types import MappingProxyType
 from typing import Any, Protocol
 
 from device.core.config import (
-    BREATHING_MINUTES,
     EXHALE_RANGE,
     HOLD_RANGE,
     INHALE_RANGE,
-    LIGHT_BACKENDS,
     MIN_BRIGHTNESS,
     PACED_MIN_RATE,
     RATE_RANGE,
     TOP_UP_RANGE,
-    AudioConfig,
-    BreathingConfig,
-    ButtonConfig,
     Config,
     ConfigError,
-    HapticConfig,
-    HistoryConfig,
-    LightConfig,
-    NightConfig,
-    SessionConfig,
     VoiceConfig,
 )
 from device.core.config_values import (
-    GPIO_NOTE,
     BadValue,
-    audio_device,
     boolean,
-    color,
     fmt,
-    integer,
     number,
-    one_of,
-    part_names,
-    plain_text,
-    rgb_pins,
-    time_of_day,
 )
 from device.core.patterns import BUILT_IN, BreathPattern, paced_seconds
 from device.core.text import did_you_mean
-from device.core.voice import ENGINES
 
 Complaint = Callable[[str, Any, str], None]  # (key, value, what is allowed): one problem
 
@@ -67,60 +47,20 @@ class VoicePaths(Protocol):
                  model_bad: Complaint) -> VoiceConfig: ...
 
 
+def _checks(section: type) -> dict[str, Callable[[Any], Any]]:
+    """A section's keys and their checkers, as its dataclass fields name them."""
+    return {f.name: f.metadata["check"] for f in fields(section)}
+
+
+# The sections: Config's fields whose default is a section dataclass, in their order.
+_SECTION_CLASSES: dict[str, type] = {
+    f.name: type(f.default) for f in fields(Config)
+    if is_dataclass(f.default) and not isinstance(f.default, type)}
 _SCHEMA: dict[str, dict[str, Callable[[Any], Any]]] = {
-    "breathing": {
-        "pattern": plain_text,
-        "minutes": number(*BREATHING_MINUTES, " minutes"),
-        "start_rate": number(*RATE_RANGE, " breaths per minute"),
-        "target_rate": number(*RATE_RANGE, " breaths per minute"),
-    },
-    "light": {
-        "pin": integer(0, 27, GPIO_NOTE),
-        "max_brightness": number(MIN_BRIGHTNESS, 1.0),
-        "backend": one_of(*LIGHT_BACKENDS),
-        "kind": one_of("single", "rgb"),
-        "pins": rgb_pins,
-        "common": one_of("cathode", "anode"),
-        "color": color,
-        "night_color": color,
-    },
-    "button": {
-        "pin": integer(0, 27, GPIO_NOTE),
-        "hold_seconds": number(0.5, 10.0, " seconds"),
-    },
-    "voice": {
-        "enabled": boolean,
-        "rate": integer(80, 250, " words per minute"),
-        "volume": number(0.0, 1.0),
-        "voice": plain_text,
-        "script": plain_text,
-        "engine": one_of(*ENGINES),
-        "model": plain_text,
-        "recordings": plain_text,
-    },
-    "audio": {
-        "device": audio_device,
-        "volume": number(0.0, 1.0),
-        "chime": boolean,
-        "tide": boolean,
-        # Before the tide, an optional breath sound had this key (false in the example
-        # config that installs copied): true still turns the pacing sound on.
-        "breath_sound": boolean,
-    },
-    "night": {
-        "start": time_of_day,
-        "end": time_of_day,
-        "volume_scale": number(0.0, 1.0),
-        "brightness_scale": number(MIN_BRIGHTNESS, 1.0),
-    },
-    "session": {"parts": part_names},
-    "haptic": {
-        "pin": integer(0, 27, GPIO_NOTE),
-        "strength": number(0.05, 1.0),
-        "start_duty": number(0.0, 0.95),
-    },
-    "history": {"enabled": boolean, "help_note": boolean},
-}
+    name: _checks(section) for name, section in _SECTION_CLASSES.items()}
+# Before the tide, an optional breath sound had this key (false in the example config that
+# installs copied): true still turns the pacing sound on.
+_SCHEMA["audio"]["breath_sound"] = boolean
 
 _PATTERN_KEYS: dict[str, Callable[[Any], float]] = {
     "inhale": number(*INHALE_RANGE, " seconds"),
@@ -128,18 +68,6 @@ _PATTERN_KEYS: dict[str, Callable[[Any], float]] = {
     "hold_in": number(*HOLD_RANGE, " seconds"),
     "exhale": number(*EXHALE_RANGE, " seconds"),
     "hold_out": number(*HOLD_RANGE, " seconds"),
-}
-
-_SECTION_CLASSES = {
-    "breathing": BreathingConfig,
-    "light": LightConfig,
-    "button": ButtonConfig,
-    "voice": VoiceConfig,
-    "audio": AudioConfig,
-    "night": NightConfig,
-    "session": SessionConfig,
-    "haptic": HapticConfig,
-    "history": HistoryConfig,
 }
 
 

@@ -1,17 +1,22 @@
-"""What each config value may be: the checkers the schema (device/core/config_schema.py)
-is built from. Each returns the cleaned value or raises BadValue(allowed), `allowed` saying
-for a person what the key may hold."""
+"""What a config value may be: the checkers each key of the config model names beside its
+default (device/core/config.py), from which the schema is derived. Each returns the cleaned
+value or raises BadValue(allowed), `allowed` saying for a person what the key may hold."""
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from device.core.config import ALL_PARTS, clock_time
 from device.core.text import nearest
+
+
+def checked_by(check: Callable[[Any], Any]) -> Mapping[str, Any]:
+    """A field's metadata naming its checker: `field(default=..., metadata=checked_by(...))`."""
+    return {"check": check}
 
 
 class BadValue(Exception):
@@ -109,7 +114,7 @@ def audio_device(value: Any) -> str | int:
 GPIO_NOTE = " (a BCM GPIO number)"
 
 
-def color(value: Any) -> str:
+def hex_color(value: Any) -> str:
     if isinstance(value, str) and re.fullmatch(r"#[0-9a-fA-F]{6}", value):
         return value.lower()
     raise BadValue('a colour as "#rrggbb", such as "#ff7e00" (amber)')
@@ -124,19 +129,29 @@ def rgb_pins(value: Any) -> tuple[int, int, int]:
                "[18, 23, 24]")
 
 
-def part_names(value: Any) -> tuple[str, ...]:
-    """A list of part names: each known, each once, `close` last."""
-    known = ", ".join(ALL_PARTS)
-    if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
-        raise BadValue(f"a list of part names from {known}, ending with close")
-    for name in value:
-        if name not in ALL_PARTS:
-            match = nearest(name, ALL_PARTS)
-            raise BadValue(f'part names from {known} ("{name}" is not one of them.'
-                           + (f' Did you mean "{match}"?)' if match else ")"))
-    twice = next((name for name in value if value.count(name) > 1), None)
-    if twice:
-        raise BadValue(f'each part once ("{twice}" is there {value.count(twice)} times)')
-    if value[-1] != "close":
-        raise BadValue('a list that ends with "close": the light fades off there')
-    return tuple(value)
+def part_names(all_parts: Sequence[str]) -> Callable[[Any], tuple[str, ...]]:
+    """A list of part names: each one of `all_parts`, each once, `close` last."""
+    known = ", ".join(all_parts)
+
+    def check(value: Any) -> tuple[str, ...]:
+        if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+            raise BadValue(f"a list of part names from {known}, ending with close")
+        for name in value:
+            if name not in all_parts:
+                match = nearest(name, all_parts)
+                raise BadValue(f'part names from {known} ("{name}" is not one of them.'
+                               + (f' Did you mean "{match}"?)' if match else ")"))
+        twice = next((name for name in value if value.count(name) > 1), None)
+        if twice:
+            raise BadValue(f'each part once ("{twice}" is there {value.count(twice)} times)')
+        if value[-1] != "close":
+            raise BadValue('a list that ends with "close": the light fades off there')
+        return tuple(value)
+
+    return check
+
+
+def clock_time(text: str) -> datetime.time:
+    """An "HH:MM" text (already checked) as a time of day."""
+    hours, _, minutes = text.partition(":")
+    return datetime.time(int(hours), int(minutes))
