@@ -10,10 +10,12 @@ from gpiozero import Device
 from gpiozero.pins import Factory
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
+from device.core.errors import EbbtideError
+
 PinFactory = Factory  # what device/ passes around, without importing gpiozero itself
 
 
-class NoPins(Exception):
+class NoPins(EbbtideError):
     """No GPIO backend could be loaded on this machine."""
 
 

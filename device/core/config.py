@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from audio.voicemaker import ENGINES
+from device.core.errors import EbbtideError
 from device.core.patterns import BUILT_IN, BreathPattern, paced_seconds
 from device.core.script import built_in_languages, is_built_in
 
@@ -219,7 +220,7 @@ def session_settings(config: Config, at: datetime.time | None) -> SessionSetting
                            config.light.night_color if night else config.light.color)
 
 
-class ConfigError(Exception):
+class ConfigError(EbbtideError):
     """One or more problems in a config file, each a complete sentence for a person."""
 
     def __init__(self, problems: list[str], usable: Config | None = None) -> None:

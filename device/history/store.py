@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Self, TextIO
 
+from device.core.errors import EbbtideError
+
 FILE_NAME = "history.sqlite3"
 SCHEMA_VERSION = 2
 RUNNING = "running"
@@ -46,7 +48,7 @@ def default_directory() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "ebbtide"
 
 
-class HistoryUnavailable(Exception):
+class HistoryUnavailable(EbbtideError):
     """The history cannot be used; the caller logs the one-line message and runs without it."""
 
 
