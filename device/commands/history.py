@@ -138,3 +138,4 @@ def _plot_history(records: Sequence[SessionRecord], path: Path,
     by_cycle = f", by day of a {cycle.length}-day cycle" if cycle else ""
     count = f"{len(records)} session" + ("s" if len(records) != 1 else "")
     print(f"drew {path}: {count}{marked}{by_cycle}")
+    return exit_codes.OK
