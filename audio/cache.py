@@ -23,6 +23,7 @@ import numpy as np
 
 from audio.clip import Clip
 from audio.regular_file import read_regular, write_atomically
+from device.core.errors import EbbtideError
 
 # Our chunk: CRC-32 of the key, the fmt chunk and the data chunk, then the frame count. (The
 # first version, "ebck", covered the samples only.)
@@ -36,7 +37,7 @@ _TMP_STALE_S = 3600.0  # a temporary file this old was left by a writer that die
 MAX_BYTES = 32 << 20
 
 
-class DamagedClip(Exception):
+class DamagedClip(EbbtideError):
     """A cache file that is not what was written; the message says what is wrong."""
 
 

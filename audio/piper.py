@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from audio.clip import Clip
+from device.core.errors import EbbtideError
 
 # How long Piper takes per word, measured on the joe voice (en_US-joe-medium) speaking the
 # default script's 34 lines (290 words, ends trimmed, sentences joined by SENTENCE_PAUSE_S)
@@ -27,11 +28,11 @@ SENTENCE_PAUSE_S = 0.45  # between the sentences of a line: a calm breath, not a
 LENGTH_SCALE_RANGE = (0.8, 2.5)  # beyond these Piper's voice smears or gabbles
 
 
-class PiperUnavailable(Exception):
+class PiperUnavailable(EbbtideError):
     """Piper or its model cannot be used; the message says why."""
 
 
-class PiperNoAudio(Exception):
+class PiperNoAudio(EbbtideError):
     """Piper works, but made no sound for this text (only punctuation, say)."""
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from audio.clip import Clip
 from audio.loudness import normalised
 from audio.regular_file import NotRegular, read_regular
+from device.core.errors import EbbtideError
 from device.core.text import minutes_text
 
 SAVE_RATE = 48000  # what `save_recording` writes; the voice maker resamples to the output's rate
@@ -69,7 +70,7 @@ _WAVE_FORMAT_EXTENSIBLE = 0xFFFE
 _SAVE_AS = "save it as a 16-bit PCM WAV (most recording apps can export one) and try again"
 
 
-class RecordingError(Exception):
+class RecordingError(EbbtideError):
     """A recording that cannot be used; the message says what is wrong and what to do."""
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from audio.mixer import Mixer
+from device.core.errors import EbbtideError
 
 log = logging.getLogger("ebbtide.audio.stream")
 
@@ -28,7 +29,7 @@ LATENCY_S = 0.03
 BLOCK_FRAMES = 512
 
 
-class AudioUnavailable(Exception):
+class AudioUnavailable(EbbtideError):
     """No usable audio output; the message says why in words a person can act on."""
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from audio.clip import Clip
+from device.core.errors import EbbtideError
 
 log = logging.getLogger("ebbtide.audio.tts")
 
@@ -49,7 +50,7 @@ def espeak_version() -> str:
         return "missing"
 
 
-class TTSUnavailable(Exception):
+class TTSUnavailable(EbbtideError):
     """No usable speech engine; the message says what to install or what went wrong."""
 
 

@@ -10,10 +10,12 @@ from gpiozero import Device
 from gpiozero.pins import Factory
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
+from device.core.errors import EbbtideError
+
 PinFactory = Factory  # what device/ passes around, without importing gpiozero itself
 
 
-class NoPins(Exception):
+class NoPins(EbbtideError):
     """No GPIO backend could be loaded on this machine."""
 
 
@@ -35,6 +37,15 @@ def choose_factory() -> Factory:
     with warnings.catch_warnings(record=True) as fallbacks:
         warnings.simplefilter("always")
         try:
+            # gpiozero's own choice (GPIOZERO_PIN_FACTORY, else lgpio, rpigpio, pigpio,
+            # native), through its one private name on purpose: the public way,
+            # `Device.ensure_pin_factory()`, keeps the factory in the process-wide
+            # `Device.pin_factory`, which every device then shares and gpiozero's exit hook
+            # closes. Ebbtide passes its factory to each device and closes it itself
+            # (`check` and `off` open and close one in a run; tests make many), so it takes
+            # the factory without that global. Copying the choice with the public factory
+            # classes and entry points would drift from gpiozero's order and messages;
+            # gpiozero is pinned below 3 and tests/test_pins.py fails if the name goes.
             factory = Device._default_pin_factory()
         except Exception as error:
             reasons = "; ".join(str(w.message) for w in fallbacks) or str(error)
@@ -52,7 +63,12 @@ def choose_factory() -> Factory:
 
 def _give_lgpio_a_writable_directory() -> None:
     """lgpio makes its notify pipe in the working directory (or $LG_WD); a service started
-    in a read-only directory would otherwise fail to open any pin."""
+    in a read-only directory would otherwise fail to open any pin.
+
+    An environment variable, because that is lgpio's only way in: its Python module opens
+    the pipe when it is imported (by gpiozero's LGPIOFactory, just after this), and neither
+    lgpio nor gpiozero takes a directory as an argument. The unit file sets LG_WD itself,
+    so this write only happens outside systemd, and never overrides a value already set."""
     if "LG_WD" not in os.environ and not os.access(os.getcwd(), os.W_OK):
         os.environ["LG_WD"] = os.environ.get("RUNTIME_DIRECTORY") or tempfile.gettempdir()
 

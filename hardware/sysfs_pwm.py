@@ -39,6 +39,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from device.core.errors import EbbtideError
+
 SYSFS_PWM = Path("/sys/class/pwm")
 EXPORT_TIMEOUT_S = 1.0  # udev sets the new files' group/mode a moment after the export
 _POLL_S = 0.01
@@ -50,7 +52,7 @@ _BCM_DEVICES = frozenset({"2020c000.pwm", "3f20c000.pwm", "fe20c000.pwm"})
 _RP1_DEVICE = "1f00098000.pwm"
 
 
-class PWMUnavailable(Exception):
+class PWMUnavailable(EbbtideError):
     """Hardware PWM cannot be used: the message names the file, the reason and what to do."""
 
 

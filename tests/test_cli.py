@@ -110,6 +110,21 @@ def test_off_switches_off_every_pin_of_an_rgb_light(tmp_path):
     assert result.stderr == "ebbtide: the light (GPIO5, GPIO6, GPIO13) is off\n"
 
 
+def test_off_and_check_name_the_three_pins_of_an_rgb_light(tmp_path):
+    """`off`, when it cannot switch them, named the single light's pin (GPIO18) instead."""
+    path = tmp_path / "config.toml"
+    path.write_text('[light]\nkind = "rgb"\npins = [5, 6, 13]\n[voice]\nenabled = false\n')
+    # A first Raspberry Pi's header has none of these pins: switching them off fails.
+    old_board = {"GPIOZERO_PIN_FACTORY": "mock", "GPIOZERO_MOCK_REVISION": "0002"}
+    off = ebbtide("off", "--config", str(path), env=old_board)
+    assert off.returncode == 1
+    assert off.stderr.startswith("ebbtide: cannot switch the light (GPIO5, GPIO6, GPIO13) off: ")
+    check = ebbtide("check", "--config", str(path), env={"GPIOZERO_PIN_FACTORY": "mock"})
+    assert check.returncode == 0, check.stderr
+    assert ("pins: MockFactory: an RGB light on red GPIO5, green GPIO6, blue GPIO13, button "
+            "on GPIO17\n") in check.stdout
+
+
 def test_off_without_gpio_says_so_and_fails():
     result = ebbtide("off", env={"GPIOZERO_PIN_FACTORY": ""})
     if result.returncode == 0:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from audio.stream import AudioUnavailable, describe_output
+from device.commands import exit_codes
 from device.commands.progress import ProgressBar
 from device.core.config import Config
 from device.core.plan import plan_session, session_shape, voice_lines
 from device.core.script import Script
+from device.files.config_file import find
 from device.service.appliance import speaker_for
 from hardware.pins import NoPins, choose_factory, describe_factory
 
@@ -36,11 +39,11 @@ def report(config: Config, script: Script) -> int:
     if voice.engine:
         model = f", model {voice.model}" if voice.model else ""
         print(f"voice: {voice.engine}{model}, {config.voice.rate} words/min")
-    status = 0
+    status = exit_codes.OK
     if voice.model_failure:  # the README promises exit 2 for a voice model that will not do
         print(f"voice: error: {voice.model_failure}; espeak-ng speaks instead. Set [voice] "
               "model to a Piper voice that works (its .onnx and .onnx.json), or remove it")
-        status = 2
+        status = exit_codes.CONFIG
     if voice.failure:
         print(f"voice: warning: {voice.failure}; "
               + (f"{len(seconds)} of {len({ln.text for ln in lines})} lines are ready"
@@ -71,3 +74,12 @@ def report(config: Config, script: Script) -> int:
         print(f"pins: warning: {error}")
     return status
 
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """The config found (and valid), then `report`; the exit code."""
+    from device.commands.config_and_script import load
+
+    path = find(args.config)
+    config, script = load(args)
+    print(f"config: {path or 'none found, using the built-in defaults'}: valid")
+    return report(config, script)

@@ -1,4 +1,4 @@
-"""`ebbtide demo`: the real session on mock pins, shown in a terminal.
+"""`ebbtide demo`: the real session on mock pins, shown in a terminal, wired as `run` wires it.
 
 The light is drawn as a bar with its number, beside the part and the phase;
 each spoken line is printed as it starts. The keyboard stands in for the button,
@@ -7,15 +7,20 @@ read by line: Enter presses it, "s" then Enter holds it (stop), "q" then Enter q
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging
+import os
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
 from typing import IO, Protocol
 
 from audio.speaker import LIGHT_ONLY
+from device.commands import exit_codes
 from device.service.controller import Controller
 
 BAR = 24
@@ -106,15 +111,32 @@ class ScreenLog(logging.Handler):
 
     With `no_sound_said`, the demo has already said in plain words that there is no sound
     device, so the speaker's line at each session's start (in PortAudio's words) is left out.
+    With `elsewhere` (stderr's handler), lines go there until the screen is `showing()` and
+    after it is done: the demo sets up this one handler at its start, never swaps it.
     """
 
-    def __init__(self, screen: DemoScreen, no_sound_said: bool = False) -> None:
+    def __init__(self, screen: DemoScreen, no_sound_said: bool = False,
+                 elsewhere: logging.Handler | None = None) -> None:
         super().__init__()
         self.screen = screen
         self.no_sound_said = no_sound_said
+        self.elsewhere = elsewhere
+        self.shown = elsewhere is None
         self.setFormatter(logging.Formatter("ebbtide: %(message)s"))
 
+    @contextlib.contextmanager
+    def showing(self) -> Iterator[None]:
+        """Lines go on the screen while the session is drawn."""
+        self.shown = True
+        try:
+            yield
+        finally:
+            self.shown = False
+
     def emit(self, record: logging.LogRecord) -> None:
+        if not self.shown and self.elsewhere is not None:
+            self.elsewhere.handle(record)
+            return
         if self.no_sound_said and record.getMessage().endswith(LIGHT_ONLY):
             return
         self.screen.say(self.format(record))
@@ -186,3 +208,84 @@ class Keyboard:
             else:
                 self.press()
         self.controller.quit()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """A session on mock pins, in this terminal; the exit code."""
+    from audio.stream import AudioUnavailable, describe_output
+    from device.commands.config_and_script import load
+    from device.commands.keyboard import keyboard_open
+    from device.commands.progress import ProgressBar
+    from device.commands.run import (
+        build_appliance,
+        listening_for_signals,
+        log_voice,
+        open_trace,
+        session_lines,
+    )
+    from device.core.events import Listeners
+    from device.core.plan import session_shape
+    from device.service.journal import setup_logging, stderr_handler
+    from hardware.pins import mock_factory
+
+    # The one log handler for this run: stderr's until the screen shows, then above the bar.
+    screen = DemoScreen()
+    screen_log = ScreenLog(screen, elsewhere=stderr_handler())
+    setup_logging(args.verbose, screen_log)
+    config, script = load(args)
+    if not keyboard_open("demo", "Enter presses the button, q quits"):
+        return exit_codes.USAGE
+    factory = mock_factory()
+    with ExitStack() as stack:
+        wake = listening_for_signals(stack)
+        trace = open_trace(args, stack)
+        print("Ebbtide demo: mock pins, real voice where there is a sound device.")
+        bar = ProgressBar.on_terminal(sys.stdout, "making the voice (once)")
+        appliance = build_appliance(config, script, factory, Listeners(screen, trace), wake,
+                                    log_tracebacks=False, demo=True, making=bar)
+        if bar:
+            bar.done()
+        log_voice(appliance.speaker, session_lines(config, script))
+        stack.callback(appliance.close)
+        print(f"Session ({config.breathing.pattern}): {session_shape(appliance.plan)}.")
+        try:
+            describe_output(config.audio.output)
+        except AudioUnavailable as error:
+            screen_log.no_sound_said = True
+            # A device named in the config but missing is the owner's to fix, so name it;
+            # with none at all, PortAudio's words would say nothing to a person.
+            why = (f"{error}" if config.audio.output is not None
+                   else "No sound device here")
+            print(f"{why[0].upper()}{why[1:]}: the light is drawn and each line is printed "
+                  "as it would be spoken, but the voice stays silent.")
+        print("Press Enter to press the button (start, or next part); "
+              "s + Enter to hold it (stop); q + Enter to quit.")
+        stack.enter_context(screen_log.showing())
+        stack.enter_context(quiet_keys())
+        Keyboard(factory.pin(config.button.pin), appliance.controller,
+                 config.button.hold_seconds).start()
+        appliance.serve()
+        print()
+    if appliance.history is not None:
+        print(f"Sessions are kept in {appliance.history.path}, marked as the demo's: "
+              f"{typed_command()} history shows them.")
+    return exit_codes.OK
+
+
+def typed_command() -> str:
+    """`ebbtide` as the person can type it: the bare name when their PATH finds this very
+    command, else the path they ran it by (setup.sh makes .venv/bin/ebbtide, which is not
+    on the PATH), else the console script beside this Python."""
+    import shutil
+
+    ran = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if ran is not None and ran.name != "-c" and ran.suffix != ".py" and ran.is_file():
+        found = shutil.which(ran.name)
+        if found is not None and os.path.samefile(found, ran):
+            return ran.name
+        return str(ran)
+    beside = Path(sys.executable).with_name("ebbtide")
+    found = shutil.which("ebbtide")
+    if found is not None and (not beside.is_file() or os.path.samefile(found, beside)):
+        return "ebbtide"
+    return str(beside) if beside.is_file() else "ebbtide"

@@ -8,6 +8,7 @@ which also lets a test drive it through a pipe.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,15 +17,11 @@ from audio.clip import Clip
 from audio.microphone import Microphone, play
 from audio.recording import RecordingError, load_recording, save_recording, usable
 from audio.stream import AudioUnavailable
+from device.commands import exit_codes
 from device.core.config import Config
 from device.core.script import Script
 from device.core.text import did_you_mean
 from device.files.config_file import find, user_config_path
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
-EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell counts it
 
 EXAMPLE_FOLDER = "~/ebbtide-recordings"
 
@@ -38,16 +35,16 @@ def record_lines(config: Config, script: Script, list_only: bool, line: str | No
     if list_only:
         for line_id, text in script.lines:
             print(f"{line_id}\t{text}")
-        return EXIT_OK
+        return exit_codes.OK
     if not config.voice.recordings:
         _complain(_where_to_set_folder(config))
-        return EXIT_CONFIG
+        return exit_codes.CONFIG
     folder = Path(config.voice.recordings)
     ids = [line_id for line_id, _ in script.lines]
     if line is not None and line not in ids:
         _complain(f"there is no line called {line!r}.{did_you_mean(line, ids)} "
                   "(`ebbtide record --list` shows every line and its id.)")
-        return EXIT_CONFIG
+        return exit_codes.CONFIG
     walk = Walkthrough(script, folder, microphone=None, playback_device=config.audio.output,
                        ask=input, player=play)
     todo = [line] if line is not None else walk.missing()
@@ -55,12 +52,12 @@ def record_lines(config: Config, script: Script, list_only: bool, line: str | No
         print(f"Every line has a recording already ({len(ids)} of {len(ids)}, in {folder}).")
         print("To record one again: ebbtide record --line ID (ebbtide record --list shows "
               "the ids).")
-        return EXIT_OK
+        return exit_codes.OK
     try:
         walk.microphone = Microphone()
     except AudioUnavailable as error:
         _complain(f"{error}.")
-        return EXIT_FAILED
+        return exit_codes.FAILED
     return walk.run(todo)
 
 
@@ -128,7 +125,7 @@ class Walkthrough:
         print("For each line: press Enter, say the words, press Enter again. You will hear it "
               "back, and can keep it or try again. Take your time; q stops, and next time "
               "starts where you stopped.")
-        status = EXIT_OK
+        status = exit_codes.OK
         try:
             for line_id in todo:
                 self._one(line_id)
@@ -138,16 +135,16 @@ class Walkthrough:
             print()
         except KeyboardInterrupt:
             print()
-            status = EXIT_INTERRUPTED
+            status = exit_codes.INTERRUPTED
         except OSError as error:
             print()
             _complain(f"the recording could not be saved in {self.folder}: "
                       f"{error.strerror or error}.")
-            status = EXIT_FAILED
+            status = exit_codes.FAILED
         except AudioUnavailable as error:
             print()
             _complain(f"{error}.")
-            status = EXIT_FAILED
+            status = exit_codes.FAILED
         finally:
             if self.microphone is not None and self.microphone.recording:
                 self.microphone.stop()  # a take cut off by Ctrl-C is not kept
@@ -249,3 +246,14 @@ class Walkthrough:
                 return answer[:1]
             print("  (Please answer with one of: " + ", ".join(
                 "Enter" if a == "" else a for a in sorted(allowed)) + ".)")
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    """Record (or --list) the script's lines; the exit code."""
+    from device.commands.config_and_script import load
+    from device.commands.keyboard import keyboard_open
+
+    config, script = load(args)
+    if not args.list and not keyboard_open("record", "Enter starts and ends each take"):
+        return exit_codes.USAGE
+    return record_lines(config, script, list_only=args.list, line=args.line)

@@ -15,9 +15,11 @@ and returns the plan with a SessionTimeline of what was played, for the picture
 
 from __future__ import annotations
 
+import argparse
 import bisect
 import csv
 import datetime
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,7 @@ import numpy as np
 from audio.clip import WavWriter
 from audio.mixer import Mixer
 from audio.speaker import Speaker
+from device.commands import exit_codes
 from device.core.config import Config, session_settings
 from device.core.listening import FRAME_S, ByEar, by_ear
 from device.core.pacing import Swell
@@ -41,6 +44,8 @@ from device.service.controller import Controller
 from device.service.runner import Runner
 from hardware.light import Light
 from hardware.pins import mock_factory
+
+log = logging.getLogger("ebbtide")
 
 ROWS_PER_SECOND = 100
 RENDER_RATE = 48000
@@ -296,3 +301,70 @@ def _write_events(path: Path, recording: _Recording) -> None:
         writer.writerow(["t_s", "kind", "detail", "duration_s"])
         for t, kind, detail, seconds in recording.events:
             writer.writerow([f"{t:.3f}", kind, detail, f"{seconds:.3f}"])
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    """Render the session offline into --out, print what was written; the exit code."""
+    from device.commands.config_and_script import load
+    from device.files.atomic_file import WriteFailed
+    from device.pictures.picture import PictureError, check_path, require
+    from device.pictures.session import write_session_picture
+
+    config, script = load(args)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        log.error("--out %s is a file, not a folder: give a folder for the session's files "
+                  "(it is made if it does not exist)", out)
+        return exit_codes.USAGE
+    at = None
+    if args.at is not None:
+        try:
+            at = datetime.time.fromisoformat(args.at)
+        except ValueError:
+            log.error("--at %s is not a time of day: give it as HH:MM, for example 23:30",
+                      args.at)
+            return exit_codes.USAGE
+    drawing = Path(args.plot) if args.plot else out / "session.png"
+    try:
+        check_path(drawing)
+        if args.plot:
+            require()  # asked for by name: say at once when it cannot be drawn
+    except PictureError as error:
+        log.error("%s", error)
+        return exit_codes.USAGE
+    try:
+        rendered = render_session(config, script, out, at)
+    except WriteFailed as error:
+        log.error("%s", error)
+        return exit_codes.FAILED
+    except OSError as error:
+        log.error("cannot write to %s: %s", out, error.strerror or error)
+        return exit_codes.FAILED
+    plan = rendered.plan
+    print(f"{'part':<10} {'starts':>9}  {'lasts':>8}  lines")
+    for part in plan.parts:
+        print(f"{part.name:<10} {part.start:7.1f} s  {part.seconds:6.1f} s  "
+              f"{len(part.cues):5d}")
+    print(f"{'total':<10} {'':>9}  {plan.seconds:6.1f} s  ({plan.seconds / 60:.1f} min)")
+    if at is not None:
+        print(f"started at {at:%H:%M}: " + ("in the quiet hours ([night]), quieter and dimmer"
+                                            if config.night.active(at) else "by day"))
+    ear = rendered.by_ear
+    if ear is not None:
+        print(f"by ear, through the breathing: the tide is heard in {ear.present:.1%} of it, "
+              f"and rises and falls with the breath in {ear.direction:.1%} of it")
+    touch = f", {out / 'haptic.csv'}" if config.haptic.pin is not None else ""
+    print(f"wrote {out / 'session.wav'}, {out / 'light.csv'}, {out / 'events.csv'}, "
+          f"{out / 'levels.csv'}{touch}")
+    try:
+        write_session_picture(rendered.timeline, drawing)
+    except PictureError as error:
+        # The files are written; only the picture is missing. Asked for by name, that is a
+        # failure; by default, a note.
+        if args.plot:
+            log.error("%s", error)
+            return exit_codes.FAILED
+        print(f"no picture: {error}")
+        return exit_codes.OK
+    print(f"drew {drawing}")
+    return exit_codes.OK

@@ -8,14 +8,17 @@ session would be too long. Warnings (exit 0): wording the tone rules avoid, with
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from device.commands import exit_codes
 from device.core.config import ALL_PARTS, Config, ConfigError
 from device.core.script import Script, ScriptError, parse_script, parse_toml
 from device.core.text import did_you_mean, language_family
+from device.files.config_file import load_config
 from device.files.script_file import read_script
 
 if TYPE_CHECKING:
@@ -317,3 +320,21 @@ def rendered_seconds(script: Script, config: Config) -> tuple[dict[str, float], 
     missing = len(script.texts()) - len(made)
     note = f"spoken lengths made with {engine} at {config.voice.rate} words/min"
     return seconds, note + (f" ({missing} estimated)" if missing else "")
+
+
+def cmd_script_check(args: argparse.Namespace) -> int:
+    """Check the script and print the report; 2 on errors, else 0."""
+    config = load_config(args.config)
+    name = args.file if args.file is not None else config.voice.script
+    report = check_script(config, name, None if args.estimate else rendered_seconds)
+    print(f"script: {report.where}")
+    for note in report.notes:
+        print(f"  {note}")
+    for warning in report.warnings:
+        print(f"warning: {warning}")
+    for error in report.errors:
+        print(f"error: {error}")
+    verdict = (f"{len(report.errors)} error(s)" if report.errors else "usable") + (
+        f", {len(report.warnings)} warning(s)" if report.warnings else "")
+    print(f"script check: {verdict}")
+    return exit_codes.CONFIG if report.errors else exit_codes.OK

@@ -31,6 +31,7 @@ from device.core.config_values import (
     rgb_pins,
     time_of_day,
 )
+from device.core.errors import EbbtideError
 from device.core.patterns import BUILT_IN, BreathPattern
 from device.core.voice import ENGINES
 
@@ -233,7 +234,7 @@ def session_settings(config: Config, at: datetime.time | None) -> SessionSetting
                            config.light.night_color if night else config.light.color)
 
 
-class ConfigError(Exception):
+class ConfigError(EbbtideError):
     """One or more problems in a config file, each a complete sentence for a person."""
 
     def __init__(self, problems: list[str], usable: Config | None = None) -> None:

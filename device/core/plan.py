@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from device.core.config import SESSION_MINUTES, Config, ConfigError
+from device.core.errors import EbbtideError
 from device.core.patterns import BUILT_IN, BreathPattern
 from device.core.script import Script, ScriptError
 from device.core.text import minutes_text
@@ -41,7 +42,7 @@ CUE_GAP = 0.1  # the least silence between two breathing cues
 PLAN_LIMIT_SECONDS = 4 * SESSION_MINUTES[1] * 60
 
 
-class PlanTooLong(Exception):
+class PlanTooLong(EbbtideError):
     """The plan would pass `PLAN_LIMIT_SECONDS` (or a time in it is not a number)."""
 
 

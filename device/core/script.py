@@ -23,8 +23,10 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from device.core.errors import EbbtideError
 
-class ScriptError(Exception):
+
+class ScriptError(EbbtideError):
     """The script file is missing, unreadable or incomplete."""
 
 

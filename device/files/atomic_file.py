@@ -28,11 +28,13 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
+from device.core.errors import EbbtideError
+
 PRIVATE_MODE = 0o600
 SHARED_MODE = 0o644
 
 
-class WriteFailed(Exception):
+class WriteFailed(EbbtideError):
     """A file could not be written; the message is one plain line naming it, and says
     whether the file that was there is kept."""
 

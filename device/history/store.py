@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Self, TextIO
 
+from device.core.errors import EbbtideError
 from device.core.text import minutes_text
 
 FILE_NAME = "history.sqlite3"
@@ -48,7 +49,7 @@ def default_directory() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".local" / "state") / "ebbtide"
 
 
-class HistoryUnavailable(Exception):
+class HistoryUnavailable(EbbtideError):
     """The history cannot be used; the caller logs the one-line message and runs without it."""
 
 

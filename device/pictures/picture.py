@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from device.core.errors import EbbtideError
 from device.files.atomic_file import WriteFailed, atomic_file
 
 FORMATS = (".png", ".svg")
@@ -20,7 +21,7 @@ DPI = 100
 PRINT_DPI = 300  # a printed page's PNG
 
 
-class PictureError(Exception):
+class PictureError(EbbtideError):
     """A picture cannot be made; the message is one plain line for the user."""
 
 

@@ -18,10 +18,11 @@ from importlib import resources
 from typing import Any
 
 from device.core.config import Config
+from device.core.errors import EbbtideError
 from device.core.text import language_family
 
 
-class CardError(Exception):
+class CardError(EbbtideError):
     """The card cannot be made as asked; the message is one plain line."""
 
 
