@@ -25,8 +25,11 @@ from audio.stream import FALLBACK_RATE, AudioUnavailable, SoundStream, output_ra
 from audio.voicemaker import FillReport, Interrupt, Line, VoiceMaker, VoiceSettings
 
 log = logging.getLogger("ebbtide.audio")
-# The end of the line logged when a session's sound cannot start (the demo matches it).
+# The end of the line logged when a session's sound cannot start; that line's record has
+# the attribute NO_OUTPUT set, so a screen that has already said there is no sound device
+# (the demo) can leave it out.
 LIGHT_ONLY = "the session runs with the light only"
+NO_OUTPUT = "ebbtide_no_sound_output"
 
 LEAD_S = 0.3  # how far ahead sounds should be placed: more than the output's latency
 FADE_IN_S = 0.1  # all sound rises over this at the start of a session: no click, and
@@ -165,7 +168,7 @@ class Speaker:
             try:
                 stream.start()
             except AudioUnavailable as exc:
-                log.warning("%s; %s", exc, LIGHT_ONLY)
+                log.warning("%s; %s", exc, LIGHT_ONLY, extra={NO_OUTPUT: True})
                 return None
             self._stream = stream
             self._failure_told = False

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from device.core.config import Config, ConfigError, find, load_config
+from device.core.events import Event, SessionEnded, SessionStarted
 from device.core.script import Script, ScriptError, load_script
 from device.service.controller import SIGNALS
 from device.service.wake import WakePipe
@@ -61,7 +62,7 @@ def _load(args: argparse.Namespace) -> tuple[Config, Script]:
 def _open_trace(args: argparse.Namespace, stack: ExitStack):
     if not args.trace:
         return None
-    from device.core.events import TraceFile
+    from device.service.trace import TraceFile
 
     # Streamed as it happens (so a crash keeps it), not swapped in whole; but, as every file
     # Ebbtide writes, never through a symbolic link (O_NOFOLLOW), and a new file is 0644.
@@ -371,9 +372,9 @@ def _plot_history(records, path: Path, cycle) -> int:
 class _SessionLog:
     """Logs the start and end of each session, nothing more."""
 
-    def __call__(self, event: str, **fields: object) -> None:
-        if event == "session":
-            log.info("session %s", fields["state"])
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, SessionStarted | SessionEnded):
+            log.info("session %s", event.state)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

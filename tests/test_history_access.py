@@ -216,7 +216,7 @@ def test_a_history_locked_at_start_is_tried_again_and_the_session_recorded(tmp_p
     caplog.set_level(logging.INFO, "ebbtide")
     device = Appliance(parse({"breathing": {"minutes": 1}, "voice": {"enabled": False}}),
                        load_script(), clock=clock, pin_factory=factory,
-                       listener=lambda e, **f: events.append((e, f)),
+                       listener=lambda e: events.append((e.kind, e.record())),
                        wall_clock=lambda: wall + datetime.timedelta(seconds=clock.now()),
                        open_history=open_history)
     try:

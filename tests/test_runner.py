@@ -122,7 +122,7 @@ def make_rig(pins, voice_cache, config: Config | None = None, light_cls=Light,
     recording = Recording()
     sound = sound_cls(speaker, clock, recording)
     runner = Runner(clock, light, sound, controller,
-                    lambda e, **f: events.append((clock.now(), e, f)))
+                    lambda e: events.append((clock.now(), e.kind, e.record())))
     plan = build_plan(config, SCRIPT, lengths.__getitem__)
     controller.session_began()
     return Rig(clock, runner, speaker, controller, pins.pin(config.button.pin),

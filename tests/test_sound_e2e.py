@@ -92,7 +92,7 @@ def make_appliance(config: Config, speaker: Speaker, events: list) -> tuple[Appl
     factory = MockFactory(pin_class=MockPWMPin)
     clock = MonotonicClock()
     device = Appliance(config, SCRIPT, clock=clock, pin_factory=factory, speaker=speaker,
-                       listener=lambda e, **f: events.append((clock.now(), e, f)),
+                       listener=lambda e: events.append((clock.now(), e.kind, e.record())),
                        wall_clock=lambda: NOON)
     return device, factory
 

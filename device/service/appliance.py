@@ -13,7 +13,15 @@ from audio.mixer import Mixer
 from audio.speaker import Speaker
 from audio.voicemaker import VoiceSettings
 from device.core.config import Config, SessionSettings, session_settings
-from device.core.events import Listener
+from device.core.events import (
+    Event,
+    LightChanged,
+    Listener,
+    PartBegan,
+    SessionEnded,
+    SessionStarted,
+    SoundReport,
+)
 from device.core.plan import SessionPlan, plan_session, voice_lines
 from device.core.script import Script
 from device.history.store import RUNNING, History, HistoryBusy, HistoryUnavailable
@@ -57,13 +65,14 @@ def light_for(config: Config, pin_factory: PinFactory) -> Light | RGBLight:
                  backend=c.backend)
 
 
-def dress(light: Light | RGBLight, settings: SessionSettings) -> dict[str, str]:
-    """Give the light a session's brightness (and colour); the colour, for the event."""
+def dress(light: Light | RGBLight, settings: SessionSettings) -> str | None:
+    """Give the light a session's brightness (and colour); the colour, for the event (None
+    for a single-colour light)."""
     light.max_brightness = settings.max_brightness
     if isinstance(light, RGBLight):
         light.color = settings.color
-        return {"color": light.color}
-    return {}
+        return light.color
+    return None
 
 
 def motor_for(config: Config, pin_factory: PinFactory) -> Motor | None:
@@ -211,11 +220,12 @@ class Appliance:
         A quit ends them at once; a press meanwhile is kept for afterwards."""
         try:
             for _ in range(times):
-                self.listener("light", value=self.light.show(1.0), lightness=1.0)
+                duty = self.light.show(1.0)
+                self.listener(LightChanged(at=self.clock.now(), value=duty, lightness=1.0))
                 if not self._pause(BLINK_ON_S):
                     break
                 self.light.off()
-                self.listener("light", value=0.0, lightness=0.0)
+                self.listener(LightChanged(at=self.clock.now(), value=0.0, lightness=0.0))
                 if not self._pause(BLINK_OFF_S):
                     break
         finally:
@@ -243,7 +253,7 @@ class Appliance:
         started = (self.wall_clock(), self.clock.now())
         settings = session_settings(self.config, started[0].astimezone().time())
         colour = dress(self.light, settings)
-        self.listener("session", state="started", night=settings.night, **colour)
+        self.listener(SessionStarted(at=self.clock.now(), night=settings.night, color=colour))
         outcome: Outcome | None = None
         try:
             self.runner.glow(self.plan)  # the light comes first, then the sound and history
@@ -258,22 +268,24 @@ class Appliance:
             self.controller.session_ended()  # ready for the next press while the sound closes
             report = self.speaker.close()
             if report is not None:
-                self.listener("audio", underflows=report.underflows, dropped=report.dropped,
-                              failure=report.failure, first_heard=report.first_heard,
-                              late_ms=report.late_ms)
-            self.listener("session", state=outcome.value if outcome else "error")
+                self.listener(SoundReport(
+                    at=self.clock.now(), underflows=report.underflows, dropped=report.dropped,
+                    failure=report.failure, first_heard=report.first_heard,
+                    late_ms=report.late_ms))
+            self.listener(SessionEnded(at=self.clock.now(),
+                                       state=outcome.value if outcome else "error"))
             self._end(outcome)
         return outcome
 
-    def _noting_parts(self, event: str, **fields: object) -> None:
+    def _noting_parts(self, event: Event) -> None:
         """The runner's events, passed on; each part begun means the one before is done."""
         record = self._record
-        if event == "part" and record is not None and fields["name"] != "stopping":
+        if isinstance(event, PartBegan) and record is not None:
             if record.parts:
                 record.finished, record.last_seen = len(record.parts), self.clock.now()
                 self._keep(record)
-            record.parts.append(str(fields["name"]))
-        self.listener(event, **fields)
+            record.parts.append(event.name)
+        self.listener(event)
 
     def _begin(self, wall: datetime.datetime, clock: float) -> None:
         if self.history is None and self._open_history is None:
