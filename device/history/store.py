@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Self, TextIO
 
+from device.history.weeks import sessions_per_week, week_of
+
 FILE_NAME = "history.sqlite3"
 SCHEMA_VERSION = 2
 RUNNING = "running"
@@ -302,22 +304,17 @@ class History:
     def weekly(self, weeks: int = 8, today: date | None = None) -> list[tuple[date, int]]:
         """Sessions per local week (Monday first), oldest first, empty weeks included."""
         today = today or date.today()
-        mondays = [today - timedelta(days=today.weekday(), weeks=back)
-                   for back in range(weeks - 1, -1, -1)]
-        counts = dict.fromkeys(mondays, 0)
+        first = week_of(today) - timedelta(weeks=weeks - 1)
         rows = self._run("SELECT id, started_local FROM sessions"
                          " WHERE substr(started_local, 1, 10) >= ?",
-                         (mondays[0].isoformat(),)).fetchall()
+                         (first.isoformat(),)).fetchall()
+        days = []
         for row, text in rows:
             try:
-                day = _moment(text, "start time").date()
+                days.append(_moment(text, "start time").date())
             except ValueError as error:
                 self._skip(row, str(error))
-                continue
-            monday = day - timedelta(days=day.weekday())
-            if monday in counts:
-                counts[monday] += 1
-        return list(counts.items())
+        return sessions_per_week(days, today, weeks)
 
     def recent_nights(self, now: datetime | None = None, days: int = 7) -> int:
         """How many of the device's own sessions (not the demo's) began in the last `days`
