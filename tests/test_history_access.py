@@ -111,7 +111,7 @@ def _as_nobody(action) -> str:
 def test_history_reads_a_file_its_reader_may_not_write(tmp_path):
     """A history file made read-only (0400) in a folder its reader cannot write either (no
     -shm file can be made): read as it is; nothing created, changed or chmodded."""
-    from device.history.store import format_recent
+    from device.history.report import format_recent
 
     base = Path(tempfile.mkdtemp(prefix="ebbtide-ro-"))  # not tmp_path: 0700 to others
     folder = base / "ebbtide"
