@@ -18,10 +18,11 @@ from device.core.config import parse
 from device.core.plan import plan_session
 from device.core.script import load_script
 from device.history.store import History
-from device.service.appliance import BLINK_OFF_S, BLINK_ON_S, Appliance, speaker_for
+from device.service.appliance import BLINK_OFF_S, BLINK_ON_S, Appliance
 from device.service.clock import SimulatedClock
 from device.service.controller import SIGNALS
 from device.service.notify import ServiceNotifier
+from device.service.wiring import speaker_for
 from hardware.lightness import lightness_for
 
 SCRIPT = load_script()

@@ -18,10 +18,10 @@ from device.commands.render import OfflineSound
 from device.core.config import Config, parse
 from device.core.plan import build_plan, voice_lines
 from device.core.script import load_script
-from device.service.appliance import speaker_for
 from device.service.clock import SimulatedClock
 from device.service.controller import DEBOUNCE, Controller
 from device.service.runner import Outcome, Runner
+from device.service.wiring import speaker_for
 from hardware.button import ButtonEdges
 from hardware.light import Light
 from hardware.lightness import lightness_for

@@ -26,8 +26,9 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 from audio.speaker import Speaker
 from device.core.config import Config, parse
 from device.core.script import load_script
-from device.service.appliance import Appliance, speaker_for
+from device.service.appliance import Appliance
 from device.service.clock import MonotonicClock
+from device.service.wiring import speaker_for
 
 SCRIPT = load_script()
 # Local noon: outside the quiet hours, so nothing is scaled down.

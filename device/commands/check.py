@@ -9,7 +9,7 @@ from device.commands.progress import ProgressBar
 from device.core.config import Config
 from device.core.plan import plan_session, session_shape, voice_lines
 from device.core.script import Script
-from device.service.appliance import speaker_for
+from device.service.wiring import speaker_for
 from hardware.pins import NoPins, choose_factory, describe_factory
 
 

@@ -36,10 +36,10 @@ from device.core.plan import SessionPlan, minutes_text, plan_session, voice_line
 from device.core.script import Script
 from device.files.atomic_file import atomic_file
 from device.pictures.session import SessionTimeline
-from device.service.appliance import dress, light_for, motor_for, speaker_for
 from device.service.clock import SimulatedClock
 from device.service.controller import Controller
 from device.service.runner import Runner
+from device.service.wiring import dress, light_for, motor_for, speaker_for
 from hardware.light import Light
 from hardware.pins import mock_factory
 

@@ -7,12 +7,9 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from audio.mixer import Mixer
 from audio.speaker import Speaker
-from audio.voicemaker import VoiceSettings
-from device.core.config import Config, SessionSettings, session_settings
+from device.core.config import Config, session_settings
 from device.core.events import (
     Event,
     LightChanged,
@@ -30,9 +27,8 @@ from device.service.controller import Controller
 from device.service.notify import ServiceNotifier
 from device.service.runner import Outcome, Runner
 from device.service.wake import WakePipe
+from device.service.wiring import dress, light_for, motor_for, speaker_for
 from hardware.button import ButtonEdges
-from hardware.light import Light, RGBLight
-from hardware.motor import Motor
 from hardware.pins import PinFactory
 
 log = logging.getLogger("ebbtide")
@@ -41,46 +37,6 @@ BLINK_ON_S = 0.15
 BLINK_OFF_S = 0.25
 LINE_PATIENCE_S = 120.0  # how long systemd should wait for the next line to be made
 HISTORY_RETRY_S = 30.0  # how often a busy history is tried again while sessions wait for it
-
-
-def speaker_for(config: Config, mixer: Mixer | None = None,
-                cache_dir: Path | None = None, language: str = "en") -> Speaker:
-    """The sound configured in [voice] and [audio], speaking `language` (the script's); with
-    a mixer, an offline one."""
-    v = config.voice
-    return Speaker(voice=VoiceSettings(v.engine, v.model, v.voice, v.rate, v.volume,
-                                       v.recordings, language),
-                   device=config.audio.output, mixer=mixer, cache_dir=cache_dir,
-                   chime=config.audio.chime, tide=config.audio.tide,
-                   speaks=v.enabled)
-
-
-def light_for(config: Config, pin_factory: PinFactory) -> Light | RGBLight:
-    """The light configured in [light]: one LED, or an RGB one in its day colour."""
-    c = config.light
-    if c.kind == "rgb":
-        return RGBLight(c.pins, color=c.color, common=c.common,
-                        max_brightness=c.max_brightness, pin_factory=pin_factory)
-    return Light(c.pin, max_brightness=c.max_brightness, pin_factory=pin_factory,
-                 backend=c.backend)
-
-
-def dress(light: Light | RGBLight, settings: SessionSettings) -> str | None:
-    """Give the light a session's brightness (and colour); the colour, for the event (None
-    for a single-colour light)."""
-    light.max_brightness = settings.max_brightness
-    if isinstance(light, RGBLight):
-        light.color = settings.color
-        return light.color
-    return None
-
-
-def motor_for(config: Config, pin_factory: PinFactory) -> Motor | None:
-    """The vibration motor of [haptic], if it has a pin."""
-    h = config.haptic
-    if h.pin is None:
-        return None
-    return Motor(h.pin, strength=h.strength, start_duty=h.start_duty, pin_factory=pin_factory)
 
 
 def _wall_clock() -> datetime.datetime:
