@@ -26,8 +26,11 @@ from audio.voicemaker import FillReport, Interrupt, VoiceMaker
 from device.core.voice import Line, VoiceSettings
 
 log = logging.getLogger("ebbtide.audio")
-# The end of the line logged when a session's sound cannot start (the demo matches it).
+# The end of the line logged when a session's sound cannot start; that line's record has
+# the attribute NO_OUTPUT set, so a screen that has already said there is no sound device
+# (the demo) can leave it out.
 LIGHT_ONLY = "the session runs with the light only"
+NO_OUTPUT = "ebbtide_no_sound_output"
 
 LEAD_S = 0.3  # how far ahead sounds should be placed: more than the output's latency
 FADE_IN_S = 0.1  # all sound rises over this at the start of a session: no click, and
@@ -166,7 +169,7 @@ class Speaker:
             try:
                 stream.start()
             except AudioUnavailable as exc:
-                log.warning("%s; %s", exc, LIGHT_ONLY)
+                log.warning("%s; %s", exc, LIGHT_ONLY, extra={NO_OUTPUT: True})
                 return None
             self._stream = stream
             self._failure_told = False

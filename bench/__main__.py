@@ -33,7 +33,7 @@ from bench.smoothness import DEFAULT_ON_A_PI, max_lightness_steps
 from device.core.plan import voice_lines
 from device.files.config_file import load
 from device.files.script_file import load_script
-from device.service.appliance import speaker_for
+from device.service.wiring import speaker_for
 
 # The bench pattern: 4 s in, 6 s out (the breaths pulse() is timed with).
 CONFIG = """[voice]

@@ -18,6 +18,7 @@ from audio.speaker import Speaker
 from bench.pins import recording_factory
 from bench.press import BASELINE_FADE, NOON, SETTLE_S
 from device.core.config import Config
+from device.core.events import Event, PhaseBegan, TouchChanged
 from device.core.haptic import TAP_GAP_S, TAP_S
 from device.core.script import Script
 from device.service.appliance import Appliance
@@ -46,10 +47,10 @@ def measure_session(config: Config, script: Script, speaker: Speaker,
     phases: list[float] = []  # when each phase boundary was written
     touches: list[float] = []  # when each change of the touch was written
 
-    def note(event: str, **_: object) -> None:
-        if event == "phase":
+    def note(event: Event) -> None:
+        if isinstance(event, PhaseBegan):
             phases.append(time.monotonic())
-        elif event == "haptic":
+        elif isinstance(event, TouchChanged):
             touches.append(time.monotonic())
 
     if config.haptic.pin is None:

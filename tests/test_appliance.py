@@ -18,10 +18,11 @@ from device.core.config_schema import parse
 from device.core.plan import plan_session
 from device.files.script_file import load_script
 from device.history.store import History
-from device.service.appliance import BLINK_OFF_S, BLINK_ON_S, Appliance, speaker_for
+from device.service.appliance import BLINK_OFF_S, BLINK_ON_S, Appliance
 from device.service.clock import SimulatedClock
 from device.service.controller import SIGNALS
 from device.service.notify import ServiceNotifier
+from device.service.wiring import speaker_for
 from hardware.lightness import lightness_for
 
 SCRIPT = load_script()
@@ -65,7 +66,7 @@ def appliance():
         speaker.led, speaker.duty_at_open, speaker.volumes = factory.pin(18), [], []
         device = Appliance(parse({"breathing": {"minutes": 1}}), SCRIPT, clock=clock,
                            pin_factory=factory, speaker=speaker,
-                           listener=lambda e, **f: events.append((clock.now(), e, f)),
+                           listener=lambda e: events.append((clock.now(), e.kind, e.record())),
                            **{"wall_clock": lambda: WALL_CLOCK["now"], **options})
         made.append((device, factory))
         return device, clock, factory, events
@@ -323,7 +324,7 @@ def test_with_the_voice_off_a_session_is_light_alone_and_nothing_is_made(tmp_pat
     events: list = []
     speaker = speaker_for(config, Mixer(48000), cache_dir=tmp_path / "voice")
     device = Appliance(config, SCRIPT, clock=clock, pin_factory=factory, speaker=speaker,
-                       listener=lambda e, **f: events.append((clock.now(), e, f)),
+                       listener=lambda e: events.append((clock.now(), e.kind, e.record())),
                        wall_clock=lambda: WALL_CLOCK["now"])
     try:
         button = factory.pin(17)
@@ -353,7 +354,7 @@ def test_an_rgb_light_breathes_amber_with_no_blue_in_quiet_hours(tmp_path):
     wall = {"now": datetime.datetime(2026, 6, 1, 12, 0).astimezone()}
     device = Appliance(config, SCRIPT, clock=clock, pin_factory=factory,
                        speaker=speaker_for(config, Mixer(48000), cache_dir=tmp_path),
-                       listener=lambda e, **f: events.append((e, f, blue.state)),
+                       listener=lambda e: events.append((e.kind, e.record(), blue.state)),
                        wall_clock=lambda: wall["now"])
     try:
         for t, hour in ((1.0, 12), (1000.0, 23)):
@@ -388,7 +389,7 @@ def test_the_motor_breathes_and_is_still_after_every_ending(tmp_path):
     motor = factory.pin(12)
     device = Appliance(config, SCRIPT, clock=clock, pin_factory=factory,
                        speaker=speaker_for(config, Mixer(48000), cache_dir=tmp_path),
-                       listener=lambda e, **f: events.append((e, f, motor.state)),
+                       listener=lambda e: events.append((e.kind, e.record(), motor.state)),
                        wall_clock=lambda: WALL_CLOCK["now"])
     button = factory.pin(17)
     try:

@@ -14,7 +14,7 @@ def rig(pins):
     clock = SimulatedClock()
     heard = Heard()
     controller = Controller(clock, hold_seconds=2.0,
-                            listener=lambda e, **f: heard.note(clock.now(), f["action"]))
+                            listener=lambda e: heard.note(clock.now(), e.action))
     button = ButtonEdges(17, controller.edge, pin_factory=pins)
     yield clock, controller, pins.pin(17), heard
     button.close()

@@ -11,16 +11,17 @@ import threading
 import time
 
 from device.commands.demo import DemoScreen
+from device.core.events import LightChanged, LineSpoken, PartBegan, PhaseBegan, SessionEnded
 
 
 def test_the_screen_shows_part_phase_line_and_a_light_bar():
     out = io.StringIO()
     screen = DemoScreen(out, live=True)
-    screen("part", name="breathe", seconds=60)
-    screen("phase", name="inhale", seconds=2.5)
-    screen("clip", text="Breathe in.", seconds=0.8)
-    screen("light", value=0.184, lightness=0.5)
-    screen("session", state="stopped")
+    screen(PartBegan(at=0.0, name="breathe", seconds=60))
+    screen(PhaseBegan(at=0.0, name="inhale", seconds=2.5))
+    screen(LineSpoken(at=0.1, text="Breathe in.", seconds=0.8))
+    screen(LightChanged(at=0.2, value=0.184, lightness=0.5))
+    screen(SessionEnded(at=0.3, state="stopped"))
     text = out.getvalue()
     assert "-- breathe --" in text
     assert '"Breathe in."' in text
@@ -150,7 +151,7 @@ def test_log_lines_land_above_the_bar_on_their_own_line():
 
     out = io.StringIO()
     screen = DemoScreen(out, live=True)
-    screen("light", value=0.2, lightness=0.4)
+    screen(LightChanged(at=0.0, value=0.2, lightness=0.4))
     log = logging.getLogger("ebbtide.demo-test")
     log.addHandler(ScreenLog(screen))
     log.propagate = False

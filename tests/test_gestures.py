@@ -30,6 +30,7 @@ from audio.mixer import Mixer
 from audio.speaker import Speaker
 from device.core.config import Config
 from device.core.config_schema import parse
+from device.core.events import Event
 from device.core.plan import build_plan, estimate_spoken, voice_lines
 from device.files.script_file import load_script
 from device.service.appliance import Appliance
@@ -296,7 +297,8 @@ def play(sequence: Sequence, speaker: Speaker, factory: MockFactory) -> Played:
     speaker.mixer.anchor = (speaker.mixer.position, epoch)  # heard from the clock's start
     device = None
 
-    def listener(event: str, **fields) -> None:
+    def listener(told: Event) -> None:
+        event, fields = told.kind, told.record()
         played.log.append((clock.now(), event, fields))
         if event == "session" and fields["state"] in ENDED and led.state != 0:
             played.problems.append(f"the light is {led.state} as the session ends at "

@@ -111,7 +111,7 @@ def _as_nobody(action) -> str:
 def test_history_reads_a_file_its_reader_may_not_write(tmp_path):
     """A history file made read-only (0400) in a folder its reader cannot write either (no
     -shm file can be made): read as it is; nothing created, changed or chmodded."""
-    from device.history.store import format_recent
+    from device.history.report import format_recent
 
     base = Path(tempfile.mkdtemp(prefix="ebbtide-ro-"))  # not tmp_path: 0700 to others
     folder = base / "ebbtide"
@@ -216,7 +216,7 @@ def test_a_history_locked_at_start_is_tried_again_and_the_session_recorded(tmp_p
     caplog.set_level(logging.INFO, "ebbtide")
     device = Appliance(parse({"breathing": {"minutes": 1}, "voice": {"enabled": False}}),
                        load_script(), clock=clock, pin_factory=factory,
-                       listener=lambda e, **f: events.append((e, f)),
+                       listener=lambda e: events.append((e.kind, e.record())),
                        wall_clock=lambda: wall + datetime.timedelta(seconds=clock.now()),
                        open_history=open_history)
     try:

@@ -19,10 +19,10 @@ from device.core.config import Config
 from device.core.config_schema import parse
 from device.core.plan import build_plan, voice_lines
 from device.files.script_file import load_script
-from device.service.appliance import speaker_for
 from device.service.clock import SimulatedClock
 from device.service.controller import DEBOUNCE, Controller
 from device.service.runner import Outcome, Runner
+from device.service.wiring import speaker_for
 from hardware.button import ButtonEdges
 from hardware.light import Light
 from hardware.lightness import lightness_for
@@ -123,7 +123,7 @@ def make_rig(pins, voice_cache, config: Config | None = None, light_cls=Light,
     recording = Recording()
     sound = sound_cls(speaker, clock, recording)
     runner = Runner(clock, light, sound, controller,
-                    lambda e, **f: events.append((clock.now(), e, f)))
+                    lambda e: events.append((clock.now(), e.kind, e.record())))
     plan = build_plan(config, SCRIPT, lengths.__getitem__)
     controller.session_began()
     return Rig(clock, runner, speaker, controller, pins.pin(config.button.pin),

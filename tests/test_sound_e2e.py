@@ -27,8 +27,9 @@ from audio.speaker import Speaker
 from device.core.config import Config
 from device.core.config_schema import parse
 from device.files.script_file import load_script
-from device.service.appliance import Appliance, speaker_for
+from device.service.appliance import Appliance
 from device.service.clock import MonotonicClock
+from device.service.wiring import speaker_for
 
 SCRIPT = load_script()
 # Local noon: outside the quiet hours, so nothing is scaled down.
@@ -93,7 +94,7 @@ def make_appliance(config: Config, speaker: Speaker, events: list) -> tuple[Appl
     factory = MockFactory(pin_class=MockPWMPin)
     clock = MonotonicClock()
     device = Appliance(config, SCRIPT, clock=clock, pin_factory=factory, speaker=speaker,
-                       listener=lambda e, **f: events.append((clock.now(), e, f)),
+                       listener=lambda e: events.append((clock.now(), e.kind, e.record())),
                        wall_clock=lambda: NOON)
     return device, factory
 

@@ -12,7 +12,7 @@ from device.core.config import Config
 from device.core.plan import plan_session, session_shape, voice_lines
 from device.core.script import Script
 from device.files.config_file import find
-from device.service.appliance import speaker_for
+from device.service.wiring import speaker_for
 from hardware.pins import NoPins, choose_factory, describe_factory
 
 

@@ -19,8 +19,19 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Protocol
 
-from audio.speaker import LIGHT_ONLY
+from audio.speaker import NO_OUTPUT
 from device.commands import exit_codes
+from device.core.events import (
+    Event,
+    FadingOut,
+    LightChanged,
+    LineSpoken,
+    PartBegan,
+    PhaseBegan,
+    SessionEnded,
+    SessionStarted,
+    TouchChanged,
+)
 from device.service.controller import Controller
 
 BAR = 24
@@ -42,28 +53,26 @@ class DemoScreen:
         self._drawn = 0.0
         self._lock = threading.Lock()
 
-    def __call__(self, event: str, **fields: object) -> None:
+    def __call__(self, event: Event) -> None:
         with self._lock:
-            if event == "light":
-                self.duty = float(fields["value"])  # type: ignore[arg-type]
-                self.lightness = float(fields["lightness"])  # type: ignore[arg-type]
-                self._draw(force=self.duty == 0.0)
-            elif event == "haptic":
-                self.touch = float(fields["touch"])  # type: ignore[arg-type]
-                self._draw()
-            elif event == "part":
-                self.part, self.phase = str(fields["name"]), ""
-                self._print(f"-- {self.part} --")
-            elif event == "phase":
-                self.phase = str(fields["name"])
-                self._draw(force=not self.live)
-            elif event == "clip":
-                self._print(f'   "{fields["text"]}"')
-            elif event == "session":
-                state = fields["state"]
-                if state == "started":
-                    self.color = str(fields["color"]) if "color" in fields else None
-                else:
+            match event:
+                case LightChanged(value=duty, lightness=lightness):
+                    self.duty, self.lightness = duty, lightness
+                    self._draw(force=self.duty == 0.0)
+                case TouchChanged(touch=touch):
+                    self.touch = touch
+                    self._draw()
+                case PartBegan(name=name) | FadingOut(name=name):
+                    self.part, self.phase = name, ""
+                    self._print(f"-- {self.part} --")
+                case PhaseBegan(name=name):
+                    self.phase = name
+                    self._draw(force=not self.live)
+                case LineSpoken(text=text):
+                    self._print(f'   "{text}"')
+                case SessionStarted(color=color):
+                    self.color = color
+                case SessionEnded(state=state):
                     self.part, self.phase = "idle", ""
                     again = "" if state == "interrupted" else (
                         "; press Enter to begin again, q to quit")
@@ -110,9 +119,10 @@ class ScreenLog(logging.Handler):
     """Log lines go above the bar, each on its own line, never glued onto it.
 
     With `no_sound_said`, the demo has already said in plain words that there is no sound
-    device, so the speaker's line at each session's start (in PortAudio's words) is left out.
-    With `elsewhere` (stderr's handler), lines go there until the screen is `showing()` and
-    after it is done: the demo sets up this one handler at its start, never swaps it.
+    device, so the speaker's line at each session's start (in PortAudio's words, and flagged
+    NO_OUTPUT on its record) is left out. With `elsewhere` (stderr's handler), lines go there
+    until the screen is `showing()` and after it is done: the demo sets up this one handler at
+    its start, never swaps it.
     """
 
     def __init__(self, screen: DemoScreen, no_sound_said: bool = False,
@@ -137,7 +147,7 @@ class ScreenLog(logging.Handler):
         if not self.shown and self.elsewhere is not None:
             self.elsewhere.handle(record)
             return
-        if self.no_sound_said and record.getMessage().endswith(LIGHT_ONLY):
+        if self.no_sound_said and getattr(record, NO_OUTPUT, False):
             return
         self.screen.say(self.format(record))
 

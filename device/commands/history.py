@@ -29,15 +29,8 @@ MAX_LIMIT = 100_000  # `history --limit`: more than any bedside history holds
 
 def cmd_history(args: argparse.Namespace) -> int:
     """Print (or draw) the history; the exit code."""
-    from device.history.store import (
-        History,
-        HistoryUnavailable,
-        default_directory,
-        format_recent,
-        format_weekly,
-        skipped_note,
-        write_csv,
-    )
+    from device.history.report import format_recent, format_weekly, skipped_note, write_csv
+    from device.history.store import History, HistoryUnavailable, default_directory
 
     if not 1 <= args.limit <= MAX_LIMIT:
         log.error("--limit %s: give how many recent sessions to show, a whole number from 1 "

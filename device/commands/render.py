@@ -32,16 +32,17 @@ from audio.mixer import Mixer
 from audio.speaker import Speaker
 from device.commands import exit_codes
 from device.core.config import Config, session_settings
+from device.core.events import Event, FadingOut, LineSpoken, PartBegan, PhaseBegan, TouchChanged
 from device.core.listening import FRAME_S, ByEar, by_ear
 from device.core.pacing import Swell
 from device.core.plan import SessionPlan, minutes_text, plan_session, voice_lines
 from device.core.script import Script
 from device.files.atomic_file import atomic_file
 from device.pictures.session import SessionTimeline
-from device.service.appliance import dress, light_for, motor_for, speaker_for
 from device.service.clock import SimulatedClock
 from device.service.controller import Controller
 from device.service.runner import Runner
+from device.service.wiring import dress, light_for, motor_for, speaker_for
 from hardware.light import Light
 from hardware.pins import mock_factory
 
@@ -63,15 +64,15 @@ class _Recording:
     touch_t: list[float] = field(default_factory=list)
     touches: list[tuple[float, float]] = field(default_factory=list)  # (touch, duty)
 
-    def __call__(self, event: str, **fields: object) -> None:
-        t = self.clock.now()
-        if event == "haptic":
-            self.touch_t.append(t)
-            self.touches.append((float(fields["touch"]), float(fields["value"])))  # type: ignore[arg-type]
-        elif event in ("part", "phase"):
-            self.events.append((t, event, str(fields["name"]), float(fields["seconds"])))
-        elif event == "clip":
-            self.events.append((t, "say", str(fields["text"]), float(fields["seconds"])))
+    def __call__(self, event: Event) -> None:
+        match event:
+            case TouchChanged():
+                self.touch_t.append(event.at)
+                self.touches.append((event.touch, event.value))
+            case PartBegan() | FadingOut() | PhaseBegan():
+                self.events.append((event.at, event.kind, event.name, event.seconds))
+            case LineSpoken():
+                self.events.append((event.at, "say", event.text, event.seconds))
 
 
 class _RecordedLight:

@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING
 from device.commands import exit_codes
 from device.core.config import Config, ConfigError
 from device.core.errors import EbbtideError
-from device.core.events import Listener, Listeners, TraceFile
+from device.core.events import Event, Listener, Listeners, SessionEnded, SessionStarted
 from device.core.script import Script, ScriptError
 from device.files.config_file import load_config
 from device.files.script_file import load_script
 from device.service.controller import SIGNALS
+from device.service.trace import TraceFile
 from device.service.wake import WakePipe
 
 if TYPE_CHECKING:
@@ -212,6 +213,6 @@ def history_opener(config: Config) -> Callable[[], History] | None:
 class _SessionLog:
     """Logs the start and end of each session, nothing more."""
 
-    def __call__(self, event: str, **fields: object) -> None:
-        if event == "session":
-            log.info("session %s", fields["state"])
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, SessionStarted | SessionEnded):
+            log.info("session %s", event.state)

@@ -309,7 +309,7 @@ def rendered_seconds(script: Script, config: Config) -> tuple[dict[str, float], 
     `ebbtide check` does); lines it could not make are estimated."""
     from audio.mixer import Mixer
     from device.core.plan import estimate_spoken, voice_lines
-    from device.service.appliance import speaker_for
+    from device.service.wiring import speaker_for
 
     speaker = speaker_for(config, Mixer(48000), language=script.language)
     made = speaker.prepare(voice_lines(config, script), log_problems=False)

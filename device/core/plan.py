@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from device.core.config import SESSION_MINUTES, Config, ConfigError
@@ -97,6 +97,12 @@ class Part:
         return self.start + self.seconds
 
 
+def span_at(starts: Sequence[float], t: float) -> int:
+    """Of spans laid back to back from `starts` (in order), the index of the one under `t`:
+    the last begun by then; -1 before the first."""
+    return bisect.bisect_right(starts, t) - 1
+
+
 @dataclass(frozen=True)
 class SessionPlan:
     """The whole session: parts back to back, light ending at 0."""
@@ -104,8 +110,10 @@ class SessionPlan:
     parts: tuple[Part, ...]
     _starts: tuple[float, ...] = field(init=False, repr=False, compare=False)
     _segments: tuple[Segment, ...] = field(init=False, repr=False, compare=False)
+    _part_starts: tuple[float, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "_part_starts", tuple(p.start for p in self.parts))
         segments = tuple(s for p in self.parts for s in p.segments)
         object.__setattr__(self, "_segments", segments)
         object.__setattr__(self, "_starts", tuple(s.start for s in segments))
@@ -126,19 +134,15 @@ class SessionPlan:
         """The planned lightness at `t` seconds; 0 before the start and after the end."""
         if t < 0 or t >= self.seconds:
             return 0.0
-        i = bisect.bisect_right(self._starts, t) - 1
-        return self._segments[i].lightness_at(t)
+        return self._segments[span_at(self._starts, t)].lightness_at(t)
 
     def segment_at(self, t: float) -> Segment:
         """The light segment under `t` (the first before the start, the last after the end)."""
-        i = bisect.bisect_right(self._starts, t) - 1
-        return self._segments[min(max(i, 0), len(self._segments) - 1)]
+        return self._segments[max(span_at(self._starts, t), 0)]
 
     def part_at(self, t: float) -> Part:
-        for part in self.parts:
-            if t < part.stop:
-                return part
-        return self.parts[-1]
+        """The part under `t` (the first before the start, the last after the end)."""
+        return self.parts[max(span_at(self._part_starts, t), 0)]
 
     def part_named(self, name: str) -> Part:
         return next(p for p in self.parts if p.name == name)

@@ -1,1 +1,2 @@
-"""The private history of sessions: an SQLite file on the device (0600), and its reports."""
+"""The private history of sessions: an SQLite file on the device (0600) (store.py), counted
+by week (weeks.py), and read out as text (report.py)."""

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import csv
 import os
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Self, TextIO
+from typing import Self
 
 from device.core.errors import EbbtideError
-from device.core.text import minutes_text
+from device.history.weeks import sessions_per_week, week_of
 
 FILE_NAME = "history.sqlite3"
 SCHEMA_VERSION = 2
@@ -305,22 +304,17 @@ class History:
     def weekly(self, weeks: int = 8, today: date | None = None) -> list[tuple[date, int]]:
         """Sessions per local week (Monday first), oldest first, empty weeks included."""
         today = today or date.today()
-        mondays = [today - timedelta(days=today.weekday(), weeks=back)
-                   for back in range(weeks - 1, -1, -1)]
-        counts = dict.fromkeys(mondays, 0)
+        first = week_of(today) - timedelta(weeks=weeks - 1)
         rows = self._run("SELECT id, started_local FROM sessions"
                          " WHERE substr(started_local, 1, 10) >= ?",
-                         (mondays[0].isoformat(),)).fetchall()
+                         (first.isoformat(),)).fetchall()
+        days = []
         for row, text in rows:
             try:
-                day = _moment(text, "start time").date()
+                days.append(_moment(text, "start time").date())
             except ValueError as error:
                 self._skip(row, str(error))
-                continue
-            monday = day - timedelta(days=day.weekday())
-            if monday in counts:
-                counts[monday] += 1
-        return list(counts.items())
+        return sessions_per_week(days, today, weeks)
 
     def recent_nights(self, now: datetime | None = None, days: int = 7) -> int:
         """How many of the device's own sessions (not the demo's) began in the last `days`
@@ -362,63 +356,3 @@ def _record(row: tuple) -> SessionRecord:
         ended=_moment(ended, "end time") if ended else None, pattern=str(pattern),
         parts=tuple(str(parts).split(",")) if parts else (), outcome=str(outcome),
         demo=bool(demo))
-
-
-def skipped_note(skipped: list[str]) -> str:
-    """One line for the person reading the history: which rows were left out, and why."""
-    if len(skipped) == 1:
-        return (f"one session could not be read and is left out ({skipped[0]}); the others "
-                "are shown")
-    return (f"{len(skipped)} sessions could not be read and are left out ({skipped[0]}; and "
-            f"{len(skipped) - 1} more); the others are shown")
-
-
-def _duration_text(duration: timedelta | None) -> str:
-    if duration is None:
-        return "-"
-    return minutes_text(max(0, int(duration.total_seconds())))  # whole seconds: cut, not rounded
-
-
-def _outcome_text(record: SessionRecord) -> str:
-    return f"{record.outcome} (demo)" if record.demo else record.outcome
-
-
-def format_recent(records: list[SessionRecord]) -> str:
-    """A plain table for `ebbtide history`, in the local time the session was started in."""
-    if not records:
-        return "No sessions yet."
-    rows = [("when", "length", "pattern", "parts finished", "outcome")]
-    rows += [(r.started_local.strftime("%Y-%m-%d %H:%M"), _duration_text(r.duration),
-              r.pattern, ",".join(r.parts) or "-", _outcome_text(r)) for r in records]
-    widths = [max(len(row[column]) for row in rows) for column in range(4)]
-    lines = ["  ".join([*(row[i].ljust(widths[i]) for i in range(4)), row[4]]) for row in rows]
-    return "\n".join(lines)
-
-
-def format_weekly(weeks: list[tuple[date, int]], bar_width: int = 10) -> str:
-    """One line per week, its bar scaled to the busiest week; a week with any session shows."""
-    most = max((count for _, count in weeks), default=0)
-    if most == 0:
-        span = "these weeks" if len(weeks) != 1 else "this week"
-        return f"No sessions in {span}." if weeks else "No sessions yet."
-    lines = []
-    for monday, count in weeks:
-        filled = max(1, round(count / most * bar_width)) if count else 0
-        lines.append(f"{monday.isoformat()}  {'█' * filled}{'░' * (bar_width - filled)}  {count}")
-    return "\n".join(lines)
-
-
-# New columns go last, so a reader of an older export finds its columns where they were.
-CSV_HEADER = ("id", "started_utc", "started_local", "ended_utc", "seconds", "pattern", "parts",
-              "outcome", "demo")
-
-
-def write_csv(records: list[SessionRecord], stream: TextIO) -> None:
-    """Header and one row per session, for the user's own records."""
-    writer = csv.writer(stream)
-    writer.writerow(CSV_HEADER)
-    for r in records:
-        seconds = "" if r.duration is None else str(int(r.duration.total_seconds()))
-        writer.writerow([r.id, r.started.isoformat(), r.started_local.isoformat(),
-                         r.ended.isoformat() if r.ended else "", seconds, r.pattern,
-                         ",".join(r.parts), r.outcome, int(r.demo)])

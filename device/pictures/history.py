@@ -21,6 +21,7 @@ from typing import Any
 
 from device.core.config import ALL_PARTS
 from device.history.store import ENDINGS, RUNNING, SessionRecord
+from device.history.weeks import sessions_per_week, week_of
 from device.pictures import picture
 
 WIDTH_PX, HEIGHT_PX = 1400, 1000
@@ -93,22 +94,14 @@ def last_part_index(parts: Sequence[str]) -> int:
     return 0
 
 
-def _monday(day: date) -> date:
-    return day - timedelta(days=day.weekday())
-
-
 def weekly_counts(records: Sequence[SessionRecord], today: date) -> list[tuple[date, int]]:
     """Sessions per local week (Monday first), oldest first, from the first session's week
     to today's: at least MIN_WEEKS, at most the last MAX_WEEKS, empty weeks as 0."""
-    last = _monday(today)
-    first = min((_monday(r.started_local.date()) for r in records), default=last)
+    days = [r.started_local.date() for r in records]
+    last = week_of(today)
+    first = min((week_of(day) for day in days), default=last)
     weeks = min(MAX_WEEKS, max(MIN_WEEKS, (last - first).days // 7 + 1))
-    counts = {last - timedelta(weeks=back): 0 for back in range(weeks - 1, -1, -1)}
-    for record in records:
-        monday = _monday(record.started_local.date())
-        if monday in counts:
-            counts[monday] += 1
-    return list(counts.items())
+    return sessions_per_week(days, today, weeks)
 
 
 def cycle_day_counts(records: Sequence[SessionRecord], cycle: Cycle) -> list[int]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from device.core.plan import minutes_text
+from device.core.plan import minutes_text, span_at
 from device.pictures import picture
 
 WIDTH_PX, HEIGHT_PX = 1600, 1000
@@ -110,11 +110,10 @@ def quiet_spans(timeline: SessionTimeline) -> list[tuple[float, float]]:
 
 
 def _part_at(parts: list[tuple[float, str, float]], t: float) -> str:
-    name = ""
-    for start, part, _ in parts:
-        if start <= t + 1e-9:
-            name = part
-    return name
+    """The part a line at `t` was spoken in ("" before the first); a line that begins with
+    its part may be noted a rounding error before it."""
+    i = span_at([start for start, _, _ in parts], t + 1e-9)
+    return parts[i][1] if i >= 0 else ""
 
 
 def shortened(text: str, limit: int = LABEL_CHARACTERS) -> str:

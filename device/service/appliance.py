@@ -7,24 +7,28 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from audio.mixer import Mixer
 from audio.speaker import Speaker
-from device.core.config import Config, SessionSettings, session_settings
-from device.core.events import Listener
+from device.core.config import Config, session_settings
+from device.core.events import (
+    Event,
+    LightChanged,
+    Listener,
+    PartBegan,
+    SessionEnded,
+    SessionStarted,
+    SoundReport,
+)
 from device.core.plan import SessionPlan, plan_session, voice_lines
 from device.core.script import Script
-from device.core.voice import VoiceSettings
 from device.history.store import RUNNING, History, HistoryBusy, HistoryUnavailable
 from device.service.clock import Clock
 from device.service.controller import Controller
 from device.service.notify import ServiceNotifier
 from device.service.runner import Outcome, Runner
 from device.service.wake import WakePipe
+from device.service.wiring import dress, light_for, motor_for, speaker_for
 from hardware.button import ButtonEdges
-from hardware.light import Light, RGBLight
-from hardware.motor import Motor
 from hardware.pins import PinFactory
 
 log = logging.getLogger("ebbtide")
@@ -33,45 +37,6 @@ BLINK_ON_S = 0.15
 BLINK_OFF_S = 0.25
 LINE_PATIENCE_S = 120.0  # how long systemd should wait for the next line to be made
 HISTORY_RETRY_S = 30.0  # how often a busy history is tried again while sessions wait for it
-
-
-def speaker_for(config: Config, mixer: Mixer | None = None,
-                cache_dir: Path | None = None, language: str = "en") -> Speaker:
-    """The sound configured in [voice] and [audio], speaking `language` (the script's); with
-    a mixer, an offline one."""
-    v = config.voice
-    return Speaker(voice=VoiceSettings(v.engine, v.model, v.voice, v.rate, v.volume,
-                                       v.recordings, language),
-                   device=config.audio.output, mixer=mixer, cache_dir=cache_dir,
-                   chime=config.audio.chime, tide=config.audio.tide,
-                   speaks=v.enabled)
-
-
-def light_for(config: Config, pin_factory: PinFactory) -> Light | RGBLight:
-    """The light configured in [light]: one LED, or an RGB one in its day colour."""
-    c = config.light
-    if c.kind == "rgb":
-        return RGBLight(c.pins, color=c.color, common=c.common,
-                        max_brightness=c.max_brightness, pin_factory=pin_factory)
-    return Light(c.pin, max_brightness=c.max_brightness, pin_factory=pin_factory,
-                 backend=c.backend)
-
-
-def dress(light: Light | RGBLight, settings: SessionSettings) -> dict[str, str]:
-    """Give the light a session's brightness (and colour); the colour, for the event."""
-    light.max_brightness = settings.max_brightness
-    if isinstance(light, RGBLight):
-        light.color = settings.color
-        return {"color": light.color}
-    return {}
-
-
-def motor_for(config: Config, pin_factory: PinFactory) -> Motor | None:
-    """The vibration motor of [haptic], if it has a pin."""
-    h = config.haptic
-    if h.pin is None:
-        return None
-    return Motor(h.pin, strength=h.strength, start_duty=h.start_duty, pin_factory=pin_factory)
 
 
 def _wall_clock() -> datetime.datetime:
@@ -211,11 +176,12 @@ class Appliance:
         A quit ends them at once; a press meanwhile is kept for afterwards."""
         try:
             for _ in range(times):
-                self.listener("light", value=self.light.show(1.0), lightness=1.0)
+                duty = self.light.show(1.0)
+                self.listener(LightChanged(at=self.clock.now(), value=duty, lightness=1.0))
                 if not self._pause(BLINK_ON_S):
                     break
                 self.light.off()
-                self.listener("light", value=0.0, lightness=0.0)
+                self.listener(LightChanged(at=self.clock.now(), value=0.0, lightness=0.0))
                 if not self._pause(BLINK_OFF_S):
                     break
         finally:
@@ -243,7 +209,7 @@ class Appliance:
         started = (self.wall_clock(), self.clock.now())
         settings = session_settings(self.config, started[0].astimezone().time())
         colour = dress(self.light, settings)
-        self.listener("session", state="started", night=settings.night, **colour)
+        self.listener(SessionStarted(at=self.clock.now(), night=settings.night, color=colour))
         outcome: Outcome | None = None
         try:
             self.runner.glow(self.plan)  # the light comes first, then the sound and history
@@ -258,22 +224,24 @@ class Appliance:
             self.controller.session_ended()  # ready for the next press while the sound closes
             report = self.speaker.close()
             if report is not None:
-                self.listener("audio", underflows=report.underflows, dropped=report.dropped,
-                              failure=report.failure, first_heard=report.first_heard,
-                              late_ms=report.late_ms)
-            self.listener("session", state=outcome.value if outcome else "error")
+                self.listener(SoundReport(
+                    at=self.clock.now(), underflows=report.underflows, dropped=report.dropped,
+                    failure=report.failure, first_heard=report.first_heard,
+                    late_ms=report.late_ms))
+            self.listener(SessionEnded(at=self.clock.now(),
+                                       state=outcome.value if outcome else "error"))
             self._end(outcome)
         return outcome
 
-    def _noting_parts(self, event: str, **fields: object) -> None:
+    def _noting_parts(self, event: Event) -> None:
         """The runner's events, passed on; each part begun means the one before is done."""
         record = self._record
-        if event == "part" and record is not None and fields["name"] != "stopping":
+        if isinstance(event, PartBegan) and record is not None:
             if record.parts:
                 record.finished, record.last_seen = len(record.parts), self.clock.now()
                 self._keep(record)
-            record.parts.append(str(fields["name"]))
-        self.listener(event, **fields)
+            record.parts.append(event.name)
+        self.listener(event)
 
     def _begin(self, wall: datetime.datetime, clock: float) -> None:
         if self.history is None and self._open_history is None:

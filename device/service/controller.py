@@ -23,7 +23,7 @@ import threading
 from collections import deque
 from enum import Enum
 
-from device.core.events import Listener, ignore
+from device.core.events import ButtonAction, ButtonGesture, Listener, ignore
 from device.service.clock import Clock
 from device.service.wake import WakePipe
 
@@ -94,7 +94,7 @@ class Controller:
     def edge(self, pressed: bool) -> None:
         """The button went down (True) or up (False)."""
         now = self.clock.now()
-        told: list[str] = []
+        told: list[ButtonAction] = []
         with self._lock:
             if pressed == self._down:
                 return
@@ -132,7 +132,7 @@ class Controller:
 
     def take(self, now: float) -> Command | None:
         """The next command for the runner, if any; a hold becomes STOP once it is long enough."""
-        told: list[str] = []
+        told: list[ButtonAction] = []
         command = None
         with self._lock:
             self._receive()
@@ -210,7 +210,7 @@ class Controller:
             log.info("SIGHUP: the config is read at start; to apply a new one, "
                      "run: systemctl restart ebbtide")
 
-    def _settle(self, now: float, told: list[str]) -> None:
+    def _settle(self, now: float, told: list[ButtonAction]) -> None:
         """A release that has stayed up for DEBOUNCE is real: a short press becomes SKIP."""
         if self._releasing and now >= self._up_at + DEBOUNCE:  # as in next_deadline()
             self._releasing = False
@@ -223,7 +223,7 @@ class Controller:
         self._pending.append(command)
         self.wake.set()
 
-    def _tell(self, actions: list[str]) -> None:
+    def _tell(self, actions: list[ButtonAction]) -> None:
         """Report gestures outside the lock: a listener may write to a file or a screen."""
         for action in actions:
-            self._listener("button", action=action)
+            self._listener(ButtonGesture(at=self.clock.now(), action=action))

@@ -14,9 +14,18 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
+from typing import Literal, Protocol
 
-from device.core.events import Listener, ignore
+from device.core.events import (
+    FadingOut,
+    LightChanged,
+    LineSpoken,
+    Listener,
+    PartBegan,
+    PhaseBegan,
+    TouchChanged,
+    ignore,
+)
 from device.core.haptic import touch_at
 from device.core.pacing import Score, Swell
 from device.core.plan import SessionPlan, ease
@@ -73,7 +82,7 @@ class _Mark:
     """Something that happens at one plan time: a part, a phase or a cue begins."""
 
     at: float
-    kind: str
+    kind: Literal["part", "phase", "cue"]
     detail: str
     seconds: float
     cue: int = -1  # for a cue: its index in the plan
@@ -220,7 +229,7 @@ class Runner:
         """Glide from the current light to off over stop_fade seconds."""
         start, begin = self.clock.now(), self._lightness
         end = start + self.stop_fade
-        self.listener("part", name="stopping", seconds=self.stop_fade)
+        self.listener(FadingOut(at=start, seconds=self.stop_fade))
         k = 1
         while True:
             self.heartbeat()
@@ -237,12 +246,15 @@ class Runner:
             self.clock.wait_until(min(start + k / self.tick_hz, end), self.control.wake)
 
     def _happen(self, mark: _Mark) -> None:
+        at = self.clock.now()
         if mark.kind == "cue":
             seconds = self._spoken.pop(mark.cue, None)
             if seconds:  # handed over, and not a line without a voice
-                self.listener("clip", text=mark.detail, seconds=round(seconds, 3))
+                self.listener(LineSpoken(at=at, text=mark.detail, seconds=round(seconds, 3)))
+        elif mark.kind == "part":
+            self.listener(PartBegan(at=at, name=mark.detail, seconds=round(mark.seconds, 3)))
         else:
-            self.listener(mark.kind, name=mark.detail, seconds=round(mark.seconds, 3))
+            self.listener(PhaseBegan(at=at, name=mark.detail, seconds=round(mark.seconds, 3)))
 
     def _hand_over(self, sound: _Sound, at: float, score: Score) -> None:
         """Give one sound to the output, to be heard at clock time `at`.
@@ -267,7 +279,8 @@ class Runner:
         duty = self.light.show(lightness)
         if duty != self._duty:
             self._duty = duty
-            self.listener("light", value=duty, lightness=round(lightness, 5))
+            self.listener(LightChanged(at=self.clock.now(), value=duty,
+                                       lightness=round(lightness, 5)))
 
     def _touch(self, touch: float) -> None:
         """The motor to `touch` (the caller has one: touch_at is not worked out without)."""
@@ -275,7 +288,7 @@ class Runner:
         duty = self.motor.show(touch)
         if duty != self._touch_duty:
             self._touch_duty = duty
-            self.listener("haptic", value=duty, touch=round(touch, 5))
+            self.listener(TouchChanged(at=self.clock.now(), value=duty, touch=round(touch, 5)))
 
     def _dark(self) -> None:
         """Off, whatever else failed: the light, and the motor."""
@@ -287,10 +300,10 @@ class Runner:
                 self.motor.off()
                 if self._touch_duty not in (None, 0.0):
                     self._touch_duty = 0.0
-                    self.listener("haptic", value=0.0, touch=0.0)
+                    self.listener(TouchChanged(at=self.clock.now(), value=0.0, touch=0.0))
         if self._duty != 0.0:
             self._duty = 0.0
-            self.listener("light", value=0.0, lightness=0.0)
+            self.listener(LightChanged(at=self.clock.now(), value=0.0, lightness=0.0))
 
     def _hush(self) -> None:
         if self._sound_ok:
