@@ -6,7 +6,7 @@ the water, the wash, the fizz of foam) whose loudness follows the light's own en
 decibels, a swell that brightens as it rises, and an ebb whose foam fizzes as it fades, so
 the two directions differ by ear as well as by loudness.
 
-Under a spoken line (the score's `duck`, device/pacing.py, which also presses the level
+Under a spoken line (the score's `duck`, device/core/pacing.py, which also presses the level
 down) the wash, which sits in the voice's own band, is taken out and the foam thinned: the
 voice stays as easy to follow as it is alone. The floor is never silence, so the rhythm is
 there between lines, by day and in the quiet hours.
@@ -44,7 +44,7 @@ _FOAM_UNDER_VOICE = 0.15  # share of the foam left while a line is spoken
 
 
 class Swell(Protocol):
-    """One phase of the tide, as the session plan gives it (device/pacing.py)."""
+    """One phase of the tide, as the session plan gives it (device/core/pacing.py)."""
 
     seconds: float
     levels: Sequence[float]  # 0 (the floor) to 1 (the top), evenly spaced, both ends in;

@@ -10,7 +10,7 @@ mock pin and the real speaker and mixer, so the files show what the device would
                every 50 ms
   haptic.csv   t_s,part,strength,duty at 100 rows per second, when [haptic] has a pin
 and returns the plan with a SessionTimeline of what was played, for the picture
-(device/session_picture.py) that `ebbtide render` draws from it.
+(device/pictures/session.py) that `ebbtide render` draws from it.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ class SoundOutput(Protocol):
         """Mark the start of a part."""
 
     def pace(self, at: float, swell: Swell) -> None:
-        """The tide of one breath phase (device/pacing.py)."""
+        """The tide of one breath phase (device/core/pacing.py)."""
 
     def hush(self) -> None:
         """Stop every sound at once."""
@@ -124,7 +124,7 @@ class Runner:
                  heartbeat: Callable[[], None] = lambda: None,
                  motor: TouchOutput | None = None) -> None:
         """heartbeat is called on every wake-up: the service's watchdog comes from here,
-        so a hung loop stops it. A `motor` gives the breath as touch (device/haptic.py), on
+        so a hung loop stops it. A `motor` gives the breath as touch (device/core/haptic.py), on
         the same ticks and deadlines as the light."""
         self.clock = clock
         self.motor = motor

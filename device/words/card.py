@@ -4,7 +4,7 @@ The device has no screen and its voice never mentions therapy, so help must reac
 on paper: the gestures, what the light and the sound do, what a session holds, when to look
 for help, and the crisis and domestic-violence lines of their country (device/helplines.toml),
 each with the date it was checked. Pure: config and country in, text out; the drawing is
-device/card_picture.py. The card's language follows the script (English or German).
+device/pictures/card.py. The card's language follows the script (English or German).
 """
 
 from __future__ import annotations
