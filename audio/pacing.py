@@ -6,7 +6,7 @@ the water, the wash, the fizz of foam) whose loudness follows the light's own en
 decibels, a swell that brightens as it rises, and an ebb whose foam fizzes as it fades, so
 the two directions differ by ear as well as by loudness.
 
-Under a spoken line (the score's `duck`, device/pacing.py, which also presses the level
+Under a spoken line (the score's `duck`, device/core/pacing.py, which also presses the level
 down) the wash, which sits in the voice's own band, is taken out and the foam thinned: the
 voice stays as easy to follow as it is alone. The floor is never silence, so the rhythm is
 there between lines, by day and in the quiet hours.
@@ -19,10 +19,10 @@ phase edge is seamless (no click, no gap).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Protocol
 
 import numpy as np
+
+from device.core.pacing import Swell  # one phase of the tide, as the session plan gives it
 
 FLOOR_DB = -41.0  # RMS at the bottom of a breath: soft, above a quiet room, under the voice
 PEAK_DB = -26.0  # RMS at the top of a guided breath with nothing spoken
@@ -41,17 +41,6 @@ _BANDS = ((90.0, 350.0), (350.0, 2500.0), (2500.0, 9000.0))
 _WASH = 0.9  # the wash at the top of a swell, relative to the low band
 _FOAM_IN, _FOAM_OUT = 0.25, 0.75  # the foam during a swell, and during an ebb
 _FOAM_UNDER_VOICE = 0.15  # share of the foam left while a line is spoken
-
-
-class Swell(Protocol):
-    """One phase of the tide, as the session plan gives it (device/pacing.py)."""
-
-    seconds: float
-    levels: Sequence[float]  # 0 (the floor) to 1 (the top), evenly spaced, both ends in;
-    # below 0 the tide fades under its floor, to silence at -1
-    duck: Sequence[float]  # 0 to 1 (a line is spoken), sampled as levels
-    colour: tuple[float, float]  # 0 the swell's colour, 1 the ebb's: at the start, the aim
-    ends: bool  # silence follows: fade out
 
 
 def _loop(rate: int, band: tuple[float, float], seconds: float,

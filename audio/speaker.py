@@ -20,9 +20,10 @@ from audio import cache
 from audio.chime import soft_chime
 from audio.clip import Clip
 from audio.mixer import Mixer
-from audio.pacing import Swell, TideSound
+from audio.pacing import TideSound
 from audio.stream import FALLBACK_RATE, AudioUnavailable, SoundStream, output_rate
 from audio.voicemaker import FillReport, Interrupt, VoiceMaker
+from device.core.pacing import Swell
 from device.core.voice import Line, VoiceSettings
 
 log = logging.getLogger("ebbtide.audio")
@@ -324,12 +325,12 @@ class Speaker:
             log.debug("making a line that was not prepared: %r", text)
         report = self._maker.fill([self._lines.get(text, Line("unprepared", text))], self.rate)
         entry = report.lines.get(text)
-        try:
-            if entry is not None:
+        if entry is not None:
+            try:
                 self._cached[text] = entry.path
                 return cache.read(entry.path)
-        except (OSError, cache.DamagedClip) as error:  # the card itself is failing
-            report.failure = f"voice cache: cannot read {entry.path} back ({error})"
+            except (OSError, cache.DamagedClip) as error:  # the card itself is failing
+                report.failure = f"voice cache: cannot read {entry.path} back ({error})"
         self._cached.pop(text, None)
         self._silent.add(text)
         log.warning("%s; the line %r is silent", report.failure, text)

@@ -66,7 +66,7 @@ class SoundOutput(Protocol):
         """Mark the start of a part."""
 
     def pace(self, at: float, swell: Swell) -> None:
-        """The tide of one breath phase (device/pacing.py)."""
+        """The tide of one breath phase (device/core/pacing.py)."""
 
     def hush(self) -> None:
         """Stop every sound at once."""
