@@ -6,7 +6,7 @@ import io
 import math
 import wave
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 import numpy as np
 
@@ -134,9 +134,9 @@ class WavWriter:
     `target` is a path, or a seekable binary file the caller opened (and closes).
     """
 
-    def __init__(self, target: Path | str | BinaryIO, rate: int,
+    def __init__(self, target: Path | str | IO[bytes], rate: int,
                  channels: int | None = None) -> None:
-        self._file: BinaryIO
+        self._file: IO[bytes]
         if isinstance(target, (str, Path)):
             self._file, self._owned = open(target, "wb"), True  # noqa: SIM115 - see close()
         else:

@@ -222,8 +222,8 @@ def _refuse_open_network_sockets() -> None:
         except OSError:
             continue  # the listing's own descriptor, closed by now
         if family != socket.AF_UNIX:
-            family = getattr(family, "name", f"family {family}")
-            raise NetworkStillReachable(f"descriptor {name} is already an {family} socket")
+            kind = getattr(family, "name", f"family {family}")
+            raise NetworkStillReachable(f"descriptor {name} is already an {kind} socket")
 
 
 def _threads() -> int:

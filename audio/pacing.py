@@ -19,10 +19,10 @@ phase edge is seamless (no click, no gap).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Protocol
 
 import numpy as np
+
+from device.core.pacing import Swell  # one phase of the tide, as the session plan gives it
 
 FLOOR_DB = -41.0  # RMS at the bottom of a breath: soft, above a quiet room, under the voice
 PEAK_DB = -26.0  # RMS at the top of a guided breath with nothing spoken
@@ -41,17 +41,6 @@ _BANDS = ((90.0, 350.0), (350.0, 2500.0), (2500.0, 9000.0))
 _WASH = 0.9  # the wash at the top of a swell, relative to the low band
 _FOAM_IN, _FOAM_OUT = 0.25, 0.75  # the foam during a swell, and during an ebb
 _FOAM_UNDER_VOICE = 0.15  # share of the foam left while a line is spoken
-
-
-class Swell(Protocol):
-    """One phase of the tide, as the session plan gives it (device/core/pacing.py)."""
-
-    seconds: float
-    levels: Sequence[float]  # 0 (the floor) to 1 (the top), evenly spaced, both ends in;
-    # below 0 the tide fades under its floor, to silence at -1
-    duck: Sequence[float]  # 0 to 1 (a line is spoken), sampled as levels
-    colour: tuple[float, float]  # 0 the swell's colour, 1 the ebb's: at the start, the aim
-    ends: bool  # silence follows: fade out
 
 
 def _loop(rate: int, band: tuple[float, float], seconds: float,

@@ -20,9 +20,10 @@ from audio import cache
 from audio.chime import soft_chime
 from audio.clip import Clip
 from audio.mixer import Mixer
-from audio.pacing import Swell, TideSound
+from audio.pacing import TideSound
 from audio.stream import FALLBACK_RATE, AudioUnavailable, SoundStream, output_rate
 from audio.voicemaker import FillReport, Interrupt, VoiceMaker
+from device.core.pacing import Swell
 from device.core.voice import Line, VoiceSettings
 
 log = logging.getLogger("ebbtide.audio")
@@ -200,9 +201,11 @@ class Speaker:
         """Speak text from clock time `at` (None: as soon as possible).
 
         Returns its length in seconds (also when there is no speaker, so the session keeps
-        its timing); 0.0 if the line has no voice.
+        its timing); 0.0 if the line has no voice. A line that was not prepared, or whose
+        cached clip is gone or damaged, is made here and now, by the voice maker's child
+        (see clip_or_make): the one way a session's runner can start the speech process.
         """
-        clip = self.clip(text)
+        clip = self.clip_or_make(text)
         if clip is None:
             return 0.0
         self._place(clip.pcm, at)
@@ -301,10 +304,11 @@ class Speaker:
             log.warning("%s; the session goes on with the light only", stream.failure)
         return False
 
-    def clip(self, text: str) -> Clip | None:
+    def clip_or_make(self, text: str) -> Clip | None:
         """The clip for text at the mixer's rate, read from the cache and checked; None if
-        the line has no voice. A damaged file is made again at once (one log line), and so
-        is a line that was not prepared."""
+        the line has no voice. Not just a getter: a damaged or missing file is made again at
+        once (one log line), and so is a line that was not prepared, which runs the voice
+        maker's child process and waits for it."""
         if not self.speaks:
             return None
         path = self._cached.get(text)
@@ -321,12 +325,12 @@ class Speaker:
             log.debug("making a line that was not prepared: %r", text)
         report = self._maker.fill([self._lines.get(text, Line("unprepared", text))], self.rate)
         entry = report.lines.get(text)
-        try:
-            if entry is not None:
+        if entry is not None:
+            try:
                 self._cached[text] = entry.path
                 return cache.read(entry.path)
-        except (OSError, cache.DamagedClip) as error:  # the card itself is failing
-            report.failure = f"voice cache: cannot read {entry.path} back ({error})"
+            except (OSError, cache.DamagedClip) as error:  # the card itself is failing
+                report.failure = f"voice cache: cannot read {entry.path} back ({error})"
         self._cached.pop(text, None)
         self._silent.add(text)
         log.warning("%s; the line %r is silent", report.failure, text)

@@ -19,12 +19,15 @@ import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from audio import cache, network_ban
 from audio.clip import Clip
 from device.core.text import language_family
 from device.core.voice import Line, VoiceSettings
+
+if TYPE_CHECKING:
+    from audio.piper import PiperTTS
 
 log = logging.getLogger("ebbtide.audio.voice")
 
@@ -39,6 +42,12 @@ class Engine(Protocol):
     engine_name: str
 
     def render(self, text: str) -> Clip: ...
+
+
+class _SaysIdentity(Protocol):
+    """An engine other than Piper (espeak-ng, a test's fake): what makes its sound, as text."""
+
+    identity: str
 
 
 def choose_engine(settings: VoiceSettings) -> Engine:
@@ -70,7 +79,7 @@ def choose_engine(settings: VoiceSettings) -> Engine:
                        f"{language}")
                 if settings.engine == "auto":
                     log.info("%s: espeak-ng speaks it", why)
-        if not why:
+        if not why and model is not None:  # no why: there is a model
             return PiperTTS(model, settings.rate, settings.volume)
         if settings.engine == "piper" or settings.model:
             log.warning("%s; speaking with espeak-ng", why)
@@ -85,7 +94,7 @@ def _identity(engine: Engine, settings: VoiceSettings, directory: Path) -> tuple
     if engine.engine_name == "piper":
         from audio.piper import piper_version
 
-        model = Path(engine.model)  # type: ignore[attr-defined]
+        model = Path(cast("PiperTTS", engine).model)  # the one engine named "piper"
         version = piper_version()
         return (f"piper {version}|model {_file_hash(model, directory)}|rate {settings.rate}"
                 f"|volume {settings.volume:.3f}", f"piper {version}", str(model))
@@ -149,7 +158,7 @@ def _why(error: BaseException) -> str:
 def _espeak_identity(engine: Engine) -> str:
     from audio.tts import espeak_version
 
-    return f"{engine.identity}|espeak-ng {espeak_version()}"  # type: ignore[attr-defined]
+    return f"{cast(_SaysIdentity, engine).identity}|espeak-ng {espeak_version()}"
 
 
 def _sha256(data: bytes) -> str:

@@ -271,7 +271,8 @@ class Recogniser:
 def heard(out: Path, recogniser: Recogniser) -> dict:
     """Every spoken line of a render transcribed, and the word errors in all."""
     lines = spoken_lines(out / "events.csv")
-    per_line, total = [], Errors()
+    per_line: list[dict[str, Any]] = []  # one row of the report per line
+    total = Errors()
     for line, pcm in zip(lines, clips(out / "session.wav", lines), strict=True):
         said = recogniser.transcribe(pcm)
         errors = word_errors(words(line.text), words(said))

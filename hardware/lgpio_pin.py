@@ -33,8 +33,10 @@ def fine_pin_class() -> type[Any]:
     from gpiozero.exc import PinInvalidState
     from gpiozero.pins.lgpio import LGPIOPin
 
-    class FineLGPIOPin(LGPIOPin):  # type: ignore[misc, valid-type]
+    class FineLGPIOPin(LGPIOPin):
         """An LGPIOPin whose PWM duty keeps its fraction of a percent."""
+
+        _pwm: tuple[float, float] | None  # LGPIOPin's (frequency, duty %) while PWM runs
 
         def _get_state(self) -> float:
             if self._pwm:

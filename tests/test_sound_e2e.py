@@ -156,7 +156,7 @@ def test_a_real_session_sounds_every_cue_on_time_into_the_null_sink(null_sink_mo
     assert audio["late_ms"] < 45.0, "every sound reached the speaker in time"
 
     # Every spoken cue is in the recording, spaced as the plan spaces them.
-    clips = [speaker.clip(c.text).samples for c in cues]
+    clips = [speaker.clip_or_make(c.text).samples for c in cues]
     first, quality = onset(recording, clips[0], len(recording) // 2, len(recording) // 2)
     assert quality > 0.9, "the first words are in the recording"
     errors_ms = []

@@ -47,7 +47,7 @@ def test_say_places_the_speech_at_the_sample_heard_just_after_its_time() -> None
     out = mixer.render(RATE * 4)[:, 0]
     assert np.all(out[:at] == 0.0)
     speech = np.flatnonzero(np.abs(out) > 0.01)
-    spoken = np.flatnonzero(np.abs(speaker.clip(TEXTS[0]).samples) > 0.01)
+    spoken = np.flatnonzero(np.abs(speaker.clip_or_make(TEXTS[0]).samples) > 0.01)
     assert speech[0] == at + spoken[0]  # the clip begins exactly on its sample
     assert speech[-1] - speech[0] == spoken[-1] - spoken[0]  # all of it, nothing cut
 

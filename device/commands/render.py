@@ -35,15 +35,16 @@ from device.core.config import Config, session_settings
 from device.core.events import Event, FadingOut, LineSpoken, PartBegan, PhaseBegan, TouchChanged
 from device.core.listening import FRAME_S, ByEar, by_ear
 from device.core.pacing import Swell
-from device.core.plan import SessionPlan, minutes_text, plan_session, voice_lines
+from device.core.plan import SessionPlan, plan_session, voice_lines
 from device.core.script import Script
+from device.core.text import minutes_text
 from device.files.atomic_file import atomic_file
 from device.pictures.session import SessionTimeline
 from device.service.clock import SimulatedClock
 from device.service.controller import Controller
 from device.service.runner import Runner
 from device.service.wiring import dress, light_for, motor_for, speaker_for
-from hardware.light import Light
+from hardware.light import Light, RGBLight
 from hardware.pins import mock_factory
 
 log = logging.getLogger("ebbtide")
@@ -76,9 +77,9 @@ class _Recording:
 
 
 class _RecordedLight:
-    """The real Light, with every write noted at its simulated time."""
+    """The real Light (one LED or an RGB one), with every write noted at its simulated time."""
 
-    def __init__(self, light: Light, recording: _Recording) -> None:
+    def __init__(self, light: Light | RGBLight, recording: _Recording) -> None:
         self._light = light
         self._recording = recording
 

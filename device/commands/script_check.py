@@ -106,10 +106,10 @@ def check_script(config: Config, name: str, seconds_of: Any = None) -> ScriptRep
     from device.core.plan import (
         cue_windows,
         estimate_spoken,
-        minutes_text,
         plan_session,
         session_shape,
     )
+    from device.core.text import minutes_text
 
     report = ScriptReport(name or "the built-in script")
     try:

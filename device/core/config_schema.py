@@ -132,7 +132,7 @@ class _Reader:
         if not isinstance(table, dict):
             self.bad(key, table, f"a [{key}] table with inhale and exhale")
             return None
-        values: dict[str, float] = {}
+        values: dict[str, Any] = {}  # seconds by key; Any: they go to BreathPattern by name
         for k, v in table.items():
             if k not in _PATTERN_KEYS:
                 self.unknown(f"{key}.{k}", v, list(_PATTERN_KEYS), f"{key}.")
@@ -260,7 +260,7 @@ def parse(document: Mapping[str, Any], where: str = "config",
 def _check_breathing(config: Config, reader: _Reader, document: Mapping[str, Any]) -> None:
     b = config.breathing
     names = sorted({*BUILT_IN, *config.patterns})
-    declared = document.get("patterns") if isinstance(document.get("patterns"), dict) else {}
+    declared: Any = document.get("patterns") if isinstance(document.get("patterns"), dict) else {}
     if b.pattern not in BUILT_IN and b.pattern not in config.patterns:
         if b.pattern not in declared:  # a broken user pattern was reported already
             hint = did_you_mean(b.pattern, names)

@@ -73,7 +73,8 @@ def one_of(*choices: str) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         if value not in choices:
             raise BadValue(allowed)
-        return value
+        chosen: str = value  # equal to one of the choices: text
+        return chosen
 
     return check
 

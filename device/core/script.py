@@ -154,7 +154,7 @@ class _Lines:
         return tuple(text for _, text in items)
 
     def one(self, doc: dict[str, Any], dotted: str) -> str:
-        text = _get(doc, self.where, dotted, str)
+        text: str = _get(doc, self.where, dotted, str)
         self.add(dotted, text)
         return text
 
@@ -215,7 +215,7 @@ def parse_script(doc: dict[str, Any], where: str) -> Script:
         raise ScriptError(f"{where}: language must be a language code such as \"en\" or "
                           "\"de\".")
     arrive = lines.group(doc, "arrive.lines")
-    breathe = {
+    breathe: dict[str, Any] = {  # Script's breathing fields, of several types
         "inhale": lines.group(doc, "breathe.inhale"),
         "exhale": lines.group(doc, "breathe.exhale"),
         "hold": lines.group(doc, "breathe.hold"),
@@ -225,7 +225,8 @@ def parse_script(doc: dict[str, Any], where: str) -> Script:
         "reminder_seconds": float(_number(doc, where, "breathe.reminder_seconds",
                                           *REMINDER_SECONDS, unit=" seconds")),
     }
-    feel, feel_pause = (), 0.0
+    feel: tuple[str, ...] = ()
+    feel_pause = 0.0
     if "feel" in doc:
         feel = lines.group(doc, "feel.lines")
         feel_pause = float(_number(doc, where, "feel.pause_seconds", *FEEL_PAUSE_SECONDS,

@@ -26,7 +26,7 @@ import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from device.core.errors import EbbtideError
 
@@ -101,7 +101,7 @@ def _sync_folder(folder: Path) -> None:
 
 
 @contextmanager
-def atomic_file(path: Path, *, private: bool = False, text: bool = False) -> Iterator[IO]:
+def atomic_file(path: Path, *, private: bool = False, text: bool = False) -> Iterator[IO[Any]]:
     """A file object to write `path`'s new content into (binary, or UTF-8 text with no
     newline translation, as the csv module wants); it replaces `path` when the block ends
     without an exception. Raises WriteFailed, with the previous file intact, when `path`

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from device.core.errors import EbbtideError
 from device.history.weeks import sessions_per_week, week_of
@@ -337,7 +337,9 @@ class History:
 def _moment(text: object, what: str) -> datetime:
     """A stored time with its offset, or ValueError saying what is wrong with it."""
     try:
-        moment = datetime.fromisoformat(text)  # type: ignore[arg-type]
+        if not isinstance(text, str):  # a number, a blob, a NULL: as fromisoformat would
+            raise TypeError(text)
+        moment = datetime.fromisoformat(text)
     except (TypeError, ValueError):
         shown = text if isinstance(text, str) and len(text) <= 40 else type(text).__name__
         raise ValueError(f"its {what} {shown!r} is not a date and time") from None
@@ -346,7 +348,7 @@ def _moment(text: object, what: str) -> datetime:
     return moment
 
 
-def _record(row: tuple) -> SessionRecord:
+def _record(row: tuple[Any, ...]) -> SessionRecord:
     """A stored row as a SessionRecord; ValueError when a time in it cannot be read (the
     file was edited by hand, or damaged in a way SQLite's checks do not see)."""
     id_, started, started_local, ended, pattern, parts, outcome, demo = row

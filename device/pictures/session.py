@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from device.core.plan import minutes_text, span_at
+from device.core.plan import span_at
+from device.core.text import minutes_text
 from device.pictures import picture
 
 WIDTH_PX, HEIGHT_PX = 1600, 1000

@@ -59,7 +59,8 @@ class SoundOutput(Protocol):
     speaks: bool  # False: a silent session, no line is spoken (the tide need not step back)
 
     def say(self, text: str, at: float | None = None) -> float:
-        """Speak text at `at`; return the clip's length in seconds."""
+        """Speak text at `at`; return the clip's length in seconds. A line not made before is
+        made on the spot (the Speaker starts its voice maker's child for it)."""
 
     def chime(self, at: float | None = None) -> None:
         """Mark the start of a part."""

@@ -15,6 +15,7 @@ signal.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import os
 import select
@@ -57,9 +58,10 @@ class WakePipe:
         poller.register(self._read, select.POLLIN)
         return bool(poller.poll(None if timeout is None else max(0.0, timeout) * 1000))
 
-    def clear(self) -> set[int]:
+    # `builtins.set`: inside this class, a bare `set` in an annotation is the method above.
+    def clear(self) -> builtins.set[int]:
         """Lower the flag; return the signals caught since the last clear."""
-        caught = set()
+        caught: builtins.set[int] = set()
         while True:
             try:
                 chunk = os.read(self._read, 4096)
