@@ -98,6 +98,8 @@ case "$mode" in
         .venv/bin/ruff check .
         # The layering of docs/ARCHITECTURE.md: an import that breaks it fails here.
         .venv/bin/lint-imports --no-cache
+        # The types (strict on device/ but its pictures; pyproject.toml [tool.mypy]).
+        .venv/bin/mypy
         # The real-audio tests must run here, not skip: the audio stack was installed above.
         export EBBTIDE_REQUIRE_AUDIO=1
         # So must the tests under a real systemd, where a container can be booted: as root,
