@@ -3,8 +3,8 @@
 A made-up part, "stretch", is registered in a copy of the registry (the shipped one is put
 back after each test) and its words are added to a script: config accepts it in [session]
 parts, the plan lays it out with its lines, `ebbtide script check` counts them, the session
-picture draws its band in its colour and `ebbtide --help` names it, with no other module
-edited.
+picture draws its band in its colour, `ebbtide --help` names it and the printed card
+describes it, with no other module edited.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from device.core.parts import SessionPart
 from device.core.plan import build_plan, estimate_spoken, voice_lines
 from device.core.script import ScriptError, parse_script, parse_toml
 from device.files.script_file import load_script, read_script
+from device.words.card import countries, make_card
 
 STRETCH = SessionPart("stretch", "stretch", lines_with_pause(6.0), "#a1b2c3",
                       "a slow stretch of the arms and the back", default=False)
@@ -133,3 +134,11 @@ def test_the_session_picture_draws_its_band_in_its_colour(registered, script_fil
 def test_the_help_text_names_it(registered):
     assert "stretch (a slow stretch of the arms and the back, not in the default session)" \
         in parts_help()
+
+
+def test_the_card_describes_it_by_its_entry_until_the_card_has_words_for_it(registered):
+    config = parse({"session": {"parts": WITH_STRETCH}})
+    card = make_card(config, countries()["us"], "en", 9.0)
+    said = " ".join(line for section in card.sections for line in section.lines)
+    assert "grounding: 5 things you see" in said  # the card's own words, where it has them
+    assert "a slow stretch of the arms and the back" in said
