@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 
 from bench.pins import recording_factory
-from device.core.plan import ease
+from device.core.part_builder import ease
 from device.service.runner import TICK_HZ
 from hardware.lgpio_pin import lgpio_levels
 from hardware.light import Light

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from device.commands import exit_codes
+from device.core import parts as registry
 from device.core.config import ConfigError
 from device.core.errors import EbbtideError
 from device.core.script import ScriptError
@@ -32,12 +33,21 @@ def _common_options(parser: argparse.ArgumentParser, *, default: object) -> None
                         help="log details")
 
 
+def parts_help() -> str:
+    """The parts a session can have, for `ebbtide --help`: the registry's, in order."""
+    parts = "; ".join(f"{part.name} ({part.about}"
+                      + ("" if part.default else ", not in the default session") + ")"
+                      for part in registry.PARTS)
+    return f"A session's parts ([session] parts in the config), in their usual order: {parts}."
+
+
 def build_parser() -> argparse.ArgumentParser:
     """--config and -v work before or after the command; given after, they win."""
     parser = argparse.ArgumentParser(
         prog="ebbtide",
         description="Ebbtide: an offline bedside calm device. One button, a breathing light, "
-                    "a gentle voice.")
+                    "a gentle voice.",
+        epilog=parts_help())
     _common_options(parser, default=None)
     parser.set_defaults(verbose=False)
     # The command's own copies must not overwrite values given before the command.

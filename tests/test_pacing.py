@@ -22,7 +22,8 @@ from device.core.pacing import (
     SPOKEN_DIP,
     Score,
 )
-from device.core.plan import FLOOR, PEAK, plan_session
+from device.core.part_builder import FLOOR, PEAK
+from device.core.plan import plan_session
 from device.files.script_file import load_script
 
 RATE = 48000

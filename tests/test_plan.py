@@ -12,15 +12,9 @@ from hypothesis import strategies as st
 
 from device.core.config import DEFAULT_PARTS, Config
 from device.core.config_schema import parse
-from device.core.plan import (
-    CUE_GRACE,
-    FIRST_GLOW,
-    build_plan,
-    estimate_spoken,
-    plan_session,
-    sense_pause,
-    voice_lines,
-)
+from device.core.part_builder import CUE_GRACE, FIRST_GLOW
+from device.core.part_plans import sense_pause
+from device.core.plan import build_plan, estimate_spoken, plan_session, voice_lines
 from device.core.script import ScriptError
 from device.files.script_file import load_script
 

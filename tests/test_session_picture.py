@@ -16,7 +16,6 @@ from device.pictures import picture
 from device.pictures.session import (
     HEIGHT_PX,
     LIGHT_COLOR,
-    PART_COLORS,
     RATE_COLOR,
     SOUND_COLOR,
     TIDE_COLOR,
@@ -28,6 +27,7 @@ from device.pictures.session import (
     breaths,
     draw_session,
     envelope,
+    part_colour,
     quiet_spans,
     shortened,
     spread,
@@ -96,10 +96,10 @@ def test_each_part_is_a_band_of_its_colour_from_its_start_to_its_end(drawn):
     for start, name, seconds in parts:
         # a fifth of the way in (away from the label) and next to both edges
         for t in (start + seconds / 5, start + 1.0, start + seconds - 1.0):
-            assert _near(drawn.color("parts", t, 0.15), PART_COLORS[name]), (name, t)
+            assert _near(drawn.color("parts", t, 0.15), part_colour(name)), (name, t)
     for (_, before, _), (start, after, _) in itertools.pairwise(parts):
-        assert not _near(drawn.color("parts", start - 1.0, 0.15), PART_COLORS[after]), after
-        assert _near(drawn.color("parts", start - 1.0, 0.15), PART_COLORS[before])
+        assert not _near(drawn.color("parts", start - 1.0, 0.15), part_colour(after)), after
+        assert _near(drawn.color("parts", start - 1.0, 0.15), part_colour(before))
 
 
 def test_every_spoken_line_is_marked_for_as_long_as_it_is_said(drawn):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from device.commands import exit_codes
+from device.core import parts as registry
 from device.core.config import Config, ConfigError
 from device.core.errors import EbbtideError
 from device.core.events import Event, Listener, Listeners, SessionEnded, SessionStarted
@@ -128,8 +129,7 @@ def load_or_defaults(args: argparse.Namespace) -> tuple[Config, Script, bool]:
     except ScriptError as error:
         log.error("invalid script, running with the built-in words: %s", error)
         script, valid = load_script(), False
-    wordless = [part for part in config.session.parts
-                if part in ("feel", "partner") and not getattr(script, part)]
+    wordless = registry.wordless(config.session.parts, script)
     if wordless:  # a script made before these parts existed: its own words, without them
         log.warning("%s has no words for %s: the session runs without %s (add them, see "
                     "`ebbtide script check`)", script.where, " or ".join(wordless),

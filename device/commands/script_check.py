@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from device.commands import exit_codes
-from device.core.config import ALL_PARTS, Config, ConfigError
+from device.core import parts as registry
+from device.core.config import Config, ConfigError
 from device.core.script import Script, ScriptError, parse_script, parse_toml
 from device.core.text import did_you_mean, language_family
 from device.files.config_file import load_config
@@ -121,7 +122,7 @@ def check_script(config: Config, name: str, seconds_of: Any = None) -> ScriptRep
         report.errors.append(str(error))
         return report
     every_part = _session_of(replace(config, session=replace(config.session,
-                                                             parts=ALL_PARTS)), script)
+                                                             parts=registry.names())), script)
     if seconds_of is None:
         guess = estimate_spoken(config.voice.rate)
         seconds = {t: guess(t) for t in script.texts()}
@@ -143,8 +144,8 @@ def check_script(config: Config, name: str, seconds_of: Any = None) -> ScriptRep
     report.notes.append(f"session: {session_shape(plan)} (with "
                         f"{config.breathing.minutes:g} min of breathing)")
     _check_unspoken(script, session, plan, windows, report)
-    left_out = [p for p in ALL_PARTS if p not in session.session.parts
-                and (p not in ("feel", "partner") or getattr(script, p))]
+    left_out = [p for p in registry.names() if p not in session.session.parts
+                and not registry.wordless([p], script)]
     if left_out:
         try:
             whole = plan_session(every_part, script, seconds)
@@ -159,8 +160,8 @@ def check_script(config: Config, name: str, seconds_of: Any = None) -> ScriptRep
 def _session_of(config: Config, script: Script) -> Config:
     """The session `ebbtide run` would have: [session] parts, less those the script has no
     words for (a script from before feel or partner existed)."""
-    parts = tuple(p for p in config.session.parts
-                  if p not in ("feel", "partner") or getattr(script, p))
+    wordless = registry.wordless(config.session.parts, script)
+    parts = tuple(p for p in config.session.parts if p not in wordless)
     return replace(config, session=replace(config.session, parts=parts))
 
 
@@ -171,7 +172,7 @@ def _counted(session: Config, script: Script) -> str:
     used = len(voice_lines(session, script))
     if used == len(script.lines):
         return f"{len(script.lines)} lines, all in this session"
-    off = [p for p in ALL_PARTS if p not in session.session.parts
+    off = [p for p in registry.names() if p not in session.session.parts
            and any(i.split(".", 1)[0] == p for i, _ in script.lines)]
     why = (f"{' and '.join(off)} {'is' if len(off) == 1 else 'are'} not in [session] parts"
            if off else "")

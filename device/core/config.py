@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from device.core import parts as registry
 from device.core.config_values import (
     GPIO_NOTE,
     audio_device,
@@ -157,10 +158,10 @@ class NightConfig:
         return (self.volume_scale, self.brightness_scale) if self.active(now) else (1.0, 1.0)
 
 
-# The parts a session can have, in their usual order. `close` is always last: the light
-# fades off there.
-ALL_PARTS = ("arrive", "breathe", "feel", "ground", "body", "aftercare", "partner", "close")
-DEFAULT_PARTS = ("arrive", "breathe", "feel", "ground", "body", "aftercare", "close")
+# The parts a session can have, in their usual order, and those it has by default: the
+# registry's (device/core/parts.py). `close` is always last: the light fades off there.
+ALL_PARTS = registry.names()
+DEFAULT_PARTS = registry.default_names()
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,7 @@ class SessionConfig:
     """Which parts a session has, in order ([session] parts)."""
 
     parts: tuple[str, ...] = field(default=DEFAULT_PARTS,
-                                   metadata=checked_by(part_names(ALL_PARTS)))
+                                   metadata=checked_by(part_names(registry.names)))
 
 
 @dataclass(frozen=True)

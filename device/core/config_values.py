@@ -130,11 +130,13 @@ def rgb_pins(value: Any) -> tuple[int, int, int]:
                "[18, 23, 24]")
 
 
-def part_names(all_parts: Sequence[str]) -> Callable[[Any], tuple[str, ...]]:
-    """A list of part names: each one of `all_parts`, each once, `close` last."""
-    known = ", ".join(all_parts)
+def part_names(registered: Callable[[], Sequence[str]]) -> Callable[[Any], tuple[str, ...]]:
+    """A list of part names: each one of those `registered()` gives (when the value is
+    checked), each once, `close` last."""
 
     def check(value: Any) -> tuple[str, ...]:
+        all_parts = registered()
+        known = ", ".join(all_parts)
         if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
             raise BadValue(f"a list of part names from {known}, ending with close")
         for name in value:

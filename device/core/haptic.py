@@ -10,7 +10,8 @@ stay still, so a touch never nags at night.
 
 from __future__ import annotations
 
-from device.core.plan import SessionPlan, ease
+from device.core.part_builder import ease
+from device.core.plan import SessionPlan
 
 TAP_S = 0.09  # one tap of the double tap that marks a new part
 TAP_GAP_S = 0.18  # longer than a coin motor takes to spin down, so two taps stay two

@@ -22,7 +22,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from device.core.plan import FLOOR, PEAK, Cue, Segment, SessionPlan
+from device.core.part_builder import FLOOR, PEAK, Cue, Segment
+from device.core.plan import SessionPlan
 
 PACING_HZ = 50  # how finely a swell follows the plan
 DUCK_BEFORE_S = 0.35  # the tide has left the voice's band this long before a line begins

@@ -9,9 +9,11 @@ Recordings in a loved one's voice are matched to lines by these ids.
 
 The built-in scripts are device/words/script.toml (English) and
 device/words/script-LANG.toml (its translations); `[voice] script` names one by its
-language ("de") or gives a file's path. The `feel` and `partner` groups may be missing
-from a script made before they existed: then a session cannot have those parts (the plan
-says so).
+language ("de") or gives a file's path. The tables read are the registry's
+(device/core/parts.py): breathe, feel, ground and body have their own shapes; any other
+part's words are its [NAME.lines]. A part whose words are optional (feel, partner) may be
+missing from a script made before it existed: then a session cannot have it (the plan says
+so).
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ import math
 import re
 import tomllib
 import unicodedata
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from device.core import parts as registry
 from device.core.errors import EbbtideError
 
 
@@ -41,24 +45,47 @@ class Script:
     """Every line of a session, grouped by part."""
 
     language: str  # e.g. "en": what the voice must speak
-    arrive: tuple[str, ...]
     inhale: tuple[str, ...]
     exhale: tuple[str, ...]
     hold: tuple[str, ...]
     reminders: tuple[str, ...]
     cue_breaths: int
     reminder_seconds: float
-    feel: tuple[str, ...]  # empty in an older script without [feel.lines]
     feel_pause: float
     ground_intro: str
     senses: tuple[Sense, ...]
     body_intro: str
     body_steps: tuple[str, ...]
-    aftercare: tuple[str, ...]
-    partner: tuple[str, ...]  # empty in an older script without [partner.lines]
-    close: tuple[str, ...]
+    # The lines of each part whose words are lines ([NAME.lines], and feel's), by part name:
+    # () for a part whose words are optional and missing from an older script.
+    part_lines: Mapping[str, tuple[str, ...]]
     lines: tuple[tuple[str, str], ...]  # (id, text) of every line, in the file's order
     where: str = "the built-in script"  # its file, for messages
+
+    def lines_of(self, part: str) -> tuple[str, ...]:
+        """The lines of a part whose words are lines (arrive, feel, aftercare, partner,
+        close, ...); () if the script has none."""
+        return self.part_lines.get(part, ())
+
+    @property
+    def arrive(self) -> tuple[str, ...]:
+        return self.lines_of("arrive")
+
+    @property
+    def feel(self) -> tuple[str, ...]:
+        return self.lines_of("feel")
+
+    @property
+    def aftercare(self) -> tuple[str, ...]:
+        return self.lines_of("aftercare")
+
+    @property
+    def partner(self) -> tuple[str, ...]:
+        return self.lines_of("partner")
+
+    @property
+    def close(self) -> tuple[str, ...]:
+        return self.lines_of("close")
 
     def texts(self) -> list[str]:
         """Every distinct line, in order: what the voice cache must hold."""
@@ -208,58 +235,86 @@ def _number(doc: dict[str, Any], where: str, dotted: str, low: float, high: floa
 _LANGUAGE = re.compile(r"[a-z]{2,3}([_-][A-Za-z0-9]+)*")
 
 
-def parse_script(doc: dict[str, Any], where: str) -> Script:
-    lines = _Lines(where)
-    language = doc.get("language", "en")
-    if not (isinstance(language, str) and _LANGUAGE.fullmatch(language)):
-        raise ScriptError(f"{where}: language must be a language code such as \"en\" or "
-                          "\"de\".")
-    arrive = lines.group(doc, "arrive.lines")
-    breathe: dict[str, Any] = {  # Script's breathing fields, of several types
-        "inhale": lines.group(doc, "breathe.inhale"),
-        "exhale": lines.group(doc, "breathe.exhale"),
-        "hold": lines.group(doc, "breathe.hold"),
-        "reminders": lines.group(doc, "breathe.reminders"),
-        "cue_breaths": int(_number(doc, where, "breathe.cue_breaths", *CUE_BREATHS,
+def _read_breathe(doc: dict[str, Any], lines: _Lines, table: str) -> dict[str, Any]:
+    where = lines.where
+    return {
+        "inhale": lines.group(doc, f"{table}.inhale"),
+        "exhale": lines.group(doc, f"{table}.exhale"),
+        "hold": lines.group(doc, f"{table}.hold"),
+        "reminders": lines.group(doc, f"{table}.reminders"),
+        "cue_breaths": int(_number(doc, where, f"{table}.cue_breaths", *CUE_BREATHS,
                                    whole=True, unit=" breaths")),
-        "reminder_seconds": float(_number(doc, where, "breathe.reminder_seconds",
+        "reminder_seconds": float(_number(doc, where, f"{table}.reminder_seconds",
                                           *REMINDER_SECONDS, unit=" seconds")),
     }
-    feel: tuple[str, ...] = ()
-    feel_pause = 0.0
-    if "feel" in doc:
-        feel = lines.group(doc, "feel.lines")
-        feel_pause = float(_number(doc, where, "feel.pause_seconds", *FEEL_PAUSE_SECONDS,
-                                   unit=" seconds"))
-    ground_intro = lines.one(doc, "ground.intro")
+
+
+def _read_feel(doc: dict[str, Any], lines: _Lines, table: str) -> dict[str, Any]:
+    return {"lines": lines.group(doc, f"{table}.lines"),
+            "feel_pause": float(_number(doc, lines.where, f"{table}.pause_seconds",
+                                        *FEEL_PAUSE_SECONDS, unit=" seconds"))}
+
+
+def _read_ground(doc: dict[str, Any], lines: _Lines, table: str) -> dict[str, Any]:
+    where = lines.where
+    ground_intro = lines.one(doc, f"{table}.intro")
     senses = []
-    senses_raw = doc["ground"].get("senses")
+    senses_raw = doc[table].get("senses")
     if not isinstance(senses_raw, list) or not senses_raw:
-        raise ScriptError(f"{where}: missing [[ground.senses]] entries.")
+        raise ScriptError(f"{where}: missing [[{table}.senses]] entries.")
     for i, entry in enumerate(senses_raw):
         count = entry.get("count") if isinstance(entry, dict) else None
         text = entry.get("text") if isinstance(entry, dict) else None
         if not (isinstance(count, int) and not isinstance(count, bool) and 1 <= count <= 9
                 and isinstance(text, str) and text.strip()):
             raise ScriptError(
-                f"{where}: ground.senses entry {i + 1} needs count (1 to 9) and text."
+                f"{where}: {table}.senses entry {i + 1} needs count (1 to 9) and text."
             )
         key = entry.get("id", i + 1)
         if not (isinstance(key, str) and _ID.fullmatch(key)) and not (
                 type(key) is int and key == i + 1):
-            raise ScriptError(f"{where}: ground.senses entry {i + 1}: id may use only "
+            raise ScriptError(f"{where}: {table}.senses entry {i + 1}: id may use only "
                               "letters, digits, - and _.")
-        lines.add(_id_of("ground.senses", key), text)
+        lines.add(_id_of(f"{table}.senses", key), text)
         senses.append(Sense(count, text))
-    body_intro = lines.one(doc, "body.intro")
-    body_steps = lines.group(doc, "body.steps")
-    aftercare = lines.group(doc, "aftercare.lines")
-    partner = lines.group(doc, "partner.lines") if "partner" in doc else ()
-    close = lines.group(doc, "close.lines")
-    return Script(language=language, arrive=arrive, **breathe, feel=feel,
-                  feel_pause=feel_pause, ground_intro=ground_intro, senses=tuple(senses),
-                  body_intro=body_intro, body_steps=body_steps, aftercare=aftercare,
-                  partner=partner, close=close, lines=tuple(lines.pairs), where=where)
+    return {"ground_intro": ground_intro, "senses": tuple(senses)}
+
+
+def _read_body(doc: dict[str, Any], lines: _Lines, table: str) -> dict[str, Any]:
+    return {"body_intro": lines.one(doc, f"{table}.intro"),
+            "body_steps": lines.group(doc, f"{table}.steps")}
+
+
+def _read_lines(doc: dict[str, Any], lines: _Lines, table: str) -> dict[str, Any]:
+    return {"lines": lines.group(doc, f"{table}.lines")}
+
+
+# The parts whose words are more than [NAME.lines], by their table: how each is read, into
+# the Script's fields ("lines": the part's own lines, in part_lines).
+_READERS: dict[str, Callable[[dict[str, Any], _Lines, str], dict[str, Any]]] = {
+    "breathe": _read_breathe, "feel": _read_feel, "ground": _read_ground, "body": _read_body}
+_MISSING = {"feel_pause": 0.0}  # the numbers of an optional part a script does not have
+
+
+def parse_script(doc: dict[str, Any], where: str) -> Script:
+    """The script of every registered part, read in the registry's order."""
+    lines = _Lines(where)
+    language = doc.get("language", "en")
+    if not (isinstance(language, str) and _LANGUAGE.fullmatch(language)):
+        raise ScriptError(f"{where}: language must be a language code such as \"en\" or "
+                          "\"de\".")
+    fields: dict[str, Any] = dict(_MISSING)
+    part_lines: dict[str, tuple[str, ...]] = {}
+    for part in registry.PARTS:
+        if part.optional_words and part.words not in doc:
+            part_lines[part.name] = ()
+            continue
+        words = _READERS.get(part.words, _read_lines)(doc, lines, part.words)
+        if "lines" in words:
+            part_lines[part.name] = words.pop("lines")
+        fields.update(words)
+    return Script(language=language, **fields, part_lines=part_lines,
+                  lines=tuple(lines.pairs), where=where)
 
 
 def parse_toml(where: str, text: str) -> dict[str, Any]:

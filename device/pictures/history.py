@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from device.core.config import ALL_PARTS
+from device.core import parts as registry
 from device.history.store import ENDINGS, RUNNING, SessionRecord
 from device.history.weeks import sessions_per_week, week_of
 from device.pictures import picture
@@ -86,11 +86,12 @@ def night_of(moment: datetime) -> date:
 
 
 def last_part_index(parts: Sequence[str]) -> int:
-    """0 when no part was finished, else 1 + the place in ALL_PARTS of the last finished
+    """0 when no part was finished, else 1 + the place in the registry of the last finished
     part the device knows (a part name from elsewhere is passed over)."""
+    known = registry.names()
     for name in reversed(parts):
-        if name in ALL_PARTS:
-            return ALL_PARTS.index(name) + 1
+        if name in known:
+            return known.index(name) + 1
     return 0
 
 
@@ -284,8 +285,9 @@ def _draw_reached(ax: Any, sessions: Sequence[SessionPoint]) -> None:
                       if s.outcome == outcome and s.demo == hollow]
             _scatter(ax, [i for i, _ in chosen], [s.reached for _, s in chosen], color,
                      hollow, size=50)
-    ax.set_yticks(range(len(ALL_PARTS) + 1), ["none", *ALL_PARTS])
-    ax.set_ylim(-0.6, len(ALL_PARTS) + 0.6)
+    known = registry.names()
+    ax.set_yticks(range(len(known) + 1), ["none", *known])
+    ax.set_ylim(-0.6, len(known) + 0.6)
     ticks = [round(x) for x in MaxNLocator(integer=True, nbins=8, min_n_ticks=1)
              .tick_values(1, len(sessions)) if 1 <= x <= len(sessions)]
     ax.set_xticks(ticks, date_labels([sessions[i - 1].started_local.date() for i in ticks]))

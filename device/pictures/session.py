@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from device.core import parts as registry
 from device.core.plan import span_at
 from device.core.text import minutes_text
 from device.pictures import picture
@@ -26,11 +27,7 @@ LABEL_CHARACTERS = 38
 LABEL_GAP_PX = 13  # between neighbouring line labels (they stand upright)
 MARK_PX = 3  # the narrowest mark of a line: "Hold." is 0.4 s, a pixel at most
 
-PART_COLORS = {
-    "arrive": "#c9d7e8", "breathe": "#f3d9a4", "feel": "#e4c8de", "ground": "#c8e0c4",
-    "body": "#f0c9b4", "aftercare": "#cfe3e6", "partner": "#e6e0b8", "close": "#d9d4e8",
-}
-OTHER_PART_COLOR = "#dddddd"
+OTHER_PART_COLOR = "#dddddd"  # a part the registry does not know (an old trace, say)
 PHASE_COLORS = {"inhale": "#f7dfa8", "hold": "#e3e3e3", "exhale": "#c3d6ee"}
 LIGHT_COLOR = "#d07a00"
 VOICE_COLOR = "#1d5c68"
@@ -170,9 +167,14 @@ def draw_session(timeline: SessionTimeline) -> Any:
     return fig
 
 
+def part_colour(name: str) -> str:
+    """A part's band colour: the registry's (device/core/parts.py)."""
+    return next((p.colour for p in registry.PARTS if p.name == name), OTHER_PART_COLOR)
+
+
 def _draw_parts(ax: Any, timeline: SessionTimeline) -> None:
     for start, name, seconds in timeline.of_kind("part"):
-        ax.axvspan(start, start + seconds, color=PART_COLORS.get(name, OTHER_PART_COLOR),
+        ax.axvspan(start, start + seconds, color=part_colour(name),
                    linewidth=0)
         ax.text(start + seconds / 2, 0.5, name, ha="center", va="center", fontsize=10,
                 clip_on=True)

@@ -28,7 +28,8 @@ from device.core.events import (
 )
 from device.core.haptic import touch_at
 from device.core.pacing import Score, Swell
-from device.core.plan import SessionPlan, ease
+from device.core.part_builder import ease
+from device.core.plan import SessionPlan
 from device.service.clock import Clock
 from device.service.controller import Command, Controller
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from device.core import parts as registry
 from device.core.config import Config
 from device.core.errors import EbbtideError
 from device.core.text import language_family
@@ -143,6 +144,7 @@ _KINDS = {
     "en": {"crisis": "someone to talk to", "domestic-violence": "violence at home"},
     "de": {"crisis": "jemand zum Reden", "domestic-violence": "Gewalt zu Hause"},
 }
+# Each part in the card's words; a part without them here is the registry's one line.
 _PARTS = {
     "en": {"arrive": "arriving", "breathe": "slow breathing", "feel": "noticing the feeling",
            "ground": "grounding: 5 things you see, 4 you touch, 3 you hear, 2 you smell, 1 "
@@ -181,7 +183,8 @@ def make_card(config: Config, country: Country, language: str, minutes: float) -
                 hold=f"{config.button.hold_seconds:g}"))),
             Section(text["follow"], (text["light" if config.audio.tide else "light only"],)),
             Section(text["session"].format(minutes=round(minutes)),
-                    ("; ".join(parts[p] for p in config.session.parts) + ".",)),
+                    ("; ".join(parts.get(p) or registry.named(p).about
+                               for p in config.session.parts) + ".",)),
             Section(text["help"], (text["when"],
                                    text["therapist"].format(text=country.therapist),
                                    text["sex"].format(text=country.sex_therapist))),

@@ -1,0 +1,150 @@
+"""How each part of a session is laid out: one planner per kind of part, each a pure function
+of the config, the script and the spoken length of a line. The registry of parts
+(device/core/parts.py) names each part's planner; device/core/plan.py puts the parts back to
+back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from device.core.part_builder import (
+    CUE_GAP,
+    CUE_GRACE,
+    FIRST_GLOW,
+    FLOOR,
+    GLOW,
+    LINE_GAP,
+    PEAK,
+    Part,
+    PartBuilder,
+)
+
+if TYPE_CHECKING:
+    from device.core.config import Config
+    from device.core.script import Script
+
+RAMP_SECONDS = 120.0  # paced-exhale slows from start_rate to target_rate over this
+CLOSE_FADE = 5.0  # seconds for the light to fade fully off at the end
+SENSE_PAUSE_MIN = 8.0  # pause after "one thing"; each further thing adds SENSE_PAUSE_STEP
+SENSE_PAUSE_STEP = 3.0
+BODY_PAUSE = 8.0
+AFTERCARE_PAUSE = 4.0
+INTRO_PAUSE = 2.0
+
+# A part's planner: (the part's name, config, script, a line's spoken seconds, the seconds
+# the part may take at most) -> the part, laid out from 0.
+Planner = Callable[[str, "Config", "Script", Callable[[str], float], float], Part]
+
+
+def sense_pause(count: int) -> float:
+    """Seconds of quiet after a grounding prompt: enough time to find `count` things."""
+    return SENSE_PAUSE_MIN + SENSE_PAUSE_STEP * (count - 1)
+
+
+def plan_arrive(name: str, config: Config, script: Script, spoken: Callable[[str], float],
+                room: float) -> Part:
+    """The voice arrives over a soft glow, which then settles to the breathing's floor."""
+    b = PartBuilder(name, spoken, room)
+    t = 0.0
+    for line in script.lines_of(name):
+        t = b.say(t, line) + LINE_GAP
+    rise, fall = 2.0, 2.5
+    b.light(rise, FIRST_GLOW, GLOW)
+    b.light(max(t - rise, 0.5), GLOW, GLOW)
+    b.light(fall, GLOW, FLOOR)
+    return b.build()
+
+
+def plan_breathe(name: str, config: Config, script: Script, spoken: Callable[[str], float],
+                 room: float) -> Part:
+    """Whole breaths for about `minutes`, then the words: each phase's cue on the first
+    few breaths, within its phase, then an occasional reminder on an exhale."""
+    b = PartBuilder(name, spoken, room)
+    pattern = config.pattern()
+    start, target = config.breathing.start_rate, config.breathing.target_rate
+    until = config.breathing.minutes * 60.0
+    breaths: list[list[tuple[str, float, float]]] = []
+    while pattern.max_cycles is None or len(breaths) < pattern.max_cycles:
+        rate = None
+        if pattern.paced:
+            rate = start + (target - start) * min(b.light_end / RAMP_SECONDS, 1.0)
+        seconds = pattern.seconds if rate is None else 60.0 / rate
+        if breaths and b.light_end + seconds / 2 > until:
+            break
+        breaths.append(b.breathe(pattern, rate, FLOOR, PEAK))
+    end = b.light_end
+    cues = {"inhale": script.inhale, "exhale": script.exhale, "hold": script.hold}
+    last_words = 0.0
+    reminders = 0
+    for n, phases in enumerate(breaths):
+        breath_end = phases[-1][2]
+        for phase, at, phase_end in phases:
+            if n < script.cue_breaths:
+                # A cue that ends within its phase, leaving the next phase's cue its gap, if
+                # one does: one that needs the grace would still be speaking then.
+                if b.say_fitting(at, cues[phase], n, min(phase_end - CUE_GAP, end)) is None:
+                    b.say_fitting(at, cues[phase], n, min(phase_end + CUE_GRACE, end))
+                last_words = max(last_words, b.speech_end)
+            elif phase == "exhale" and at - last_words >= script.reminder_seconds:
+                said = b.say_fitting(at, script.reminders, reminders, min(breath_end, end))
+                if said is not None:  # the next reminder is the one after it, in order
+                    reminders = said + 1
+                    last_words = at
+    return b.build()
+
+
+def _spoken_part(name: str, lines: list[tuple[str, float]], rate: float,
+                 spoken: Callable[[str], float], room: float) -> PartBuilder:
+    """A part of lines, each followed by its pause, over the dim breathing rhythm."""
+    b = PartBuilder(name, spoken, room)
+    t = 0.5
+    for text, pause in lines:
+        t = b.say(t, text) + pause
+        b.within(t)  # a pause of nan would otherwise end the part at once, unsaid
+    b.dim_rhythm_until(t, rate)
+    return b
+
+
+def plan_feel(name: str, config: Config, script: Script, spoken: Callable[[str], float],
+              room: float) -> Part:
+    """Each line, then the script's own pause ([feel] pause_seconds)."""
+    lines = [(line, script.feel_pause) for line in script.lines_of(name)]
+    return _spoken_part(name, lines, config.breathing.target_rate, spoken, room).build()
+
+
+def plan_ground(name: str, config: Config, script: Script, spoken: Callable[[str], float],
+                room: float) -> Part:
+    """The intro, then each sense with time to find its count of things."""
+    lines = [(script.ground_intro, INTRO_PAUSE),
+             *((s.text, sense_pause(s.count)) for s in script.senses)]
+    return _spoken_part(name, lines, config.breathing.target_rate, spoken, room).build()
+
+
+def plan_body(name: str, config: Config, script: Script, spoken: Callable[[str], float],
+              room: float) -> Part:
+    """The intro, then each step with time to feel it."""
+    lines = [(script.body_intro, INTRO_PAUSE), *((s, BODY_PAUSE) for s in script.body_steps)]
+    return _spoken_part(name, lines, config.breathing.target_rate, spoken, room).build()
+
+
+def lines_with_pause(pause: float) -> Planner:
+    """The planner of a part that is just its [NAME.lines], each followed by `pause` seconds
+    of quiet, over the dim breathing rhythm: most new parts need no planner of their own."""
+
+    def plan_lines(name: str, config: Config, script: Script, spoken: Callable[[str], float],
+                   room: float) -> Part:
+        lines = [(line, pause) for line in script.lines_of(name)]
+        return _spoken_part(name, lines, config.breathing.target_rate, spoken, room).build()
+
+    return plan_lines
+
+
+def plan_close(name: str, config: Config, script: Script, spoken: Callable[[str], float],
+               room: float) -> Part:
+    """The goodbye, then the light fades fully off."""
+    lines = [(line, LINE_GAP) for line in script.lines_of(name)]
+    part = _spoken_part(name, lines, config.breathing.target_rate, spoken, room)
+    part.light(CLOSE_FADE, FLOOR, 0.0)
+    return part.build()
