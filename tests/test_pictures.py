@@ -32,7 +32,7 @@ def test_one_command_draws_every_picture_the_readme_shows(tmp_path):
     assert done.stdout.splitlines() == [f"drew {tmp_path / name}" for name in
                                         ("session.png", "history.png", "wiring.svg",
                                          "card.png")]
-    shown = set(re.findall(r"\]\((docs/[\w.]+)\)", (ROOT / "README.md").read_text()))
+    shown = set(re.findall(r"\]\((docs/[\w.]+\.(?:png|svg))\)", (ROOT / "README.md").read_text()))
     assert shown == {f"docs/{name}" for name in drawn}
     for name in drawn:
         committed = ROOT / "docs" / name
