@@ -9,7 +9,7 @@ every stop and never rises while it fades; it is 0 after every session and never
 between sessions; no thread is left behind.
 
 Each sequence has its own seed. To replay one: EBBTIDE_GESTURE_SEED=1234 pytest
-tests/test_gestures.py -k replay
+tests/service/test_gestures.py -k replay
 """
 
 from __future__ import annotations

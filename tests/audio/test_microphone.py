@@ -132,7 +132,7 @@ def test_no_microphone_and_no_speaker_say_so_plainly(tmp_path) -> None:
     env = dict(os.environ, PULSE_SERVER="none", HOME=str(tmp_path),
                XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_RUNTIME_DIR=str(tmp_path))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, timeout=60, cwd=Path(__file__).parent.parent)
+                          env=env, timeout=60, cwd=Path(__file__).resolve().parents[2])
     if "HAS-DEVICES" in done.stdout:
         pytest.skip("this machine has sound hardware besides PulseAudio")
     assert done.returncode == 0, done.stderr

@@ -32,7 +32,7 @@ from device.files.script_file import load_script
 SCRIPT = load_script()
 IDS = [line_id for line_id, _ in SCRIPT.lines]
 EBBTIDE = [sys.executable, "-m", "device.cli"]
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def speech_like(seconds: float, rate: int = 48000, seed: int = 5) -> np.ndarray:

@@ -4,7 +4,7 @@ The other service tests (test_service.py, test_unit_file.py, test_install.py) ch
 app's side of the protocol and the unit's text. Only systemd itself can tell whether the
 two fit: that the unit is active only once the app says READY=1, that a hung loop is
 restarted by the watchdog, that the start limit gives up on a crash loop, that the sandbox
-holds. So the container (tests/container.py) boots once for this module, install.sh runs in
+holds. So the container (tests/system/container.py) boots once for this module, install.sh runs in
 it, and each test asks systemd, its journal and the service's own trace.
 
 The container has no GPIO chip and no sound card: a drop-in gives the service mock pins and
@@ -25,11 +25,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import container
 import pytest
-from container import Container, poll
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.system import container
+from tests.system.container import Container, poll
+
+REPO = Path(__file__).resolve().parents[2]
 UNIT = "ebbtide.service"
 EBBTIDE = "/opt/ebbtide/venv/bin/ebbtide"
 STATE = "/var/lib/ebbtide"

@@ -41,7 +41,7 @@ from device.pictures.history import (
 )
 from device.pictures.picture import PictureError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TODAY = date(2026, 11, 25)  # a Wednesday
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
-from test_sysfs_pwm import sysfs  # noqa: F401 - the fake /sys/class/pwm fixture
 
 from hardware.light import Light, RGBLight, hardware_pwm, linear_color, switch_off
 from hardware.lightness import duty_for
+from tests.hardware.test_sysfs_pwm import sysfs  # noqa: F401 - the fake /sys/class/pwm fixture
 
 
 def test_lightness_becomes_the_cie_duty_on_the_pin(pins):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EBBTIDE = [sys.executable, "-c", "import sys; from device.cli import main; sys.exit(main())"]
 
 

@@ -22,7 +22,7 @@ from device.history.store import FILE_NAME, History
 from device.service.appliance import Appliance
 from device.service.clock import SimulatedClock
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EBBTIDE = [sys.executable, "-c", "import sys; from device.cli import main; sys.exit(main())"]
 
 
@@ -48,7 +48,7 @@ _READ_ON_A_READ_ONLY_CARD = """
 set -e
 mount -t tmpfs tmpfs "$1"
 mkdir -m 700 "$1/ebbtide"
-"$2" -c 'import sys; sys.path.insert(0, sys.argv[2]); from tests.test_history_access import \
+"$2" -c 'import sys; sys.path.insert(0, sys.argv[2]); from tests.history.test_store_access import \
 _sessions; from pathlib import Path; _sessions(Path(sys.argv[1]), ["2026-11-20T23:00:00"])' \
   "$1/ebbtide" "$3"
 mount -o remount,ro "$1"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "systemd" / "install.sh"
 SKIP = "# skipped under --root: "
 WARM = ("runuser -u ebbtide -- env STATE_DIRECTORY=/var/lib/ebbtide "

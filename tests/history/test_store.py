@@ -19,7 +19,7 @@ import pytest
 from device.history.report import format_recent, format_weekly, write_csv
 from device.history.store import FILE_NAME, SCHEMA_VERSION, History, HistoryUnavailable
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ALL_PARTS = ("arrive", "breathe", "ground", "body", "aftercare", "close")
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-UNIT = Path(__file__).resolve().parent.parent / "systemd" / "ebbtide.service"
+UNIT = Path(__file__).resolve().parents[2] / "systemd" / "ebbtide.service"
 BINARY = "/opt/ebbtide/venv/bin/ebbtide"
 ANALYZE = shutil.which("systemd-analyze")
 

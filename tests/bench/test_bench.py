@@ -20,7 +20,7 @@ KEYS = {
 def test_the_quick_bench_runs_and_writes_every_figure(tmp_path, null_sink) -> None:
     out = tmp_path / "bench.json"
     done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--json", str(out)],
-                          cwd=Path(__file__).parent.parent, capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())

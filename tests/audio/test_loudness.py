@@ -282,5 +282,5 @@ def test_runs_on_numpy_alone() -> None:
     # scipy is 113 MB: too much for a Pi Zero 2 for two filters.
     code = "import sys, audio.loudness; print('scipy' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=Path(__file__).resolve().parents[1], check=True, timeout=60)
+                            cwd=Path(__file__).resolve().parents[2], check=True, timeout=60)
     assert result.stdout.strip() == "False"

@@ -14,7 +14,7 @@ from docs.pictures import EXAMPLE_TODAY, example_history
 
 pytest.importorskip("matplotlib")
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _png_size(path: Path) -> tuple[int, int]:

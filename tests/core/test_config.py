@@ -175,7 +175,7 @@ def test_the_example_config_is_valid_and_documents_every_key():
 
     from device.core.config_schema import _PATTERN_KEYS, _SCHEMA
 
-    example = Path(__file__).parent.parent / "config.example.toml"
+    example = Path(__file__).resolve().parents[2] / "config.example.toml"
     config = load(example)
     assert isinstance(config, Config)
     text = example.read_text()

@@ -13,7 +13,7 @@ import pytest
 from device.core.config import Config
 from docs.wiring import BCM_TO_PHYSICAL, GROUND_PINS, draw_wiring, main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def texts(path: Path) -> list[str]:
