@@ -19,6 +19,8 @@ import pytest
 from audio.clip import Clip
 from audio.microphone import Microphone, play
 
+pytestmark = pytest.mark.audio
+
 RATE = 48000
 
 

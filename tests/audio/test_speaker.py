@@ -88,6 +88,7 @@ def test_missing_device_runs_light_only_with_one_log_line(caplog) -> None:
     assert not speaker.mixer.busy  # nothing piles up for a later session
 
 
+@pytest.mark.audio
 def test_live_session_opens_speaks_and_closes() -> None:
     speaker = Speaker()
     speaker.prepare(LINES[:1])

@@ -20,6 +20,8 @@ from audio.stream import (
     output_rate,
 )
 
+pytestmark = pytest.mark.audio
+
 
 @pytest.fixture
 def default_output() -> str:

@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.process
+
 KEYS = {
     "press_to_light_ms": True, "press_to_audio_ms": True, "phase_error_ms": True,
     "drift_ms_per_10min": True, "cue_vs_light_ms": False, "max_lightness_step": True,

@@ -13,6 +13,7 @@ import wave
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # bench/ is not installed: `python -m bench...` runs from the root
@@ -90,6 +91,7 @@ def test_lines_are_cut_with_a_margin_that_stops_between_neighbours(tmp_path) -> 
     assert abs(int(first[len(first) // 2]) - 1000) <= 1  # the level survives the resampling
 
 
+@pytest.mark.process
 def test_a_rendered_espeak_session_is_partly_understood(tmp_path) -> None:
     out = tmp_path / "intelligibility.json"
     scratch = tmp_path / "tmp"

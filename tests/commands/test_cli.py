@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.process
+
 EBBTIDE = [sys.executable, "-c", "import sys; from device.cli import main; sys.exit(main())"]
 
 

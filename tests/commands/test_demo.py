@@ -8,10 +8,10 @@ import os
 import subprocess
 import sys
 import threading
-import time
 
 from device.commands.demo import DemoScreen
 from device.core.events import LightChanged, LineSpoken, PartBegan, PhaseBegan, SessionEnded
+from tests.polling import wait_until
 
 
 def test_the_screen_shows_part_phase_line_and_a_light_bar():
@@ -68,7 +68,8 @@ def test_demo_start_skip_hold_and_quit(tmp_path):
         assert _read_until(process.stdout, "I'm here with you.", seen)
         live = (tmp_path / "trace.jsonl").read_text()
         assert '"event": "session"' in live, "the trace can be followed while it runs"
-        time.sleep(0.5)
+        wait_until(lambda: '"action": "release"' in (tmp_path / "trace.jsonl").read_text(),
+                   10, "the first press released")
         _type(process, "\n")  # press again: on to the breathing
         assert _read_until(process.stdout, "-- breathe --", seen)
         _type(process, "s\n")  # hold: the session ends gently

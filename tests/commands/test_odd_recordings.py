@@ -11,6 +11,9 @@ import wave
 from pathlib import Path
 
 import numpy as np
+import pytest
+
+pytestmark = pytest.mark.process
 
 EBBTIDE = [sys.executable, "-c", "import sys; from device.cli import main; sys.exit(main())"]
 GOOD = ["arrive.here", "breathe.inhale.in", "breathe.hold.hold"]

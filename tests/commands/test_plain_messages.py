@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.process
+
 REPO = Path(__file__).resolve().parents[2]
 EBBTIDE = [sys.executable, "-c", "import sys; from device.cli import main; sys.exit(main())"]
 SILENT = "[voice]\nenabled = false\n"  # no voice to make: these tests are about words

@@ -358,6 +358,7 @@ def speak(conversation: Conversation, sink: str, voice: Path) -> None:
     conversation.answer("")
 
 
+@pytest.mark.audio
 def test_recording_through_a_real_microphone_keeps_resumes_and_redoes(awake, tmp_path) -> None:
     sink = awake
     folder = config_with_folder(tmp_path)

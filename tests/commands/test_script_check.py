@@ -112,6 +112,7 @@ def test_a_claim_the_device_cannot_know_is_a_warning_with_its_reason(tmp_path, l
     assert f'{key}: "{found}":' in warning and why in warning
 
 
+@pytest.mark.process
 def test_the_command_exits_two_on_errors_and_zero_with_warnings(tmp_path):
     bad = edited(tmp_path, "Now four things you can touch", "Now some things you can touch")
     result = ebbtide("script", "check", "--estimate", bad)
@@ -123,6 +124,7 @@ def test_the_command_exits_two_on_errors_and_zero_with_warnings(tmp_path):
     assert "Traceback" not in result.stdout + result.stderr
 
 
+@pytest.mark.process
 def test_an_unreadable_or_broken_file_is_one_error(tmp_path):
     result = ebbtide("script", "check", "--estimate", str(tmp_path / "none.toml"))
     assert result.returncode == 2 and "cannot read the script" in result.stdout
@@ -161,6 +163,7 @@ def _bounded(*args: str) -> subprocess.CompletedProcess[str]:
      "breathe.reminder_seconds = -inf is not allowed: use a number from 0 to 600 seconds"),
 ], ids=["punctuation", "nul", "5000-words", "long-cue", "huge-pause", "nan-pause",
         "inf-cue-breaths", "minus-inf-reminders"])
+@pytest.mark.process
 def test_a_line_or_number_no_session_can_use_is_refused_by_every_command(tmp_path, old, new,
                                                                         said):
     """`script check` exits 2 naming the line or key (it said "usable", while the line went
@@ -201,6 +204,7 @@ def test_the_duplicate_id_check_is_linear(tmp_path):
         load_script(path)
 
 
+@pytest.mark.process
 def test_script_check_counts_and_times_the_session_as_check_does(tmp_path):
     """Both say the same session: script check said "44 lines; every part: 10.5 min"
     while the session is 9:39 (the partner part, off, counted in one and not the other)."""

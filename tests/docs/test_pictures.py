@@ -14,6 +14,8 @@ from docs.pictures import EXAMPLE_TODAY, example_history
 
 pytest.importorskip("matplotlib")
 
+pytestmark = pytest.mark.process
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

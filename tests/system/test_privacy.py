@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.process
+
 # Where onnxruntime sees one of these (its library holds the names) it sends nothing, so
 # on a CI machine a test that only watched the traffic would pass without any ban: the
 # traced run has them removed, and it also looks for the ban itself.

@@ -18,6 +18,9 @@ from pathlib import Path
 import pytest
 
 from device.history.store import FILE_NAME, History
+from tests.polling import wait_until
+
+pytestmark = pytest.mark.process
 
 CONFIG = '[breathing]\nminutes = 1\n[audio]\ndevice = "no-such-speaker"\n'
 # As the unit starts it: presses are ignored until Ebbtide catches them.
@@ -62,26 +65,29 @@ class Service:
             except TimeoutError:
                 assert self.process.poll() is None, self.process.communicate()
 
+    def received(self) -> list[str]:
+        """Every message so far, with those waiting on the socket read first."""
+        self.socket.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                self.messages.append(self.socket.recv(4096).decode())
+        return self.messages
+
     def events(self) -> list[dict]:
         text = self.trace.read_text() if self.trace.exists() else ""
         return [json.loads(line) for line in text.splitlines() if line.strip()]
 
     def wait_for_event(self, event: str, timeout: float = 10.0, **fields) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for e in self.events():
-                if e["event"] == event and all(e.get(k) == v for k, v in fields.items()):
-                    return e
-            time.sleep(0.02)
-        raise AssertionError(f"no {event} {fields} in the trace")
+        def found() -> dict | None:
+            return next((e for e in self.events() if e["event"] == event
+                         and all(e.get(k) == v for k, v in fields.items())), None)
+
+        return wait_until(found, timeout, f"{event} {fields} in the trace", every=0.02)
 
     def finish(self, timeout: float = 10.0) -> tuple[int, str]:
         """Wait for the process to end; its exit code and its log (stderr)."""
         _, err = self.process.communicate(timeout=timeout)
-        self.socket.setblocking(False)
-        with contextlib.suppress(BlockingIOError):
-            while True:
-                self.messages.append(self.socket.recv(4096).decode())
+        self.received()
         self.socket.close()
         return self.process.returncode, err
 
@@ -105,15 +111,13 @@ def test_ready_and_watchdog_reach_systemd_from_the_running_service(service):
     run = service()
     run.wait_for("READY=1")
     run.wait_for("WATCHDOG=1", timeout=5)  # every 0.5 s with WATCHDOG_USEC=1000000
-    count = run.messages.count("WATCHDOG=1")
     run.process.send_signal(signal.SIGUSR1)
     run.wait_for_event("session", state="started")
-    time.sleep(1.2)
-    run.socket.settimeout(0.1)
-    with pytest.raises(TimeoutError):
-        while True:
-            run.messages.append(run.socket.recv(4096).decode())
-    assert run.messages.count("WATCHDOG=1") >= count + 2, "also during a session"
+    count = run.received().count("WATCHDOG=1")  # none from before the session counts
+    wait_until(lambda: run.received().count("WATCHDOG=1") >= count + 2, 5,
+               "two WATCHDOG=1 during a session")
+    assert not [e for e in run.events() if e["event"] == "session"
+                and e["state"] != "started"], "the session was still running"
     run.process.send_signal(signal.SIGTERM)
     code, _err = run.finish()
     assert code == 0
@@ -219,6 +223,7 @@ def footprint(pid: int) -> tuple[float, int, int]:
 SOAK_SESSIONS = int(os.environ.get("EBBTIDE_SOAK_SESSIONS", "50"))  # more on a Pi
 
 
+@pytest.mark.audio
 def test_fifty_sessions_back_to_back_leave_nothing_growing(service, own_sink, tell):
     """Sessions driven by presses (start, then a press per part until it stops), each with
     its sound through a real PulseAudio sink: memory, files and threads stay flat, every
@@ -234,7 +239,9 @@ def test_fifty_sessions_back_to_back_leave_nothing_growing(service, own_sink, te
         press(run, trace)
         trace.until(lambda e: e["event"] == "session" and e["state"] == "started")
         press_until_stopped(run, trace)
-        time.sleep(0.2)  # the history's commit, just after the session's last event
+        done = len(sizes) + 1
+        wait_until(lambda n=done: stopped_sessions(run.state) >= n, 10,
+                   f"session {done} committed to the history")  # the session's last step
         sizes.append(footprint(run.process.pid))
     run.process.send_signal(signal.SIGTERM)
     code, err = run.finish()
@@ -256,6 +263,16 @@ def test_fifty_sessions_back_to_back_leave_nothing_growing(service, own_sink, te
     tell(f"\nsoak: {SOAK_SESSIONS} sessions; RSS {sizes[0][0]:.1f} MB after the first, "
           f"{warm[0]:.1f} after 10, {sizes[-1][0]:.1f} after {SOAK_SESSIONS}; "
           f"files {warm[1]}, threads {warm[2]}")
+
+
+def stopped_sessions(state: Path) -> int:
+    """How many stopped sessions the history holds, read as another reader would."""
+    uri = f"{(state / FILE_NAME).as_uri()}?mode=ro"
+    with contextlib.suppress(sqlite3.OperationalError), \
+            contextlib.closing(sqlite3.connect(uri, uri=True)) as database:
+        return database.execute(
+            "SELECT count(*) FROM sessions WHERE outcome = 'stopped'").fetchone()[0]
+    return 0  # not made yet, or busy for a moment
 
 
 def press(run: Service, trace: Trace) -> None:
@@ -299,14 +316,9 @@ def test_the_wall_clock_set_by_days_changes_only_the_dates(service, tmp_path):
     press_until_stopped(run, trace)
     first_took = time.monotonic() - began
     offset.write_text("+67h\n")  # from three days on, five hours back
-    count = run.messages.count("WATCHDOG=1")
-    time.sleep(1.6)
-    run.wait_for("WATCHDOG=1")
-    run.socket.setblocking(False)
-    with contextlib.suppress(BlockingIOError):
-        while True:
-            run.messages.append(run.socket.recv(4096).decode())
-    assert run.messages.count("WATCHDOG=1") >= count + 2, "the watchdog never paused"
+    count = run.received().count("WATCHDOG=1")  # those sent before the clock went back
+    wait_until(lambda: run.received().count("WATCHDOG=1") >= count + 2, 5,
+               "two WATCHDOG=1 after the clock went back (the watchdog paused)")
     press(run, trace)
     trace.until(lambda e: e["event"] == "session" and e["state"] == "started")
     press_until_stopped(run, trace)
@@ -330,15 +342,17 @@ def test_sigterm_mid_session_darkens_records_and_exits_cleanly(service):
     run.process.send_signal(signal.SIGUSR1)  # `systemctl kill -s USR1 ebbtide`
     run.wait_for_event("session", state="started")
     run.wait_for_event("part", name="arrive")
-    time.sleep(1.0)
+    wait_until(lambda: any(e["event"] == "light" and e["value"] > 0 for e in run.events()),
+               10, "the light lit in the session")
     sent = time.monotonic()
     run.process.send_signal(signal.SIGTERM)
     code, err = run.finish()
     assert code == 0, err
     lights = [e for e in run.events() if e["event"] == "light"]
+    assert [e for e in lights if e["t"] < sent][-1]["value"] > 0, "it was lit when stopped"
     assert lights[-1]["value"] == 0.0
-    assert lights[-1]["t"] - sent < 0.1, "the light is off within 100 ms"
-    assert run.wait_for_event("session", state="interrupted")
+    assert 0 <= lights[-1]["t"] - sent < 0.1, "the light is off within 100 ms"
+    run.wait_for_event("session", state="interrupted")
     assert "Traceback" not in err
     with History(run.state) as history:
         [row] = history.recent()

@@ -31,6 +31,8 @@ from device.service.appliance import Appliance
 from device.service.clock import MonotonicClock
 from device.service.wiring import speaker_for
 
+pytestmark = [pytest.mark.audio, pytest.mark.process]
+
 SCRIPT = load_script()
 # Local noon: outside the quiet hours, so nothing is scaled down.
 NOON = datetime.datetime(2026, 6, 1, 12, 0).astimezone()

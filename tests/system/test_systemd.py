@@ -30,6 +30,8 @@ import pytest
 from tests.system import container
 from tests.system.container import Container, poll
 
+pytestmark = [pytest.mark.container, pytest.mark.process]
+
 REPO = Path(__file__).resolve().parents[2]
 UNIT = "ebbtide.service"
 EBBTIDE = "/opt/ebbtide/venv/bin/ebbtide"

@@ -45,6 +45,7 @@ def pdf_text(path) -> str:
     ("at", ["142", "0800 222 555"]),
     ("ch", ["143", "142"]),
 ])
+@pytest.mark.process
 def test_the_card_holds_the_gestures_and_the_countrys_lines_with_their_date(tmp_path, country,
                                                                             numbers):
     out = tmp_path / "card.pdf"
@@ -64,6 +65,7 @@ def test_the_card_holds_the_gestures_and_the_countrys_lines_with_their_date(tmp_
     assert "regret, shame" in text and "every time" in text
 
 
+@pytest.mark.process
 def test_a_german_script_makes_a_german_card_with_the_sex_therapists_body(tmp_path):
     config = tmp_path / "config.toml"
     config.write_text('[voice]\nscript = "de"\n[button]\nhold_seconds = 3\n')
@@ -76,6 +78,7 @@ def test_a_german_script_makes_a_german_card_with_the_sex_therapists_body(tmp_pa
     assert "Geprüft am" in text
 
 
+@pytest.mark.process
 def test_png_and_svg_by_suffix_and_a_wrong_suffix_or_country_is_one_line(tmp_path):
     from matplotlib.image import imread
 
