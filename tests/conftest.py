@@ -167,10 +167,11 @@ def made_voice(private_dirs):
     return seed_voice
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def null_sink(private_dirs):
     """A real audio output for the tests: PulseAudio with a null sink, the run's own (its
-    socket and files in the run's runtime folder), stopped at the end.
+    socket and files in the run's runtime folder), stopped at the end. Started by the first
+    test outside tests/core (see sound_outside_the_core).
 
     Without PulseAudio installed the audio tests see no device and the session
     runs light-only, exactly as on a Pi with no speaker.
@@ -184,6 +185,18 @@ def null_sink(private_dirs):
     yield "null"
     if started:
         kill_pulseaudio()
+
+
+_CORE = Path(__file__).resolve().parent / "core"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sound_outside_the_core(request):
+    """Every room's tests but the pure core's have the run's PulseAudio, as they always had:
+    module-scoped and autouse, so it is up before any fixture of the module opens a sound
+    device. tests/core plays nothing, so `pytest tests/core` never starts PulseAudio."""
+    if _CORE not in request.path.resolve().parents:
+        request.getfixturevalue("null_sink")
 
 
 def _own_sink(null_sink, name: str):

@@ -1,0 +1,1 @@
+"""Tests of device/core/: the pure core, no PulseAudio, in seconds."""
