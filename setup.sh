@@ -22,13 +22,13 @@ if [ "$mode" = test ]; then
     # A real audio stack for the tests: PulseAudio with a null sink, recorded from its monitor.
     packages+=(pulseaudio pulseaudio-utils libasound2-plugins)
     # systemd-analyze checks the unit file; shellcheck checks the installer. A real systemd
-    # runs the service in a container (tests/test_systemd.py): debootstrap makes its Debian
+    # runs the service in a container (tests/system/test_systemd.py): debootstrap makes its Debian
     # root, systemd-nspawn boots it. libfaketime moves a real process's wall clock.
     packages+=(systemd shellcheck systemd-container debootstrap faketime)
     # aplay, for the benchmark's pyttsx3 baseline (it plays through aplay); pdftotext, to
     # read the printed card back as text.
     packages+=(alsa-utils poppler-utils)
-    # strace, to prove the speech process opens no internet socket (tests/test_privacy.py).
+    # strace, to prove the speech process opens no internet socket (tests/system/test_privacy.py).
     packages+=(strace)
 fi
 if ! "$PYTHON" -c 'import ensurepip' 2>/dev/null; then

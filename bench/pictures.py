@@ -20,7 +20,7 @@ from device.history.store import History
 from device.pictures.history import Cycle, write_history_picture
 from device.pictures.session import write_session_picture
 
-_LOAD = ("import time; t = time.perf_counter(); from device import picture; "
+_LOAD = ("import time; t = time.perf_counter(); from device.pictures import picture; "
          "picture.figure(100, 100); from matplotlib.backends import backend_agg; "
          "print(time.perf_counter() - t)")
 

@@ -45,7 +45,7 @@ def choose_factory() -> Factory:
             # (`check` and `off` open and close one in a run; tests make many), so it takes
             # the factory without that global. Copying the choice with the public factory
             # classes and entry points would drift from gpiozero's order and messages;
-            # gpiozero is pinned below 3 and tests/test_pins.py fails if the name goes.
+            # gpiozero is pinned below 3 and tests/hardware/test_pins.py fails if the name goes.
             factory = Device._default_pin_factory()
         except Exception as error:
             reasons = "; ".join(str(w.message) for w in fallbacks) or str(error)
