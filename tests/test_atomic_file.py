@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# A mount namespace of its own: as root directly (a user namespace is refused in a chroot),
+# else in a user namespace of its own.
+_UNSHARE = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-rm"]
 EBBTIDE = [sys.executable, "-c", "import sys; from device.cli import main; sys.exit(main())"]
 
 
@@ -196,7 +199,7 @@ def test_a_picture_on_a_really_full_disk_keeps_the_old_one(tmp_path):
     script = tmp_path / "tiny_disk.py"
     script.write_text(_ON_A_TINY_DISK)
     run = subprocess.run(
-        ["unshare", "-rm", "sh", "-c", f'mount -t tmpfs -o size={size} tmpfs "$1" && '
+        [*_UNSHARE, "sh", "-c", f'mount -t tmpfs -o size={size} tmpfs "$1" && '
          'exec "$2" "$3" "$1"', "sh", str(disk), sys.executable, str(script)],
         capture_output=True, text=True, timeout=120, cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)})
