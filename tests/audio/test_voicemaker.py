@@ -436,11 +436,12 @@ def test_the_model_memo_is_never_written_through_a_symlink(tmp_path) -> None:
 
 
 def _as_nobody(command: list[str]) -> list[str]:
-    """The voice maker's command, run as an ordinary user when the tests run as root (root
-    reads any folder, so only an ordinary user meets a folder it cannot read)."""
+    """The voice maker's command, run with no capability when the tests run as root (root's
+    CAP_DAC_OVERRIDE reads any folder, so only a process without it meets a folder it cannot
+    read; it stays uid 0, so it can still read a checkout under /root)."""
     if os.geteuid() != 0:
         return command
-    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+    return ["setpriv", "--inh-caps=-all", "--bounding-set=-all", *command]
 
 
 def test_a_recordings_folder_that_cannot_be_read_is_one_problem_and_the_voice_speaks(
