@@ -112,16 +112,20 @@ class _Reader:
         if not isinstance(table, dict):
             self.bad(name, table, f"a [{name}] table")
             return {}
-        schema = _SCHEMA[name]
-        values = {}
+        return self.checked(name, table, _SCHEMA[name])
+
+    def checked(self, where: str, table: dict[str, Any], schema: Mapping[str, Any]
+                ) -> dict[str, Any]:
+        """Each known key of `table` through its checker; each unknown or bad one noted."""
+        values: dict[str, Any] = {}
         for key, value in table.items():
             if key not in schema:
-                self.unknown(f"{name}.{key}", value, list(schema), f"{name}.")
+                self.unknown(f"{where}.{key}", value, list(schema), f"{where}.")
                 continue
             try:
                 values[key] = schema[key](value)
             except BadValue as bad:
-                self.bad(f"{name}.{key}", value, bad.allowed)
+                self.bad(f"{where}.{key}", value, bad.allowed)
         return values
 
     def pattern(self, name: str, table: Any) -> BreathPattern | None:
@@ -132,15 +136,7 @@ class _Reader:
         if not isinstance(table, dict):
             self.bad(key, table, f"a [{key}] table with inhale and exhale")
             return None
-        values: dict[str, Any] = {}  # seconds by key; Any: they go to BreathPattern by name
-        for k, v in table.items():
-            if k not in _PATTERN_KEYS:
-                self.unknown(f"{key}.{k}", v, list(_PATTERN_KEYS), f"{key}.")
-                continue
-            try:
-                values[k] = _PATTERN_KEYS[k](v)
-            except BadValue as bad:
-                self.bad(f"{key}.{k}", v, bad.allowed)
+        values = self.checked(key, table, _PATTERN_KEYS)  # seconds, by BreathPattern's names
         missing = [k for k in ("inhale", "exhale") if k not in table]
         if missing:
             self.problems.append(
