@@ -148,7 +148,8 @@ def test_the_breathing_rate_slows_from_eight_to_six_a_minute(drawn):
     assert found[0].rate == pytest.approx(8.0, abs=0.1)
     assert found[-1].rate == pytest.approx(6.0, abs=0.1)
     for breath in (found[1], found[len(found) // 2], found[-2]):
-        rows = drawn.rows_of("rate", (breath.start + breath.stop) / 2, RATE_COLOR)
+        # tight: the grey edges of the "8.0/min" label's glyphs are within 40 of the line
+        rows = drawn.rows_of("rate", (breath.start + breath.stop) / 2, RATE_COLOR, 20)
         expected, _ = drawn.at("rate", breath.start, breath.rate)
         assert len(rows) and abs(np.median(rows) - expected) <= 3
 
