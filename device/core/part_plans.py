@@ -1,14 +1,17 @@
 """How each part of a session is laid out: one planner per kind of part, each a pure function
-of the config, the script and the spoken length of a line. The registry of parts
+of the config, the script, the spoken length of a line and (for the breathing) what has been
+sensed of the person so far (device/core/pacer.py). The registry of parts
 (device/core/parts.py) names each part's planner; device/core/plan.py puts the parts back to
 back.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from device.core.pacer import LaidBreath, Sensing
 from device.core.part_builder import (
     CUE_GAP,
     CUE_GRACE,
@@ -19,13 +22,13 @@ from device.core.part_builder import (
     PEAK,
     Part,
     PartBuilder,
+    PlanTooLong,
 )
 
 if TYPE_CHECKING:
     from device.core.config import Config
     from device.core.script import Script
 
-RAMP_SECONDS = 120.0  # paced-exhale slows from start_rate to target_rate over this
 CLOSE_FADE = 5.0  # seconds for the light to fade fully off at the end
 SENSE_PAUSE_MIN = 8.0  # pause after "one thing"; each further thing adds SENSE_PAUSE_STEP
 SENSE_PAUSE_STEP = 3.0
@@ -34,8 +37,9 @@ AFTERCARE_PAUSE = 4.0
 INTRO_PAUSE = 2.0
 
 # A part's planner: (the part's name, config, script, a line's spoken seconds, the seconds
-# the part may take at most) -> the part, laid out from 0.
-Planner = Callable[[str, "Config", "Script", Callable[[str], float], float], Part]
+# the part may take at most, what has been sensed in the part's time) -> the part, laid out
+# from 0.
+Planner = Callable[[str, "Config", "Script", Callable[[str], float], float, Sensing], Part]
 
 
 def sense_pause(count: int) -> float:
@@ -44,7 +48,7 @@ def sense_pause(count: int) -> float:
 
 
 def plan_arrive(name: str, config: Config, script: Script, spoken: Callable[[str], float],
-                room: float) -> Part:
+                room: float, sensing: Sensing) -> Part:
     """The voice arrives over a soft glow, which then settles to the breathing's floor."""
     b = PartBuilder(name, spoken, room)
     t = 0.0
@@ -58,21 +62,27 @@ def plan_arrive(name: str, config: Config, script: Script, spoken: Callable[[str
 
 
 def plan_breathe(name: str, config: Config, script: Script, spoken: Callable[[str], float],
-                 room: float) -> Part:
-    """Whole breaths for about `minutes`, then the words: each phase's cue on the first
-    few breaths, within its phase, then an occasional reminder on an exhale."""
+                 room: float, sensing: Sensing) -> Part:
+    """Whole breaths for about `minutes`, each as fast as the pacer says from what had been
+    sensed by then, then the words: each phase's cue on the first few breaths, within its
+    phase, then an occasional reminder on an exhale."""
     b = PartBuilder(name, spoken, room)
     pattern = config.pattern()
-    start, target = config.breathing.start_rate, config.breathing.target_rate
     until = config.breathing.minutes * 60.0
     breaths: list[list[tuple[str, float, float]]] = []
+    laid: list[LaidBreath] = []
     while pattern.max_cycles is None or len(breaths) < pattern.max_cycles:
         rate = None
         if pattern.paced:
-            rate = start + (target - start) * min(b.light_end / RAMP_SECONDS, 1.0)
+            rate = sensing.pacer(config, b.light_end, tuple(laid),
+                                 sensing.known_by(b.light_end))
+            if not (math.isfinite(rate) and rate > 0):  # a pacer's nan or 0 is not laid
+                raise PlanTooLong(name)
         seconds = pattern.seconds if rate is None else 60.0 / rate
         if breaths and b.light_end + seconds / 2 > until:
             break
+        if rate is not None:
+            laid.append(LaidBreath(b.light_end, rate))
         breaths.append(b.breathe(pattern, rate, FLOOR, PEAK))
     end = b.light_end
     cues = {"inhale": script.inhale, "exhale": script.exhale, "hold": script.hold}
@@ -108,14 +118,14 @@ def _spoken_part(name: str, lines: list[tuple[str, float]], rate: float,
 
 
 def plan_feel(name: str, config: Config, script: Script, spoken: Callable[[str], float],
-              room: float) -> Part:
+              room: float, sensing: Sensing) -> Part:
     """Each line, then the script's own pause ([feel] pause_seconds)."""
     lines = [(line, script.feel_pause) for line in script.lines_of(name)]
     return _spoken_part(name, lines, config.breathing.target_rate, spoken, room).build()
 
 
 def plan_ground(name: str, config: Config, script: Script, spoken: Callable[[str], float],
-                room: float) -> Part:
+                room: float, sensing: Sensing) -> Part:
     """The intro, then each sense with time to find its count of things."""
     lines = [(script.ground_intro, INTRO_PAUSE),
              *((s.text, sense_pause(s.count)) for s in script.senses)]
@@ -123,7 +133,7 @@ def plan_ground(name: str, config: Config, script: Script, spoken: Callable[[str
 
 
 def plan_body(name: str, config: Config, script: Script, spoken: Callable[[str], float],
-              room: float) -> Part:
+              room: float, sensing: Sensing) -> Part:
     """The intro, then each step with time to feel it."""
     lines = [(script.body_intro, INTRO_PAUSE), *((s, BODY_PAUSE) for s in script.body_steps)]
     return _spoken_part(name, lines, config.breathing.target_rate, spoken, room).build()
@@ -134,7 +144,7 @@ def lines_with_pause(pause: float) -> Planner:
     of quiet, over the dim breathing rhythm: most new parts need no planner of their own."""
 
     def plan_lines(name: str, config: Config, script: Script, spoken: Callable[[str], float],
-                   room: float) -> Part:
+                   room: float, sensing: Sensing) -> Part:
         lines = [(line, pause) for line in script.lines_of(name)]
         return _spoken_part(name, lines, config.breathing.target_rate, spoken, room).build()
 
@@ -142,7 +152,7 @@ def lines_with_pause(pause: float) -> Planner:
 
 
 def plan_close(name: str, config: Config, script: Script, spoken: Callable[[str], float],
-               room: float) -> Part:
+               room: float, sensing: Sensing) -> Part:
     """The goodbye, then the light fades fully off."""
     lines = [(line, LINE_GAP) for line in script.lines_of(name)]
     part = _spoken_part(name, lines, config.breathing.target_rate, spoken, room)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from device.core import parts as registry
 from device.core.config import SESSION_MINUTES, Config, ConfigError
+from device.core.pacer import UNSENSED, Sensing
 from device.core.part_builder import (
     CUE_GRACE,
     Cue,
@@ -86,24 +87,27 @@ class SessionPlan:
 
 
 def _part(name: str, config: Config, script: Script, spoken: Callable[[str], float],
-          room: float) -> Part:
+          room: float, sensing: Sensing) -> Part:
     """One part, by its registered planner; a part the script has no words for is refused."""
     part = registry.named(name)
     if name in registry.wordless([name], script):
         raise ScriptError(f"{script.where}: [session] parts has {name}, but the script has no "
                           f"[{part.words}.lines]: add them (see the built-in script), or leave "
                           f"{name} out of the parts.")
-    return part.plan(name, config, script, spoken, room)
+    return part.plan(name, config, script, spoken, room, sensing)
 
 
-def build_plan(config: Config, script: Script, spoken: Callable[[str], float]) -> SessionPlan:
-    """Lay out a whole session, part by part as [session] parts orders them.
+def build_plan(config: Config, script: Script, spoken: Callable[[str], float],
+               sensing: Sensing = UNSENSED) -> SessionPlan:
+    """Lay out a whole session, part by part as [session] parts orders them, from what has
+    been sensed so far (device/core/pacer.py; nothing, without a sensor).
     `spoken(text)` gives a line's spoken length in seconds. Raises PlanTooLong (having
     built no more than that) if the plan would pass PLAN_LIMIT_SECONDS."""
     parts = []
     offset = 0.0
     for name in config.session.parts:
-        part = _part(name, config, script, spoken, PLAN_LIMIT_SECONDS - offset)
+        part = _part(name, config, script, spoken, PLAN_LIMIT_SECONDS - offset,
+                     sensing.shifted(-offset))
         parts.append(_shifted(part, offset))
         offset += part.seconds
     return SessionPlan(tuple(parts))
@@ -120,14 +124,15 @@ def _shifted(part: Part, offset: float) -> Part:
     )
 
 
-def plan_session(config: Config, script: Script,
-                 spoken_seconds: Mapping[str, float]) -> SessionPlan:
+def plan_session(config: Config, script: Script, spoken_seconds: Mapping[str, float],
+                 sensing: Sensing = UNSENSED) -> SessionPlan:
     """The session, timed by each line's rendered length, or by a guess where there is none
     (no speech engine): the timing stays the same with or without a voice."""
     guess = estimate_spoken(config.voice.rate)
     longest = SESSION_MINUTES[1]
     try:
-        plan = build_plan(config, script, lambda text: spoken_seconds.get(text) or guess(text))
+        plan = build_plan(config, script, lambda text: spoken_seconds.get(text) or guess(text),
+                          sensing)
         length = f"{plan.seconds / 60:.0f} min"
     except PlanTooLong:
         plan, length = None, f"more than {PLAN_LIMIT_SECONDS / 60:.0f} min"
@@ -171,7 +176,7 @@ def breath_phases(config: Config, script: Script) -> list[list[tuple[str, float]
     top-up is part of its inhale: the same phase, back to back)."""
     breaths: list[list[tuple[str, float]]] = []
     breathing = plan_breathe("breathe", config, script, estimate_spoken(config.voice.rate),
-                             PLAN_LIMIT_SECONDS)
+                             PLAN_LIMIT_SECONDS, UNSENSED)
     for segment in breathing.segments:
         if segment.phase is None:
             continue

@@ -6,13 +6,18 @@ sleep-after-sleep, so there is no drift. Whatever happens, the light ends at 0.
 
 Sounds are handed to the sound output `lead` seconds before their moment, each with the
 clock time it must be heard at, so the output can place it on the exact sample.
+
+A plan may grow as the session goes (a pacer that follows the person's breathing): given a
+`PlanSource`, the runner asks it for the plan as it now stands before it hands over each
+phase of the breath, and plays on from there. It learns nothing of what the plan was grown
+from; it only checks that what has begun stays as it was.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Literal, Protocol
 
@@ -27,6 +32,7 @@ from device.core.events import (
     ignore,
 )
 from device.core.haptic import touch_at
+from device.core.pacer import DECIDE_AHEAD_S
 from device.core.pacing import Score, Swell
 from device.core.part_builder import ease
 from device.core.plan import SessionPlan
@@ -73,6 +79,12 @@ class SoundOutput(Protocol):
         """Stop every sound at once."""
 
 
+class PlanSource(Protocol):
+    def revise(self, plan: SessionPlan, now: float) -> SessionPlan:
+        """The plan as it stands at plan time `now`: `plan` itself if nothing is new, or one
+        the same as it before `now + DECIDE_AHEAD_S` (device/core/pacer.py)."""
+
+
 class Outcome(Enum):
     FINISHED = "finished"
     STOPPED = "stopped"
@@ -106,6 +118,12 @@ def _marks(plan: SessionPlan) -> list[_Mark]:
     marks += [_Mark(c.at, "cue", c.text, c.seconds, n) for n, c in enumerate(plan.cues)]
     order = {"part": 0, "phase": 1, "cue": 2}
     return sorted(marks, key=lambda m: (m.at, order[m.kind]))
+
+
+def _begun(mark: _Mark) -> _Mark:
+    """A mark as it must stay once it has happened: a part that has begun may still grow
+    longer or shorter (its breaths are not all decided when it begins)."""
+    return replace(mark, seconds=0.0) if mark.kind == "part" else mark
 
 
 def _sounds(plan: SessionPlan, score: Score) -> list[_Sound]:
@@ -142,20 +160,27 @@ class Runner:
         self._lightness = 0.0
         self._sound_ok = True
         self._spoken: dict[int, float] = {}  # cue index -> seconds, once handed over
+        self._source: PlanSource | None = None  # where a growing plan comes from
         self.started_at: float | None = None  # clock time of plan time 0 in the last run()
 
     def glow(self, plan: SessionPlan) -> None:
         """Show the plan's first light now, before anything slower (opening the sound)."""
         self._show(plan.lightness_at(0.0))
 
-    def run(self, plan: SessionPlan, delay: float = 0.0) -> Outcome:
-        """Play `plan` from `delay` seconds from now until it ends, is stopped or interrupted.
+    def run(self, plan: SessionPlan, delay: float = 0.0,
+            source: PlanSource | None = None) -> Outcome:
+        """Play `plan` from `delay` seconds from now until it ends, is stopped or interrupted;
+        with a `source`, the plan as it grows.
 
         The delay is the sound output's own latency at the start: with it, the first word
         is heard exactly when plan time 0 comes; the light holds its first glow meanwhile.
         """
+        if source is not None and self.sound.lead > DECIDE_AHEAD_S:
+            raise ValueError(f"a plan that grows needs sounds handed over at most "
+                             f"{DECIDE_AHEAD_S} s ahead, not {self.sound.lead} s")
         self._sound_ok = True
         self._spoken.clear()
+        self._source = source
         self.started_at = self.clock.now() + delay
         try:
             return self._play(plan, self.started_at)
@@ -173,6 +198,7 @@ class Runner:
         clock, control = self.clock, self.control
         score = Score(plan, self.sound.speaks)
         marks, sounds, lead = _marks(plan), _sounds(plan, score), self.sound.lead
+        asked = -1  # the sound the plan source was last asked before
         shift = 0.0
         blend: tuple[float, float] | None = None  # (clock time, lightness) a skip glides from
         i = 0  # the next mark
@@ -202,6 +228,13 @@ class Runner:
             if now >= end:
                 return Outcome.FINISHED
             while j < len(sounds) and now >= t0 + sounds[j].at - shift - lead:
+                if self._source is not None and sounds[j].kind == "pace" and asked < j:
+                    asked = j  # before each phase's tide is handed over
+                    grown = self._grown(plan, now - t0 + shift, marks[:i], sounds[:j])
+                    if grown is not None:
+                        plan, score, marks, sounds = grown
+                        end = t0 + plan.seconds - shift
+                        continue
                 self._hand_over(sounds[j], t0 + sounds[j].at - shift, score)
                 j += 1
             while i < len(marks) and now >= t0 + marks[i].at - shift:
@@ -226,6 +259,32 @@ class Runner:
             if decision is not None:
                 deadline = min(deadline, decision)
             clock.wait_until(deadline, control.wake)
+
+    def _grown(self, plan: SessionPlan, now: float, happened: list[_Mark],
+               handed: list[_Sound]) -> tuple[SessionPlan, Score, list[_Mark],
+                                              list[_Sound]] | None:
+        """The plan as its source now has it (with its score, marks and sounds), if it has
+        grown and kept what has begun (`happened`, `handed`): else None. A source that
+        fails, or changes what has begun, is asked no more: the session plays on as it
+        stands (one log line)."""
+        assert self._source is not None
+        try:
+            grown = self._source.revise(plan, now)
+        except Exception as error:
+            log.error("the plan could not grow (%s); the session goes on as planned", error)
+            self._source = None
+            return None
+        if grown is plan:
+            return None
+        score = Score(grown, self.sound.speaks)
+        marks, sounds = _marks(grown), _sounds(grown, score)
+        if ([_begun(m) for m in marks[:len(happened)]] != [_begun(m) for m in happened]
+                or sounds[:len(handed)] != handed):
+            log.error("the plan grew into what had already begun; the session goes on as "
+                      "planned")
+            self._source = None
+            return None
+        return grown, score, marks, sounds
 
     def _fade_out(self) -> Outcome:
         """Glide from the current light to off over stop_fade seconds."""

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from audio import cache
 from audio.chime import soft_chime
 from audio.mixer import Mixer
 from audio.speaker import FADE_OUT_S, Speaker
@@ -30,13 +29,6 @@ from hardware.motor import Motor
 
 SCRIPT = load_script()
 RATE = 16000
-
-
-@pytest.fixture(scope="module")
-def voice_cache():
-    """The run's voice cache (tests/conftest.py), with every line of the script made."""
-    Speaker(mixer=Mixer(RATE)).prepare(voice_lines(Config(), SCRIPT))
-    return cache.default_cache_dir()
 
 
 class BreakingSound(OfflineSound):
