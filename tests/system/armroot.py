@@ -107,8 +107,7 @@ def missing_requirements() -> str | None:
     """Why ARM roots cannot be built and run here, or None when they can."""
     if os.geteuid() != 0:
         return "building and entering ARM roots needs root (debootstrap, chroot, mounts)"
-    for tool, package in (("debootstrap", "debootstrap"), ("unshare", "util-linux"),
-                          ("git", "git")):
+    for tool, package in (("debootstrap", "debootstrap"), ("unshare", "util-linux")):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (Debian package: {package})"
     if not Path("/usr/libexec/qemu-binfmt").is_dir() and not shutil.which("qemu-aarch64-static"):
