@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     config = session.config
-    if config.stash.get(_BACKGROUND, None) is not None or hasattr(config, "workerinput"):
+    if (config.stash.get(_BACKGROUND, None) is not None or hasattr(config, "workerinput")
+            or config.option.collectonly):
         return
     if not any(item.get_closest_marker("arm") for item in session.items):
         return
