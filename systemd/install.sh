@@ -100,6 +100,12 @@ install_steps() {
     else
         note "no Raspberry Pi OS apt source: python3-lgpio left out"
     fi
+    # PyPI has no 32-bit ARM (armhf) wheels of numpy or of cffi (which sounddevice needs),
+    # and pip would try to compile them with no compiler: Debian's go in, and the venv sees
+    # them (--system-site-packages below).
+    case "$(dpkg --print-architecture 2>/dev/null || uname -m)" in
+        armhf|armel|armv6l|armv7l) packages+=(python3-numpy python3-cffi) ;;
+    esac
     host apt-get update
     host env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         "${packages[@]}"

@@ -31,6 +31,41 @@ def test_no_gpio_is_one_clear_error(monkeypatch):
         pytest.skip("this machine has real GPIO")
 
 
+def _no_pins_message() -> str:
+    try:
+        factory = choose_factory()
+    except NoPins as error:
+        return str(error)
+    factory.close()  # on a real Pi there are pins
+    pytest.skip("this machine has real GPIO")
+
+
+def test_no_gpio_is_one_line_with_lgpio_s_reason_not_every_backend_s(monkeypatch):
+    """lgpio installed, no Pi: the reason lgpio gave and what to do, not gpiozero's four
+    "Falling back from ..." warnings (RPi.GPIO, pigpio and native are not installed or
+    not a Pi either, and say nothing a user can act on)."""
+    monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
+    message = _no_pins_message()
+    assert message.startswith("no GPIO pins found (lgpio: ")
+    assert "Falling back" not in message
+    assert not any(name in message for name in ("rpigpio", "pigpio", "native", "RPi"))
+    assert "install lgpio" in message and "GPIOZERO_PIN_FACTORY=mock" in message
+    assert "\n" not in message
+
+
+def test_no_lgpio_says_to_install_it(monkeypatch):
+    """As on a Pi whose Ebbtide was installed without lgpio (pip install . alone): the line
+    says lgpio is missing and how to get it."""
+    import sys
+
+    monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
+    for name in ("lgpio", "gpiozero.pins.lgpio"):  # as if never installed
+        monkeypatch.setitem(sys.modules, name, None)
+    message = _no_pins_message()
+    assert message.startswith("no GPIO pins found (lgpio is not installed). ")
+    assert "install lgpio (./setup.sh does" in message and "\n" not in message
+
+
 def test_lgpio_gets_a_writable_directory_when_the_working_one_is_not(monkeypatch, tmp_path):
     import os
 
