@@ -232,6 +232,9 @@ class _Filler:
             self.after_line()
         if len(self.lines) > 1:  # a whole script: what is not in it may be stale
             cache.remove_stale(self.directory, self.keep)
+        peak = _peak_mb()
+        if peak is not None:
+            self.emit("memory", peak_mb=peak)
 
     def _one(self, line: Line) -> tuple[Path, str, bool]:
         """The line's file in the cache (made if missing), what speaks it, and whether the
@@ -396,6 +399,18 @@ def _memory_given_back() -> Callable[[], None]:
     except (OSError, AttributeError):
         return lambda: None
     return lambda: trim(0) and None
+
+
+def _peak_mb() -> float | None:
+    """The most this process has had resident (Linux's VmHWM), in MB; None elsewhere."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def _emitter(stream: Any) -> Callable[..., None]:

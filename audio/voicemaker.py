@@ -79,6 +79,7 @@ class FillReport:
     remade: dict[str, str] = field(default_factory=dict)  # line id -> how, after a death:
     # "in smaller pieces" or "by espeak-ng"
     natural_failure: str = ""  # why espeak-ng spoke every line left: the natural voice died
+    peak_mb: float | None = None  # the most a speech process that finished had resident
     failure: str | None = None  # why some lines could not be made
     stopped: bool = False  # cut short by the interrupt: the service is stopping
 
@@ -330,6 +331,8 @@ def _take(message: dict[str, Any], fill: _Fill, end: _Ending, pid: int,
         report.recorded += message["source"] == "recording"
         if fill.progress:
             fill.progress(len(report.lines), fill.total)
+    elif kind == "memory":
+        report.peak_mb = max(report.peak_mb or 0.0, float(message["peak_mb"]))
     elif kind == "model_failure":
         report.model_failure = message["message"]
     elif kind == "silent":
