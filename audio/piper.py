@@ -33,10 +33,11 @@ LENGTH_SCALE_RANGE = (0.8, 2.5)  # beyond these Piper's voice smears or gabbles
 # of the whole utterance. Measured on the joe voice making the default script (one process,
 # VmHWM): 140 MB once loaded; 290 MB at the peak with onnxruntime's defaults, sentences
 # whole (the longest is 73 phonemes); 235 MB with the session options below and freed
-# memory given back (see _session_options and the child's malloc settings); 200 MB more
-# with no piece over 60 phonemes. So a sentence longer than PIECE_PHONEMES is made in
-# pieces: cut after a comma, colon or semicolon, and a clause still too long between words,
-# and the pieces joined with the pauses the voice itself makes there.
+# memory given back (see _session_options and the child's malloc settings); 213 MB with no
+# piece over 60 phonemes (48: 209, 36: 191, 24: 186 MB; the CPU time the same). So a
+# sentence longer than PIECE_PHONEMES is made in pieces: cut after a comma, colon or
+# semicolon, and a clause still too long between words, and the pieces joined with the
+# pauses the voice itself makes there. 60 cuts the script's 4 longest sentences of 69.
 PIECE_PHONEMES = 60
 SMALLER_PIECE_PHONEMES = 24  # a line made again after its speech process was killed
 _CLAUSE_ENDS = frozenset(",:;")
@@ -193,8 +194,8 @@ def _cut_between_words(clause: list[str], limit: int) -> list[Piece]:
 def _session_options(onnxruntime):
     """onnxruntime's settings for a small machine: no memory arena and no planned memory
     pattern (both keep the largest utterance's buffers for the next; without them each
-    buffer is freed as it is done with), and one thread (each thread of the pool keeps
-    buffers and a malloc arena of its own)."""
+    buffer is freed as it is done with), and one thread (a second kept the same peak and
+    took 75-120 % more CPU time, its pool spinning while it waits)."""
     options = onnxruntime.SessionOptions()
     options.enable_cpu_mem_arena = False
     options.enable_mem_pattern = False
