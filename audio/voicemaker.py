@@ -94,6 +94,7 @@ class _Ending:
     loading: bool = False  # it died while loading the natural voice's model
     making: str | None = None  # the id of the line it was making when it ended
     engine: str = ""  # the engine that was making it
+    reported: bool = False  # it reported a line (made, or silent)
 
 
 class Interrupt(Protocol):
@@ -158,7 +159,7 @@ class VoiceMaker:
                 break
             deaths += 1
             natural = settings.engine != "espeak" and end.engine != "espeak-ng"
-            at_start = end.loading or end.making is None  # no line to blame
+            at_start = end.loading or (end.making is None and not end.reported)
             load_deaths += at_start
             if natural and (load_deaths >= 2 or deaths >= MAX_CRASHES):
                 report.natural_failure = (
@@ -324,7 +325,7 @@ def _take(message: dict[str, Any], fill: _Fill, end: _Ending, pid: int,
         end.loading, end.making, end.engine = False, message["id"], message["engine"]
         log.debug("speech process %d makes line %s with %s", pid, end.making, end.engine)
     elif kind == "line":
-        end.making = None
+        end.making, end.reported = None, True
         report.lines[message["text"]] = CachedLine(Path(message["path"]),
                                                    message["seconds"], message["source"])
         report.rendered += message["made"] and message["source"] != "recording"
@@ -336,7 +337,7 @@ def _take(message: dict[str, Any], fill: _Fill, end: _Ending, pid: int,
     elif kind == "model_failure":
         report.model_failure = message["message"]
     elif kind == "silent":
-        end.making = None
+        end.making, end.reported = None, True
         report.silent[message["id"]] = message["reason"]
         fill.told()
     elif kind == "problem" and message["message"] not in report.problems:

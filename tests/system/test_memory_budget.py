@@ -53,8 +53,12 @@ class Cgroup:
         return int(fields["oom_kill"])
 
     def peak_mb(self) -> float:
+        """The most it held (page cache included); NaN where the kernel does not say."""
         name = "memory.peak" if self.version == 2 else "memory.max_usage_in_bytes"
-        return int((self.path / name).read_text()) / 2**20
+        try:
+            return int((self.path / name).read_text()) / 2**20
+        except FileNotFoundError:  # memory.peak came with Linux 5.19
+            return float("nan")
 
 
 def _own_path(controller: str) -> str:
@@ -81,20 +85,25 @@ def _make(name: str) -> tuple[Cgroup | None, str]:
         return None, "needs root to make a memory cgroup"
     unified = _unified()
     tried = []
-    if unified is not None:
-        parent = unified / _own_path("").lstrip("/")
-        if "memory" in (parent / "cgroup.controllers").read_text().split():
-            try:
-                (parent / "cgroup.subtree_control").write_text("+memory")
-                path = parent / name
-                path.mkdir()
-                (path / "memory.max").write_text(BUDGET)
-                (path / "memory.swap.max").write_text("0")
-                return Cgroup(path, 2), ""
-            except OSError as error:
-                tried.append(f"cgroup v2 at {parent}: {error.strerror or error}")
-        else:
+    # Under our own cgroup if it may have children with the memory controller, else under
+    # the root (which may have processes of its own and children with controllers).
+    parents = [unified / _own_path("").lstrip("/"), unified] if unified is not None else []
+    for parent in dict.fromkeys(parents):
+        if "memory" not in (parent / "cgroup.controllers").read_text().split():
             tried.append(f"cgroup v2 at {parent} has no memory controller")
+            continue
+        path = parent / name
+        try:
+            (parent / "cgroup.subtree_control").write_text("+memory")
+            path.mkdir()
+            (path / "memory.max").write_text(BUDGET)
+            if (path / "memory.swap.max").exists():  # where the kernel accounts swap
+                (path / "memory.swap.max").write_text("0")
+            return Cgroup(path, 2), ""
+        except OSError as error:
+            tried.append(f"cgroup v2 at {parent}: {error.strerror or error}")
+            with contextlib.suppress(OSError):
+                path.rmdir()
     v1 = Path("/sys/fs/cgroup/memory")
     if (v1 / "memory.limit_in_bytes").exists():
         path = v1 / _own_path("memory").lstrip("/") / name
