@@ -106,8 +106,8 @@ def test_the_default_scripts_sentences_fit_the_pieces_of_a_small_machine() -> No
             for limit in longest:
                 longest[limit] = max(longest[limit], *(len(p.phonemes)
                                                        for p in pieces(sentence, limit)))
-    assert longest == {PIECE_PHONEMES: pytest.approx(PIECE_PHONEMES, abs=10),
-                       SMALLER_PIECE_PHONEMES: pytest.approx(SMALLER_PIECE_PHONEMES, abs=4)}
+    for limit, piece in longest.items():  # bounded, and not much smaller than allowed
+        assert limit - 12 <= piece <= limit, longest
 
 
 def quiet_runs_s(samples: np.ndarray, rate: int) -> list[float]:
