@@ -37,6 +37,7 @@ class Fill:
     rendered: int  # lines the engine spoke (not from the cache)
     spoken_s: float  # seconds of speech made
     failure: str | None
+    peak_mb: float | None  # the speech process's peak resident memory (VmHWM)
 
 
 def settings_for(config: Config, engine: str) -> VoiceSettings:
@@ -55,7 +56,7 @@ def fill(settings: VoiceSettings, lines: Sequence[Line], directory: Path) -> Fil
     seconds = time.monotonic() - started
     return Fill(report.engine, seconds, [b - a for a, b in itertools.pairwise([started, *stamps])],
                 report.rendered, sum(entry.seconds for entry in report.lines.values()),
-                report.failure)
+                report.failure, report.peak_mb)
 
 
 def cold(settings: VoiceSettings, lines: Sequence[Line], into: Path | None = None) -> Fill:
@@ -74,6 +75,7 @@ class VoiceTiming:
     warm: list[Fill]  # every line cached, the default engine
     lines: int  # lines in each cold render
     script_lines: int  # lines in the whole script
+    peak_mb: float | None  # the speech process's peak making the whole script cold, Piper
 
 
 def seed(folder: Path, source: Path) -> None:
@@ -103,9 +105,12 @@ def measure_voice(config: Config, lines: Sequence[Line], caches: dict[str, Path]
         for run in range(runs):
             into = caches[engine] if subset is None and run == 0 else None
             timed[engine].append(cold(settings, cold_lines, into))
+    # The speech process's memory peaks on the longest piece: the whole script, cold.
+    peak = (cold(settings_for(config, OURS), lines).peak_mb if subset
+            else max((f.peak_mb or 0.0 for f in timed[OURS]), default=None))
     if subset:
         for engine, folder in caches.items():
             seed(folder, default_cache_dir())
             fill(settings_for(config, engine), lines, folder)
     warm = [fill(settings_for(config, OURS), lines, caches[OURS]) for _ in range(warm_runs)]
-    return VoiceTiming(timed[OURS], timed[BASELINE], warm, len(cold_lines), len(lines))
+    return VoiceTiming(timed[OURS], timed[BASELINE], warm, len(cold_lines), len(lines), peak)

@@ -39,6 +39,12 @@ def report(config: Config, script: Script) -> int:
     if voice.engine:
         model = f", model {voice.model}" if voice.model else ""
         print(f"voice: {voice.engine}{model}, {config.voice.rate} words/min")
+    if voice.natural_failure:
+        print(f"voice: warning: {voice.natural_failure}; espeak-ng speaks every line")
+    if voice.remade:
+        shown = ", ".join(f"{line_id} ({how})" for line_id, how in voice.remade.items())
+        print(f"voice: warning: the speech process died making {len(voice.remade)} "
+              f"line{'s' if len(voice.remade) > 1 else ''}, made again: {shown}")
     status = exit_codes.OK
     if voice.model_failure:  # the README promises exit 2 for a voice model that will not do
         print(f"voice: error: {voice.model_failure}; espeak-ng speaks instead. Set [voice] "

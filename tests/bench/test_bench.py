@@ -18,6 +18,7 @@ KEYS = {
     "drift_ms_per_10min": True, "cue_vs_light_ms": False, "max_lightness_step": True,
     "cpu_idle_pct": False, "cpu_session_pct": True, "rss_mb": True, "ready_s": False,
     "voice_render_s": True, "haptic_phase_error_ms": False, "picture_s": False,
+    "voice_peak_mb": True,
 }  # figure -> whether it has a baseline run side by side
 
 
@@ -46,6 +47,9 @@ def test_the_quick_bench_runs_and_writes_every_figure(tmp_path, null_sink) -> No
     assert render["warm"]["n"] >= 1
     assert render["subset"] == (render["lines"] < render["script_lines"])
     assert "voice: cold render" in done.stdout
+    peak = result["figures"]["voice_peak_mb"]  # the whole script made cold, in its process
+    assert 100 < peak["ours"]["median"] < 1000 and peak["service_mb"] > 10
+    assert "voice_peak_mb: the speech process" in done.stdout
     pictures = result["figures"]["picture_s"]
     assert pictures["history"]["n"] == pictures["load"]["n"] == pictures["ours"]["n"] >= 3
     assert "pictures: session" in done.stdout
