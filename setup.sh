@@ -144,6 +144,11 @@ case "$mode" in
         if [ "$(id -u)" -eq 0 ] && mountpoint -q /sys/fs/cgroup && findmnt -n / >/dev/null; then
             export EBBTIDE_REQUIRE_CONTAINER=1
         fi
+        # And the memory budget (tests/system/test_memory_budget.py), in a memory cgroup of
+        # its own: as root, where the cgroups are mounted.
+        if [ "$(id -u)" -eq 0 ] && mountpoint -q /sys/fs/cgroup; then
+            export EBBTIDE_REQUIRE_CGROUP=1
+        fi
         # And the ARM installs, where the kernel can run ARM programs through qemu: as root,
         # with binfmt_misc (mounted and qemu's entries enabled here if they are not yet).
         if [ "$(id -u)" -eq 0 ]; then
