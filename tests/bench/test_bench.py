@@ -18,6 +18,7 @@ KEYS = {
     "drift_ms_per_10min": True, "cue_vs_light_ms": False, "max_lightness_step": True,
     "cpu_idle_pct": False, "cpu_session_pct": True, "rss_mb": True, "ready_s": False,
     "voice_render_s": True, "haptic_phase_error_ms": False, "picture_s": False,
+    "capped_cpu": False,
 }  # figure -> whether it has a baseline run side by side
 
 
@@ -31,7 +32,7 @@ def test_the_quick_bench_runs_and_writes_every_figure(tmp_path, null_sink) -> No
     assert set(result["figures"]) == set(KEYS)
     for key, has_baseline in KEYS.items():
         figure = result["figures"][key]
-        assert figure["ours"], key
+        assert figure["ours"] or figure.get("why_not"), key  # capped_cpu needs a cgroup
         assert (figure["baseline"] is not None) == has_baseline, key
         assert key in done.stdout, "the table shows it"
     assert result["mode"] == "quick" and result["machine"]["cores"] >= 1
@@ -46,6 +47,9 @@ def test_the_quick_bench_runs_and_writes_every_figure(tmp_path, null_sink) -> No
     assert render["warm"]["n"] >= 1
     assert render["subset"] == (render["lines"] < render["script_lines"])
     assert "voice: cold render" in done.stdout
+    capped = result["figures"]["capped_cpu"]  # beside an uncapped session, or why not
+    assert capped.get("why_not") or capped["capped"]["seconds"] == capped["uncapped"]["seconds"]
+    assert "capped" in done.stdout
     pictures = result["figures"]["picture_s"]
     assert pictures["history"]["n"] == pictures["load"]["n"] == pictures["ours"]["n"] >= 3
     assert "pictures: session" in done.stdout
