@@ -33,15 +33,19 @@ _PCM_SCALE = np.float32(1 / 32767)  # 16-bit PCM to -1..1, as the clips were mad
 _STARTS_KEPT = 512  # how many clip starts are remembered (asked and actual positions)
 _INITIAL_FRAMES = 4096  # covers usual callback sizes; a bigger block grows it once
 _OFFLINE_BLOCK = 4096  # render() works in blocks of this size to bound scratch memory
+# How far below the knee the clips' summed peaks must stay for fill() to skip the limiter:
+# a float32 sum can round a hair above the exact one, never by this much.
+_KNEE_MARGIN = 1e-4
 
 
 class _Voice:
     """One clip being played (or waiting for its start) by the mixer."""
 
-    __slots__ = ("asked", "fade_end", "fade_len", "samples", "start")
+    __slots__ = ("asked", "fade_end", "fade_len", "peak", "samples", "start")
 
-    def __init__(self, samples: np.ndarray, start: int) -> None:
+    def __init__(self, samples: np.ndarray, start: int, peak: float) -> None:
         self.samples = samples
+        self.peak = peak  # the largest magnitude it adds to the mix (-1..1 scale)
         self.start = start  # absolute sample position of samples[0]; -1 means "next block"
         self.asked = start  # where it was asked to start, even if it had to start later
         self.fade_end = -1  # absolute position where a hush fade reaches silence
@@ -50,6 +54,14 @@ class _Voice:
 
 def _start_of(voice: _Voice) -> int:
     return voice.start
+
+
+def _peak(data: np.ndarray) -> float:
+    """The largest magnitude of a clip on the mix's -1..1 scale (found once, when it is
+    scheduled, so that a block whose clips cannot reach the knee skips the limiter)."""
+    if data.dtype == np.int16:
+        return max(int(data.max()), -int(data.min())) * float(_PCM_SCALE)
+    return float(np.abs(data).max())
 
 
 class Mixer:
@@ -104,7 +116,7 @@ class Mixer:
         data = np.ascontiguousarray(samples, dtype=dtype).reshape(-1)
         if len(data) == 0:
             return
-        voice = _Voice(data, -1 if at is None else max(int(at), 0))
+        voice = _Voice(data, -1 if at is None else max(int(at), 0), _peak(data))
         self._commands.append(("play", voice, 0, 0.0))
 
     def hush(self, fade_s: float = 0.05) -> None:
@@ -182,17 +194,21 @@ class Mixer:
         if heard_at is not None:
             self._move_anchor(pos, heard_at)
         self._take_commands(pos)
-        mix = self._mix[:frames]
+        # Mono (every session's stream): mixed in place, in the output buffer itself.
+        mono = out if out.ndim == 1 else out[:, 0] if out.shape[1] == 1 else None
+        mix = self._mix[:frames] if mono is None else mono
         mix.fill(0.0)
+        reach = 0.0  # the most the clips added to this block can sum to
         for index, voice in enumerate(self._voices):
-            if voice is not None and self._add_voice(voice, mix, pos, frames):
-                self._voices[index] = None
-        self._start_due(mix, pos, frames)
-        self._limit(mix)
+            if voice is not None:
+                reach += voice.peak
+                if self._add_voice(voice, mix, pos, frames):
+                    self._voices[index] = None
+        reach += self._start_due(mix, pos, frames)
+        if reach > _KNEE - _KNEE_MARGIN:
+            self._limit(mix)
         self._apply_gain(mix)
-        if out.ndim == 1:
-            out[:] = mix
-        else:
+        if mono is None:
             out[:] = mix[:, np.newaxis]
         self.block = frames
         self.position = pos + frames
@@ -254,12 +270,14 @@ class Mixer:
         if self.gain == self._gain_target:
             self._gain_step = 0.0
 
-    def _start_due(self, mix: np.ndarray, pos: int, frames: int) -> None:
+    def _start_due(self, mix: np.ndarray, pos: int, frames: int) -> float:
         """Mix the clips that begin in this block; those that go on take a playing slot.
+        Returns the sum of their peaks.
 
         A clip that starts and ends inside one block needs no slot, so a big offline block
         can hold more than max_clips short clips one after another.
         """
+        reach = 0.0
         waiting = self._waiting
         block_end = pos + frames
         while waiting and waiting[0].start < block_end:
@@ -267,6 +285,7 @@ class Mixer:
             free = next((i for i, slot in enumerate(self._voices) if slot is None), -1)
             if voice.start + len(voice.samples) <= block_end or free >= 0:
                 self._add_voice(voice, mix, pos, frames)
+                reach += voice.peak
                 if free >= 0 and voice.start + len(voice.samples) > block_end:
                     self._voices[free] = voice
                 n = self.started % _STARTS_KEPT
@@ -279,6 +298,7 @@ class Mixer:
             else:
                 self.dropped += 1  # max_clips still sounding: never start what must be cut
             del waiting[0]
+        return reach
 
     def _start_fade(self, pos: int, fade_len: int) -> None:
         self._waiting.clear()  # not heard yet: just drop them

@@ -7,6 +7,8 @@ must still start (light only) on such a machine.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,10 +25,16 @@ FALLBACK_RATE = 48000
 # even with both cores busy, and puts the first word about 20-50 ms after a press (the
 # buffer PortAudio fills with silence at the start is part of that).
 LATENCY_S = 0.03
-# Frames per callback. Each callback costs a fixed ~100 us in sounddevice and the ALSA
-# layers whatever its size; about 11 ms blocks halve the CPU of PortAudio's own choice
-# (about 7 ms at this latency) and keep the first word within about 30 ms of a press.
-BLOCK_FRAMES = 512
+# Frames per callback. Each callback costs a fixed 150-200 us of one core here (most of it
+# the interpreter and numpy waking cold in sounddevice's wrapper and the mixer, the rest
+# PortAudio and ALSA), whatever its size: 768 frames (16-17 ms) cost less CPU than 512
+# (11 ms) and keep the first sound well within 100 ms of a press (the bench's
+# press_to_audio_ms).
+BLOCK_FRAMES = 768
+# How long PortAudio may take to load or to open and start a stream. A sound server that
+# accepts a connection and never answers (PulseAudio hung) blocks both for good; after
+# this the session goes on with the light only.
+ANSWER_S = 3.0
 
 
 class AudioUnavailable(EbbtideError):
@@ -43,15 +51,69 @@ def no_device_at_all(error: Exception) -> bool:
     return str(error).startswith("Error querying device -1")
 
 
+NO_ANSWER = (f"the sound system did not answer within {ANSWER_S:g} s (PortAudio or the "
+             "sound server hangs; restarting it, or the device, may help)")
+
+
+class _Loading:
+    """sounddevice's import, in a thread of its own: importing it starts PortAudio, which
+    asks every device (the sound server's too) and waits for each answer.
+
+    Meanwhile sounddevice points the process's stderr at /dev/null (to hide ALSA's chatter),
+    and puts it back only once PortAudio has started: a hung start would take the log with
+    it, so stderr is put back here when the wait is given up.
+    """
+
+    def __init__(self) -> None:
+        self.module: Any = None
+        self.error: BaseException | None = None
+        self.stderr = os.dup(2)
+        self._lock = threading.Lock()  # the thread's end, or giving up: one of them first
+        self.thread = threading.Thread(target=self._load, name="ebbtide-portaudio-load",
+                                       daemon=True)
+        self.given_up = False  # waited ANSWER_S once: later callers are told at once
+        self.thread.start()
+
+    def _load(self) -> None:
+        try:
+            import sounddevice
+        except (ImportError, OSError) as exc:
+            self.error = exc
+        else:
+            self.module = sounddevice
+        finally:
+            with self._lock:
+                os.close(self.stderr)
+                self.stderr = -1
+
+    def give_up(self) -> None:
+        """Stop waiting for PortAudio to start, and have the log back."""
+        with self._lock:
+            self.given_up = True
+            if self.stderr >= 0:
+                os.dup2(self.stderr, 2)
+
+
+_loading: _Loading | None = None
+_loading_lock = threading.Lock()
+
+
 def load_sounddevice() -> Any:
-    """sounddevice, imported only when sound is wanted: it needs libportaudio2 to import."""
-    try:
-        import sounddevice
-    except (ImportError, OSError) as exc:
+    """sounddevice, imported only when sound is wanted: it needs libportaudio2 to import.
+    An import that has not finished within ANSWER_S is AudioUnavailable (NO_ANSWER)."""
+    global _loading
+    with _loading_lock:
+        loading = _loading = _loading or _Loading()
+    if loading.thread.is_alive() and not loading.given_up:
+        loading.thread.join(ANSWER_S)
+    if loading.thread.is_alive():
+        loading.give_up()
+        raise AudioUnavailable(NO_ANSWER)
+    if loading.module is None:
         raise AudioUnavailable(
             "no audio output: libportaudio2 is not installed (apt-get install libportaudio2)"
-        ) from exc
-    return sounddevice
+        ) from loading.error
+    return loading.module
 
 
 def list_output_devices() -> list[str]:
@@ -86,18 +148,51 @@ def describe_output(device: str | int | None = None) -> str:
 def started_stream(make: Callable[[], Any],
                    unavailable: Callable[[Exception], AudioUnavailable]) -> Any:
     """A PortAudio stream made by `make()` and started, or `unavailable(error)` raised (and
-    nothing left open) if it will not open or start."""
+    nothing left open) if it will not open or start; AudioUnavailable (NO_ANSWER) if that
+    has not happened within ANSWER_S (a stream that starts later is closed at once)."""
     sd = load_sounddevice()
-    try:
-        stream = make()
-    except (sd.PortAudioError, ValueError) as exc:
-        raise unavailable(exc) from exc
-    try:
-        stream.start()
-    except sd.PortAudioError as exc:
+    opening = _Opening(make, sd.PortAudioError)
+    opening.thread.join(ANSWER_S)
+    with opening.lock:
+        if opening.error is not None:
+            raise unavailable(opening.error) from opening.error
+        if opening.stream is None:
+            opening.abandoned = True
+            raise AudioUnavailable(NO_ANSWER)
+        return opening.stream
+
+
+class _Opening:
+    """make() and start() of one stream, in a thread of its own (see ANSWER_S)."""
+
+    def __init__(self, make: Callable[[], Any], port_audio_error: type[Exception]) -> None:
+        self.lock = threading.Lock()
+        self.stream: Any = None
+        self.error: Exception | None = None
+        self.abandoned = False  # the caller stopped waiting: a late stream is closed
+        self._make, self._failed = make, port_audio_error
+        self.thread = threading.Thread(target=self._open, name="ebbtide-portaudio-open",
+                                       daemon=True)
+        self.thread.start()
+
+    def _open(self) -> None:
+        try:
+            stream = self._make()
+        except (self._failed, ValueError) as exc:
+            self.error = exc
+            return
+        try:
+            stream.start()
+        except self._failed as exc:
+            stream.close(ignore_errors=True)
+            self.error = exc
+            return
+        with self.lock:
+            if not self.abandoned:
+                self.stream = stream
+                return
+        stream.abort(ignore_errors=True)
         stream.close(ignore_errors=True)
-        raise unavailable(exc) from exc
-    return stream
 
 
 def output_rate(device: str | int | None = None) -> int:

@@ -7,6 +7,7 @@ same moment. Both are timed by when each phase boundary was written, against its
 
 from __future__ import annotations
 
+import gc
 import itertools
 import threading
 import time
@@ -18,7 +19,7 @@ from audio.speaker import Speaker
 from bench.pins import recording_factory
 from bench.press import BASELINE_FADE, NOON, SETTLE_S
 from device.core.config import Config
-from device.core.events import Event, PhaseBegan, TouchChanged
+from device.core.events import Event, PhaseBegan, SoundReport, TouchChanged
 from device.core.haptic import TAP_GAP_S, TAP_S
 from device.core.script import Script
 from device.service.appliance import Appliance
@@ -37,6 +38,9 @@ class SessionTiming:
     cue_vs_light_ms: list[float]
     baseline_phase_error_ms: list[float]
     baseline_drift_ms_per_10min: float
+    underflows: int | None = None  # blocks the output ran dry (None: no sound output)
+    latest_sound_ms: float | None = None  # the most any sound was heard after its moment
+    gc_pauses_ms: tuple[float, ...] = ()  # each garbage collection during the session
 
 
 def measure_session(config: Config, script: Script, speaker: Speaker,
@@ -46,12 +50,25 @@ def measure_session(config: Config, script: Script, speaker: Speaker,
     factory = recording_factory()
     phases: list[float] = []  # when each phase boundary was written
     touches: list[float] = []  # when each change of the touch was written
+    sound: list[SoundReport] = []
 
     def note(event: Event) -> None:
         if isinstance(event, PhaseBegan):
             phases.append(time.monotonic())
         elif isinstance(event, TouchChanged):
             touches.append(time.monotonic())
+        elif isinstance(event, SoundReport):
+            sound.append(event)
+
+    collecting: list[float] = []
+    pauses: list[float] = []
+
+    def timed(phase: str, info: dict) -> None:
+        """gc.callbacks: how long each collection held the interpreter (and the callback)."""
+        if phase == "start":
+            collecting[:] = [time.perf_counter()]
+        elif collecting:
+            pauses.append((time.perf_counter() - collecting[0]) * 1000)
 
     if config.haptic.pin is None:
         config = replace(config, haptic=replace(config.haptic, pin=MOTOR_PIN))
@@ -60,6 +77,7 @@ def measure_session(config: Config, script: Script, speaker: Speaker,
         listener=note, log_tracebacks=False, wall_clock=lambda: NOON)
     thread = threading.Thread(target=appliance.serve, name="bench-session")
     thread.start()
+    gc.callbacks.append(timed)
     time.sleep(SETTLE_S)
     baseline_factory = recording_factory()
     baseline = PWMLED(config.light.pin, pin_factory=baseline_factory)
@@ -74,6 +92,7 @@ def measure_session(config: Config, script: Script, speaker: Speaker,
     finally:
         appliance.controller.quit()
         thread.join(timeout=10)
+        gc.callbacks.remove(timed)
         baseline.close()
         appliance.close()
     t0 = appliance.runner.started_at or 0.0
@@ -97,6 +116,9 @@ def measure_session(config: Config, script: Script, speaker: Speaker,
         cue_vs_light_ms=_cue_vs_light(appliance, t0, phases, heard),
         baseline_phase_error_ms=baseline_errors,
         baseline_drift_ms_per_10min=baseline_errors[-1] * 600 / baseline_elapsed,
+        underflows=sound[-1].underflows if sound else None,
+        latest_sound_ms=sound[-1].late_ms if sound else None,
+        gc_pauses_ms=tuple(round(p, 3) for p in pauses),
     )
 
 

@@ -1,9 +1,10 @@
 """How smooth a fade looks: the largest step in CIE L* between consecutive values written.
 
-Ours is the real Light (perceptual curve, rounded to the backend's duty steps) written at
-the runner's tick rate; the baseline is gpiozero's pulse(): duty rising in a straight line
-at 25 frames a second. Both fade from off to full over the bench pattern's 4 s inhale, and
-each value is then cut to the duty levels the backend really has.
+Ours is the real Light (perceptual curve, rounded to the backend's duty steps) written on
+the runner's ticks (50 Hz where the light moves fastest, fewer where it moves slowly); the
+baseline is gpiozero's pulse(): duty rising in a straight line at 25 frames a second. Both
+fade from off to full over the bench pattern's 4 s inhale, and each value is then cut to
+the duty levels the backend really has.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import itertools
 
 from bench.pins import recording_factory
 from device.core.part_builder import ease
-from device.service.runner import TICK_HZ
+from device.service.runner import TICK_HZ, ticks_to_skip
 from hardware.lgpio_pin import lgpio_levels
 from hardware.light import Light
 from hardware.lightness import lightness_for
@@ -55,8 +56,11 @@ def ours_max_step(steps: int | None, truncates: bool) -> float:
                   steps=steps, truncates=truncates)
     try:
         ticks = round(FADE_S * TICK_HZ)
-        for k in range(ticks + 1):
+        k = 0
+        while k < ticks:  # the runner's ticks: every one where the light moves fastest
             light.show(ease(0.0, 1.0, k / ticks))
+            k += 1 + ticks_to_skip(lambda t: ease(0.0, 1.0, t / FADE_S), k / TICK_HZ)
+        light.show(1.0)  # the end of the fade is a phase boundary: written on time
         written = [v for _, v in factory.pin(PIN).writes]
     finally:
         light.close()

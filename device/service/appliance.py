@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import logging
 import math
 from collections.abc import Callable
@@ -150,7 +151,11 @@ class Appliance:
         """Wait (without polling) for a press, run the session, and again, until quit.
 
         Idle, it wakes only to tell systemd's watchdog it is alive (if there is one).
+        What start-up made (modules, the plan, the voice's index) is kept out of later
+        garbage collections (gc.freeze): a full collection, which holds up the sound's
+        callback while it walks every object, then walks only what sessions make.
         """
+        gc.freeze()
         self.notifier.ready()
         self.notifier.status(f"ready: press the button on GPIO{self.config.button.pin}")
         while True:

@@ -42,7 +42,13 @@ from device.service.controller import Command, Controller
 log = logging.getLogger("ebbtide")
 
 SKIP_BLEND = 1.0  # seconds to glide from the old light to the new part's
-TICK_HZ = 50.0  # how often the light is written while it moves
+TICK_HZ = 50.0  # how often the light is written while it moves fastest
+# The most the planned lightness (0-1) may move between two writes before the runner wakes
+# at every tick: half a CIE L* unit, half the step an eye can just see. Where the light
+# moves slower (the turns of a breath, a slow exhale, a hold) ticks are left out, up to
+# SLOWEST_TICKS - 1 in a row, so a tick costs the session's CPU only where it shows.
+STEP = 0.005
+SLOWEST_TICKS = 5  # at least 10 Hz, whatever the light does
 
 
 class LightOutput(Protocol):
@@ -110,6 +116,18 @@ class _Sound:
     kind: str  # "say", "chime" or "pace"
     text: str = ""
     index: int = -1  # the cue's index in the plan, or the swell's in the score
+
+
+def ticks_to_skip(lightness_at: Callable[[float], float], tick: float,
+                  tick_hz: float = TICK_HZ) -> int:
+    """How many ticks after the one at plan time `tick` can be left out while the light
+    moves less than STEP a write: judged by how far it moves in the tick before (within a
+    breath's phase the light moves one way, eased, so its pace changes slowly; a phase
+    boundary is a deadline of its own and is never skipped)."""
+    moved = abs(lightness_at(tick) - lightness_at(tick - 1 / tick_hz))
+    if moved * 2 >= STEP:
+        return 0
+    return min(SLOWEST_TICKS - 1, int(STEP / max(moved, 1e-9)) - 1)
 
 
 def _marks(plan: SessionPlan) -> list[_Mark]:
@@ -250,7 +268,14 @@ class Runner:
                 self._touch(touch_at(plan, max(now - t0 + shift, 0.0)))
             while t0 + k / self.tick_hz <= now:
                 k += 1
-            deadline = min(t0 + k / self.tick_hz, end)
+            ahead = k  # the tick to wake at, unless something else comes first
+            # Ticks are left out only on the plan's own light (not in a skip's glide, nor
+            # with a motor, whose taps may begin at any tick), and not in the last few
+            # before the end, so the light's last writes before dark are as they were.
+            if (blend is None and self.motor is None
+                    and t0 + (k + SLOWEST_TICKS) / self.tick_hz < end):
+                ahead += ticks_to_skip(plan.lightness_at, k / self.tick_hz + shift, self.tick_hz)
+            deadline = min(t0 + ahead / self.tick_hz, end)
             if i < len(marks):
                 deadline = min(deadline, t0 + marks[i].at - shift)
             if j < len(sounds):

@@ -39,6 +39,9 @@ class WakePipe:
     def __init__(self) -> None:
         self._read, self._write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._caught: dict[int, FrameType | None] = {}
+        # One poller for every wait: the runner waits 50 times a second in a session.
+        self._poller = select.poll()
+        self._poller.register(self._read, select.POLLIN)
         self._closed = weakref.finalize(self, _close, self._read, self._write)
 
     def fileno(self) -> int:
@@ -50,13 +53,14 @@ class WakePipe:
             os.write(self._write, bytes([_NOTHING]))
 
     def is_set(self) -> bool:
-        return self.wait(0.0)
+        """Whether the flag is raised (from any thread: the shared poller is the waiter's)."""
+        poller = select.poll()
+        poller.register(self._read, select.POLLIN)
+        return bool(poller.poll(0))
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the flag is raised or `timeout` seconds pass; True if raised."""
-        poller = select.poll()
-        poller.register(self._read, select.POLLIN)
-        return bool(poller.poll(None if timeout is None else max(0.0, timeout) * 1000))
+        return bool(self._poller.poll(None if timeout is None else max(0.0, timeout) * 1000))
 
     # `builtins.set`: inside this class, a bare `set` in an annotation is the method above.
     def clear(self) -> builtins.set[int]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -209,3 +211,41 @@ def test_no_output_device_at_all_runs_light_only() -> None:
     logs = [line for line in done.stderr.splitlines() if line.startswith("LOG ")]
     assert len(logs) == 1
     assert "no audio output device" in logs[0] and "light only" in logs[0]
+
+
+HUNG_SERVER_CHILD = """
+import logging, sys, time
+logging.basicConfig(level=logging.WARNING, format="LOG %(message)s")
+from audio.speaker import Speaker
+speaker = Speaker(cache_dir=sys.argv[1], chime=False, speaks=False)
+started = time.monotonic()
+delay = speaker.open()
+print("open", delay, round(time.monotonic() - started, 1), flush=True)
+"""
+
+
+def test_a_sound_server_that_never_answers_leaves_the_session_light_only(tmp_path) -> None:
+    """PulseAudio hung: it takes the connection and never answers. PortAudio would wait for
+    good (on loading, and on opening a stream); the speaker gives up after ANSWER_S and says
+    so in one line, so the session goes on with the light instead of hanging."""
+    from audio.stream import ANSWER_S
+
+    if not list(Path("/usr/share/alsa/alsa.conf.d").glob("*pulse*.conf")):
+        pytest.skip("ALSA here does not go through PulseAudio (no pulse plugin config)")
+    hung = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    hung.bind(str(tmp_path / "hung-server"))
+    hung.listen(8)  # connections are taken (by the kernel), never answered
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", HUNG_SERVER_CHILD, str(tmp_path / "voice")],
+            env=dict(os.environ, PULSE_SERVER=f"unix:{tmp_path / 'hung-server'}"),
+            capture_output=True, text=True, timeout=60)
+    finally:
+        hung.close()
+    assert done.returncode == 0, done.stderr
+    _, delay, seconds = done.stdout.split()
+    assert delay == "None", "no sound this session"
+    assert float(seconds) < 2 * ANSWER_S, "given up after ANSWER_S, not at the watchdog"
+    logs = [line for line in done.stderr.splitlines() if line.startswith("LOG ")]
+    assert len(logs) == 1, logs
+    assert "did not answer within 3 s" in logs[0] and "light only" in logs[0]

@@ -19,6 +19,7 @@ KEYS = {
     "cpu_idle_pct": False, "cpu_session_pct": True, "rss_mb": True, "ready_s": False,
     "voice_render_s": True, "haptic_phase_error_ms": False, "picture_s": False,
     "voice_peak_mb": True,
+    "capped_cpu": False,
 }  # figure -> whether it has a baseline run side by side
 
 
@@ -32,7 +33,7 @@ def test_the_quick_bench_runs_and_writes_every_figure(tmp_path, null_sink) -> No
     assert set(result["figures"]) == set(KEYS)
     for key, has_baseline in KEYS.items():
         figure = result["figures"][key]
-        assert figure["ours"], key
+        assert figure["ours"] or figure.get("why_not"), key  # capped_cpu needs a cgroup
         assert (figure["baseline"] is not None) == has_baseline, key
         assert key in done.stdout, "the table shows it"
     assert result["mode"] == "quick" and result["machine"]["cores"] >= 1
@@ -50,6 +51,9 @@ def test_the_quick_bench_runs_and_writes_every_figure(tmp_path, null_sink) -> No
     peak = result["figures"]["voice_peak_mb"]  # the whole script made cold, in its process
     assert 100 < peak["ours"]["median"] < 1000 and peak["service_mb"] > 10
     assert "voice_peak_mb: the speech process" in done.stdout
+    capped = result["figures"]["capped_cpu"]  # beside an uncapped session, or why not
+    assert capped.get("why_not") or capped["capped"]["seconds"] == capped["uncapped"]["seconds"]
+    assert "capped" in done.stdout
     pictures = result["figures"]["picture_s"]
     assert pictures["history"]["n"] == pictures["load"]["n"] == pictures["ours"]["n"] >= 3
     assert "pictures: session" in done.stdout
