@@ -164,7 +164,7 @@ class VoiceMaker:
             if natural and (load_deaths >= 2 or deaths >= MAX_CRASHES):
                 report.natural_failure = (
                     f"the natural voice cannot run here: its speech process {end.death} "
-                    + ("as it started, twice" if load_deaths >= 2 else f"{deaths} times"))
+                    + ("as it started, twice" if load_deaths >= 2 else f"in {deaths} of its tries"))
                 log.warning("%s; espeak-ng speaks every line", report.natural_failure)
                 settings = replace(settings, engine="espeak")
                 continue

@@ -346,7 +346,12 @@ def test_the_tide_rises_in_falls_out_steps_back_for_words_and_never_clicks(pins,
         out of it; a louder tide (a duck let go, the top of an inhale) does not."""
         return float(jumps[start:stop].max() / np.sqrt(np.mean(tide[start:stop] ** 2)))
 
-    for s in breathe.segments[1:]:
+    # At the edges with no words near: where a line begins or ends the duck changes the
+    # tide's colour (the wash taken out, the foam thinned) and with it the steps' size.
+    edges = [s for s in breathe.segments[1:]
+             if not any(a - 1.0 < s.start < b + 1.0 for a, b in spoken)]
+    assert len(edges) >= 20
+    for s in edges:
         edge = round(s.start * RATE)
         assert roughness(edge - 240, edge + 240) < 1.5 * roughness(edge - RATE, edge - 480), s
 
