@@ -111,6 +111,8 @@ def forbid_network() -> None:
     Call it first thing: where seccomp(2) is refused (systemd's @system-service leaves it
     out), the filter goes in through prctl(), which covers only the calling thread, so then
     the process must have no other thread yet (numpy's OpenBLAS starts some on import).
+    Where neither way is open, a process started under a filter that already refuses every
+    socket (NoNewPrivs, so nothing it runs can lift it) counts as banned.
     """
     global _in_force, _refused
     if _in_force:
@@ -144,12 +146,17 @@ def _install() -> None:
     if done < 0:
         refused, threads = _why(), _threads()
         if threads != 1:
-            raise NetworkStillReachable(
-                f"seccomp(2) was refused ({refused}) and this process has {threads} threads, "
-                "which prctl() would leave unfiltered: it must be called before anything "
-                "starts a thread")
-        if libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0):
-            raise NetworkStillReachable(f"this kernel refuses seccomp filters ({_why()})")
+            why = (f"seccomp(2) was refused ({refused}) and this process has {threads} "
+                   "threads, which prctl() would leave unfiltered: it must be called before "
+                   "anything starts a thread")
+        elif libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0):
+            why = f"this kernel refuses seccomp filters ({_why()})"
+        else:
+            why = ""
+        if why:
+            if _shut_from_outside():
+                return
+            raise NetworkStillReachable(why)
     try:  # the proof, on this kernel: the filter is in, and it has the last word
         socket.socket(socket.AF_INET, socket.SOCK_DGRAM).close()
     except OSError as error:
@@ -157,6 +164,46 @@ def _install() -> None:
             return
         raise NetworkStillReachable(f"socket(AF_INET) said {error}, not EACCES") from error
     raise NetworkStillReachable("the filter is in, but socket(AF_INET) still works")
+
+
+def _shut_from_outside() -> bool:
+    """Whether this process was started already shut off from the network by a filter of
+    someone else's that no program it runs can lift, where it cannot put in its own: under
+    qemu-user, which refuses seccomp to the programs it emulates (they would filter qemu's
+    own calls), the tests put Ebbtide's filter on the emulator itself. It must refuse every
+    kind of socket, a datagram socket pair and io_uring, as the filter here does."""
+    status = {}
+    try:
+        with open("/proc/self/status") as lines:
+            for line in lines:
+                key, _, value = line.partition(":")
+                status[key] = value.strip()
+    except OSError:
+        return False
+    if status.get("NoNewPrivs") != "1" or status.get("Seccomp") != "2":
+        return False
+    refusals = {errno.EACCES, errno.EPERM, errno.EAFNOSUPPORT}
+    for family in (socket.AF_INET, socket.AF_INET6, socket.AF_UNIX, socket.AF_NETLINK,
+                   socket.AF_PACKET):
+        try:
+            socket.socket(family, socket.SOCK_DGRAM).close()
+            return False
+        except OSError as error:
+            if error.errno not in refusals:
+                return False
+    try:
+        for end in socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM):
+            end.close()
+        return False
+    except OSError as error:
+        if error.errno not in refusals:
+            return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.argtypes = [ctypes.c_long] + [ctypes.c_ulong] * 3
+    io_uring_setup = CALLS["io_uring_setup"][0][0]  # 425 in all three tables
+    if libc.syscall(io_uring_setup, 1, 0, 0) != -1:
+        return False
+    return ctypes.get_errno() in refusals | {errno.ENOSYS}
 
 
 def private_environment(base: Path) -> dict[str, str]:

@@ -150,8 +150,8 @@ def started_stream(make: Callable[[], Any],
     """A PortAudio stream made by `make()` and started, or `unavailable(error)` raised (and
     nothing left open) if it will not open or start; AudioUnavailable (NO_ANSWER) if that
     has not happened within ANSWER_S (a stream that starts later is closed at once)."""
-    sd = load_sounddevice()
-    opening = _Opening(make, sd.PortAudioError)
+    load_sounddevice()  # PortAudio loaded first, itself within ANSWER_S
+    opening = _Opening(make)
     opening.thread.join(ANSWER_S)
     with opening.lock:
         if opening.error is not None:
@@ -165,25 +165,27 @@ def started_stream(make: Callable[[], Any],
 class _Opening:
     """make() and start() of one stream, in a thread of its own (see ANSWER_S)."""
 
-    def __init__(self, make: Callable[[], Any], port_audio_error: type[Exception]) -> None:
+    def __init__(self, make: Callable[[], Any]) -> None:
         self.lock = threading.Lock()
         self.stream: Any = None
         self.error: Exception | None = None
         self.abandoned = False  # the caller stopped waiting: a late stream is closed
-        self._make, self._failed = make, port_audio_error
+        self._make = make
         self.thread = threading.Thread(target=self._open, name="ebbtide-portaudio-open",
                                        daemon=True)
         self.thread.start()
 
     def _open(self) -> None:
+        # Anything make() or start() raises means no sound (PortAudioError, ValueError for a
+        # bad device, or something stranger): said at once, not after ANSWER_S as silence.
         try:
             stream = self._make()
-        except (self._failed, ValueError) as exc:
+        except Exception as exc:
             self.error = exc
             return
         try:
             stream.start()
-        except self._failed as exc:
+        except Exception as exc:
             stream.close(ignore_errors=True)
             self.error = exc
             return

@@ -72,8 +72,8 @@ class Score:
 
     def __getitem__(self, k: int) -> Swell:
         segment = self.segments[k]
-        times = _times(segment)
-        duck = [_duck(self._near(segment), t) for t in times]
+        near = self._near(segment)
+        duck = [_duck(near, t) for t in _times(segment)]
         colour = self._colour_before(k)
         return Swell(segment.start, segment.seconds, segment.phase or "hold", self._levels(k),
                      tuple(duck), (colour, _AIM.get(segment.phase or "", colour)),
@@ -121,8 +121,8 @@ class Score:
         if k in self._pressed:
             return self._pressed[k]
         segment = self.segments[k]
-        times = _times(segment)
-        duck = [_duck(self._near(segment), t) for t in times]
+        near = self._near(segment)
+        duck = [_duck(near, t) for t in _times(segment)]
         fresh = not self._flows_on(k) or _level(segment, segment.start) < 1e-9
         start = duck[0] if fresh else self._press(k - 1)[-1]
         step = 1 / (PRESS_S * PACING_HZ)

@@ -49,6 +49,16 @@ class Insn(ctypes.Structure):
 class Prog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Insn))]
 
+def ours_from_outside():
+    """Ebbtide's own program put in before the process runs its code, as the ARM tests put it
+    on the qemu that emulates a root's programs."""
+    rows = network_ban.program()
+    prog = Prog(len(rows), (Insn * len(rows))(*(Insn(*row) for row in rows)))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
+    assert libc.prctl(38, 1, 0, 0, 0) == 0
+    assert libc.prctl(22, 2, ctypes.addressof(prog), 0, 0) == 0
+
 def outer(seccomp=errno.EPERM, set_seccomp=None):
     """As ebbtide.service's SystemCallFilter= and RestrictAddressFamilies=AF_UNIX: seccomp(2)
     gets `seccomp` (an errno), a socket other than AF_UNIX EAFNOSUPPORT. With `set_seccomp`,
@@ -214,6 +224,42 @@ def test_with_seccomp2_refused_it_will_not_leave_a_thread_unbanned() -> None:
     assert filters == "1", "only systemd's: nothing was half done"
 
 
+def test_started_already_shut_off_where_no_filter_can_go_in_it_counts_as_banned() -> None:
+    """As under qemu-user: the emulated program's own filter is refused (seccomp(2) ENOSYS,
+    prctl EINVAL) and it has a thread of the emulator's, but the process was started under a
+    filter that refuses every socket: the ban holds, and forbid_network() says so."""
+    seen = child("""
+        ours_from_outside()
+        outer(errno.ENOSYS, errno.EINVAL)
+        stop = threading.Event()
+        threading.Thread(target=stop.wait).start()
+        try:
+            network_ban.forbid_network()
+            said = "in force"
+        except network_ban.NetworkStillReachable as error:
+            said = str(error)
+        stop.set()
+        print(json.dumps([said, probe(socket.AF_UNIX), probe(socket.AF_NETLINK),
+                          status("Seccomp_filters")]))
+    """)
+    assert seen == ["in force", "EACCES", "EAFNOSUPPORT", "2"]
+
+
+def test_a_filter_that_leaves_any_socket_open_is_not_taken_for_the_ban() -> None:
+    """The service's own systemd filter refuses seccomp filters here and every socket but
+    AF_UNIX: not shut enough, so the reason is given and nothing is pretended."""
+    seen = child("""
+        outer(errno.ENOSYS, errno.EINVAL)
+        try:
+            network_ban.forbid_network()
+            said = "in force"
+        except network_ban.NetworkStillReachable as error:
+            said = str(error)
+        print(json.dumps([said, probe(socket.AF_UNIX)]))
+    """)
+    assert seen == ["this kernel refuses seccomp filters (EINVAL: Invalid argument)", "ok"]
+
+
 def test_an_open_network_socket_is_refused_before_anything_changes() -> None:
     seen = child("""
         kept = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -289,6 +335,14 @@ def test_where_the_kernel_takes_no_filter_espeak_speaks_and_one_line_says_why(tm
     assert seen["logs"] == ["the natural voice is off: its speech process could not be cut off "
                             "from the network (this kernel refuses seccomp filters (EINVAL: "
                             "Invalid argument)); espeak-ng speaks"]
+
+
+def test_started_under_ebbtide_s_filter_where_none_can_go_in_piper_speaks(tmp_path) -> None:
+    """The ARM tests' way to hear Piper under qemu-user: the filter on the emulator."""
+    seen = fill_under("ours_from_outside()\nouter(errno.ENOSYS, errno.EINVAL)",
+                      tmp_path / "voice")
+    assert seen["engine"].startswith("piper ") and seen["lines"] == 2
+    assert seen["failure"] is None and seen["logs"] == []
 
 
 # --- the program itself, run by a small BPF interpreter for every ABI --------------------

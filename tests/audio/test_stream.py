@@ -90,3 +90,16 @@ def test_no_output_device_is_a_clear_error() -> None:
     if "HAS-DEVICES" in done.stdout:
         pytest.skip("this machine has sound hardware besides PulseAudio")
     assert done.stdout.strip().startswith("no audio output device")
+
+
+def test_a_stream_that_fails_in_an_unexpected_way_is_said_as_it_is() -> None:
+    """Whatever opening a stream raises is the reason given (light only), not a silence
+    reported later as a sound system that did not answer."""
+    from audio.stream import AudioUnavailable, started_stream
+
+    def make() -> None:
+        raise RuntimeError("the device went away")
+
+    with pytest.raises(AudioUnavailable) as raised:
+        started_stream(make, lambda error: AudioUnavailable(f"no audio output: {error}"))
+    assert str(raised.value) == "no audio output: the device went away"

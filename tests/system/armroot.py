@@ -23,6 +23,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -56,6 +57,17 @@ _A53 = ("processor\t: {n}\nBogoMIPS\t: 38.40\nFeatures\t: fp asimd evtstrm crc32
         "CPU part\t: 0xd03\nCPU revision\t: 4\n\n")
 PI_CPUINFO = ("".join(_A53.format(n=n) for n in range(4))
               + f"Revision\t: 902120\nSerial\t\t: 0000000000000000\nModel\t\t: {PI_MODEL}\n")
+
+
+REPO = Path(__file__).resolve().parents[2]
+# On a Pi the speech process cuts itself off from the network (audio/network_ban.py's seccomp
+# filter), but qemu-user refuses seccomp to the programs it emulates (they would filter
+# qemu's own system calls). So a command meant to run as on a Pi gets the same filter from
+# here, put on this Python and inherited by the chroot and the emulator through exec: every
+# socket the emulated programs ask for is refused by the host kernel, and the speech process,
+# finding itself shut off already, lets Piper speak.
+_OFFLINE = ("import os, sys; sys.path.insert(0, sys.argv[1]); from audio import network_ban; "
+            "network_ban.forbid_network(); os.execvp(sys.argv[2], sys.argv[2:])")
 
 
 class ArmRootError(RuntimeError):
@@ -227,13 +239,16 @@ class ArmBox:
         return "\n".join(lines)
 
     def run(self, script: str, *, env: Mapping[str, str] | None = None,
-            timeout: float = 600, pi: bool | None = None) -> Ran:
+            timeout: float = 600, pi: bool | None = None, offline: bool = False) -> Ran:
         """Run a shell script (sh -e) as root inside the root, with a clean environment
-        (BASE_ENV and `env`). pi: override the box's choice for this command."""
+        (BASE_ENV and `env`). pi: override the box's choice for this command. offline: the
+        command runs under Ebbtide's network ban, put on the emulator from here (_OFFLINE)."""
         pi = self.pi if pi is None else pi
         inner = ["chroot", str(self.work / "merged"), "/usr/bin/env", "-i",
                  *(f"{k}={v}" for k, v in {**BASE_ENV, **self._qemu, **(env or {})}.items()),
                  "sh", "-ec", script]
+        if offline:
+            inner = [sys.executable, "-I", "-c", _OFFLINE, str(REPO), *inner]
         outer = self._mount_script(pi) + "\nexec " + shlex.join(inner)
         host_env = {k: v for k, v in os.environ.items() if k != "TMPDIR"}
         started = time.monotonic()
@@ -310,18 +325,22 @@ class Step:
     timeout: float = STEP_TIMEOUT_S
     pi: bool = True  # look like a Pi (its cpuinfo and model) while it runs
     env: Mapping[str, str] | None = None
+    offline: bool = False  # under the network ban, as the speech process is on a Pi
 
 
 def steps(arch: str) -> list[Step]:
     """What the test does in each root, in order: setup.sh as a user runs it on a Pi, then
-    `ebbtide check` and a render of a short session, and (arm64) the natural voice itself."""
+    `ebbtide check` (with the network open, so that the natural voice is off: qemu refuses
+    the speech process's filter), a render of a short session under the network ban (the
+    natural voice speaks on arm64), and (arm64) Piper in the venv's own Python."""
     venv = f"{CHECKOUT}/.venv/bin"
     found = [
         Step("setup", f"cd {CHECKOUT} && ./setup.sh", timeout=SETUP_TIMEOUT_S),
         Step("check", f"cd {CHECKOUT} && {venv}/ebbtide check"),
+        # -v: the log names the engine that made each line.
         Step("render", f"cd {CHECKOUT} && printf '{SHORT_CONFIG}' >/root/short.toml && "
-                       f"{venv}/ebbtide render --config /root/short.toml --out /root/out && "
-                       f"{venv}/python -c '{_LISTEN}' /root/out"),
+                       f"{venv}/ebbtide -v render --config /root/short.toml --out /root/out && "
+                       f"{venv}/python -c '{_LISTEN}' /root/out", offline=True),
         Step("numpy", f"{venv}/python -c 'import numpy, sounddevice, lgpio; "
                       "print(\"numpy\", numpy.__version__, numpy.__file__)'"),
     ]
@@ -357,7 +376,8 @@ def install(arch: str, repo: Path, files: Iterable[str], work: Path,
     box.copy_checkout(repo, files, CHECKOUT)
     result = Installed(arch, box, {}, [])
     for step in steps(arch):
-        ran = box.run(step.script, env=step.env, timeout=step.timeout, pi=step.pi)
+        ran = box.run(step.script, env=step.env, timeout=step.timeout, pi=step.pi,
+                      offline=step.offline)
         result.ran[step.name] = ran
         (work / f"{step.name}.log").write_text(ran.output)  # to read while it runs
         log(f"arm: {arch} {step.name}: exit {ran.returncode} in {ran.seconds:.0f} s")

@@ -14,11 +14,12 @@ EBBTIDE_ARM_FRESH=1 builds the roots again. They need root and qemu-user-static 
 with binfmt_misc, and skip loudly without (fail, with EBBTIDE_REQUIRE_ARM=1, which
 `./setup.sh test` sets where they can run).
 
-What emulation cannot show: the speech process cuts itself off from the network with a
-seccomp filter (audio/network_ban.py), and qemu-user refuses seccomp filters (it would
-filter qemu's own system calls), so under emulation the natural voice is off in that
-process and espeak-ng speaks: `ebbtide check` says why, in one line. Piper itself is
-checked in the root's own Python.
+The speech process cuts itself off from the network with a seccomp filter
+(audio/network_ban.py), and qemu-user refuses seccomp filters to what it emulates (they
+would filter qemu's own system calls). So `ebbtide check` runs as it would on a machine
+whose kernel took no filter: the natural voice is off, espeak-ng speaks, and one line says
+why. The render runs as on a Pi: the same filter is put on the emulator from the host
+(armroot._OFFLINE), the speech process finds itself shut off already, and Piper speaks.
 """
 
 from __future__ import annotations
@@ -102,11 +103,16 @@ def test_armhf_check_speaks_every_line_with_espeak_ng(installed):
 
 @pytest.mark.parametrize("arch", sorted(armroot.ARCHES))
 def test_a_short_session_renders_with_every_line_heard(installed, arch):
+    """On arm64 by Piper, under the network ban as on a Pi; on armhf by espeak-ng."""
     render = ran(installed, arch, "render")
     heard = lines_of(render, "spoken lines: ")
     assert heard, render.output
     found = re.match(r"spoken lines: (\d+); quietest line rms: ([\d.]+)", heard[0])
     assert found and int(found[1]) >= 2 and float(found[2]) > 0.01, heard[0]
+    engines = re.findall(r"makes line \S+ with (\S+)", render.output)
+    assert len(engines) >= int(found[1]), render.output
+    assert set(engines) == {"piper" if arch == "arm64" else "espeak-ng"}, render.output
+    assert "natural voice is off" not in render.output, render.output
 
 
 @pytest.mark.parametrize("arch", sorted(armroot.ARCHES))
