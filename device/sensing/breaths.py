@@ -146,14 +146,16 @@ def _detrended(a: np.ndarray) -> np.ndarray:
     u = np.arange(n) - (n - 1) / 2
     mean = a.mean(axis=0)
     slope = (u @ (a - mean)) / (u @ u)
-    return a - mean - np.outer(u, slope)
+    flat: np.ndarray = a - mean - np.outer(u, slope)
+    return flat
 
 
 def _principal(a: np.ndarray) -> np.ndarray:
     """The unit direction along which the (centred) signal varies most."""
     covariance = a.T @ a
     _, vectors = np.linalg.eigh(covariance)
-    return vectors[:, -1]
+    principal: np.ndarray = vectors[:, -1]
+    return principal
 
 
 def _moving(a: np.ndarray) -> bool:
