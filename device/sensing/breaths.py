@@ -33,10 +33,14 @@ WINDOW_S = 30.0
 HOP_S = 10.0
 MIN_SECONDS = 15.0  # the least data a rate is read from (two breaths at 8 a minute)
 MIN_BPM, MAX_BPM = 4.0, 30.0
+COUNT_AGREEMENT = 1.25  # the autocorrelation's period and the counted one agree this well
+SEARCH_MARGIN = 1.15  # the rate is looked for a little beyond, as breaths vary
 MAX_GAP_S = 1.0  # a longer gap in the samples leaves its windows unread
 QUALITY_MIN = 0.45  # below this a window's autocorrelation peak is not trusted
 MOVING_HF_G = 0.012  # g RMS above ~1 Hz in any second: the body or the sensor is moving
 MOVING_TILT_DEG = 8.0  # gravity's direction changing this much within a window: posture
+MOVING_TURN_DEG = 5.0  # or this much within 2 s: turning over, the sensor picked up
+MOVING_MARGIN_S = 1.0  # a window this close to movement is a moving one too
 ONSET_HIGH_HZ = 1.5  # onsets are read from a wider band, so a quick inhale keeps its corner
 
 
@@ -158,23 +162,48 @@ def _principal(a: np.ndarray) -> np.ndarray:
     return principal
 
 
-def _moving(a: np.ndarray) -> bool:
-    """Broadband motion (above ~1 Hz) in any second, or gravity turning by more than
-    MOVING_TILT_DEG within the window."""
-    kernel = np.ones(5) / 5
-    smooth = np.stack([np.convolve(a[:, k], kernel, mode="same") for k in range(3)], axis=1)
-    residual = (a - smooth)[3:-3]
-    seconds = residual.shape[0] // int(FS)
-    if seconds:
-        blocks = residual[: seconds * int(FS)].reshape(seconds, int(FS), 3)
-        if float(np.sqrt((blocks**2).sum(axis=2).mean(axis=1)).max()) > MOVING_HF_G:
-            return True
-    step = int(2 * FS)  # gravity as 2 s means
+def _moving_mask(a: np.ndarray) -> np.ndarray:
+    """Per bin: the body or the sensor was moving within MOVING_MARGIN_S of it. Moving is
+    broadband motion (above ~1 Hz, RMS over 1 s) beyond MOVING_HF_G, gravity's direction
+    turning by more than MOVING_TURN_DEG between 2 s means 2 s apart, or the sensor not
+    resting under 1 g (carried, dropped)."""
+    n = a.shape[0]
+    second, two = int(FS), int(2 * FS)
+    residual = a - _mean_filter(a, 5)
+    hf = np.sqrt(_mean_filter((residual**2).sum(axis=1, keepdims=True), second)[:, 0])
+    hf[:3] = hf[3] if n > 3 else 0.0  # the filter's edges are not motion
+    hf[-3:] = hf[-4] if n > 3 else 0.0
+    gravity = _mean_filter(a, two)
+    size = np.linalg.norm(gravity, axis=1)
+    direction = gravity / np.maximum(size, 1e-9)[:, None]
+    turn = np.zeros(n)
+    if n > two:
+        cosine = np.clip(np.sum(direction[two:] * direction[:-two], axis=1), -1.0, 1.0)
+        turn[two // 2: n - two + two // 2] = np.degrees(np.arccos(cosine))
+    moving = (hf > MOVING_HF_G) | (turn > MOVING_TURN_DEG) | (size < 0.5) | (size > 1.5)
+    margin = int(MOVING_MARGIN_S * FS)
+    if moving.any() and margin:
+        moving = _mean_filter(moving[:, None].astype(float), 2 * margin + 1)[:, 0] > 0
+    return moving
+
+
+def _mean_filter(x: np.ndarray, size: int) -> np.ndarray:
+    """The running mean of each column over `size` bins, centred; the edges use the
+    bins there are."""
+    kernel = np.ones(size)
+    sums = np.stack([np.convolve(x[:, k], kernel, mode="same") for k in range(x.shape[1])],
+                    axis=1)
+    counts = np.convolve(np.ones(x.shape[0]), kernel, mode="same")
+    means: np.ndarray = sums / counts[:, None]
+    return means
+
+
+def _posture_changed(a: np.ndarray) -> bool:
+    """Gravity's direction (2 s means) straying more than MOVING_TILT_DEG / 2 from its
+    median within the window: a change of posture, however slow."""
+    step = int(2 * FS)
     parts = a[: (a.shape[0] // step) * step].reshape(-1, step, 3).mean(axis=1)
-    norms = np.linalg.norm(parts, axis=1)
-    if np.any(norms < 0.5) or np.any(norms > 1.5):  # not resting under 1 g: carried, thrown
-        return True
-    directions = parts / norms[:, None]
+    directions = parts / np.linalg.norm(parts, axis=1)[:, None]
     middle = np.median(directions, axis=0)
     middle /= np.linalg.norm(middle)
     angles = np.degrees(np.arccos(np.clip(directions @ middle, -1.0, 1.0)))
@@ -182,8 +211,16 @@ def _moving(a: np.ndarray) -> bool:
 
 
 def _rate(x: np.ndarray) -> tuple[float | None, float]:
-    """The rate (breaths a minute) at the autocorrelation's first strong peak in 4-30 a
-    minute, and its height as the quality; (None, 0) when there is none."""
+    """The rate (breaths a minute) at the autocorrelation's peak for one breath, and its
+    height as the quality; (None, 0) when there is none.
+
+    The autocorrelation also peaks at two and three breaths (and, with only 15 s of overlap
+    at its longest lags, can peak high there by chance): of its peaks in the range (a
+    little beyond 4-30 a minute, for breaths that vary) the one taken is the one whose lag
+    best matches the median trough-to-trough interval counted in the signal; no rate if
+    they differ by more than COUNT_AGREEMENT. With fewer than three troughs (slow
+    breathing), the first peak at least 0.8 of the highest.
+    """
     n = x.size
     energy = float(x @ x)
     if energy <= 0:
@@ -191,8 +228,8 @@ def _rate(x: np.ndarray) -> tuple[float | None, float]:
     spectrum = np.fft.rfft(x, n=2 * n)
     acf = np.fft.irfft(np.abs(spectrum) ** 2, n=2 * n)[:n]
     acf = acf / (n - np.arange(n)) / (energy / n)  # unbiased, 1 at lag 0
-    shortest = int(np.floor(FS * 60 / MAX_BPM))
-    longest = min(int(np.ceil(FS * 60 / MIN_BPM)), int(n * 0.55))
+    shortest = int(np.floor(FS * 60 / (MAX_BPM * SEARCH_MARGIN)))
+    longest = min(int(np.ceil(FS * 60 * SEARCH_MARGIN / MIN_BPM)), int(n * 0.6))
     if longest <= shortest + 2:
         return None, 0.0
     lags = np.arange(shortest, longest)
@@ -201,8 +238,15 @@ def _rate(x: np.ndarray) -> tuple[float | None, float]:
     peaks = peaks[acf[peaks] > 0]
     if peaks.size == 0:
         return None, 0.0
-    best = float(acf[peaks].max())
-    lag = int(peaks[np.argmax(acf[peaks] >= 0.8 * best)])
+    troughs = [i for kind, i in _extrema(x) if kind == -1]
+    if len(troughs) >= 3:
+        counted = float(np.median(np.diff(troughs)))
+        lag = int(peaks[np.argmin(np.abs(np.log(peaks / counted)))])
+        if abs(np.log(lag / counted)) > np.log(COUNT_AGREEMENT):
+            return None, 0.0  # the peaks and the counted breaths disagree
+    else:
+        best = float(acf[peaks].max())
+        lag = int(peaks[np.argmax(acf[peaks] >= 0.8 * best)])
     left, centre, right = acf[lag - 1], acf[lag], acf[lag + 1]
     bend = left - 2 * centre + right
     offset = 0.5 * (left - right) / bend if bend < 0 else 0.0
@@ -211,11 +255,12 @@ def _rate(x: np.ndarray) -> tuple[float | None, float]:
     return 60.0 / period_s, quality
 
 
-def _read_window(grid: _Grid, start: int, stop: int, centre_s: float) -> _WindowRead:
+def _read_window(grid: _Grid, moving: np.ndarray, start: int, stop: int,
+                 centre_s: float) -> _WindowRead:
     a = grid.a[start:stop]
     if grid.gap[start:stop].any():
         return _WindowRead(Window(centre_s, None, 0.0, False), None, start)
-    if _moving(a):
+    if moving[start:stop].any() or _posture_changed(a):
         return _WindowRead(Window(centre_s, None, 0.0, True), None, start)
     flat = _detrended(a)
     direction = _principal(_band(flat, MIN_BPM / 60, MAX_BPM / 60))
@@ -225,7 +270,8 @@ def _read_window(grid: _Grid, start: int, stop: int, centre_s: float) -> _Window
     if rate is None or quality < QUALITY_MIN:
         return _WindowRead(Window(centre_s, None, quality, False), None, start)
     onset_band = _band(combined, MIN_BPM / 60, min(ONSET_HIGH_HZ, 4 * rate / 60))
-    return _WindowRead(Window(centre_s, round(rate, 2), quality, False), onset_band, start)
+    return _WindowRead(Window(centre_s, round(float(rate), 2), quality, False), onset_band,
+                      start)
 
 
 def _windows(grid: _Grid) -> list[_WindowRead]:
@@ -233,12 +279,13 @@ def _windows(grid: _Grid) -> list[_WindowRead]:
     size, hop = int(WINDOW_S * FS), int(HOP_S * FS)
     if n < MIN_SECONDS * FS:
         return []
+    moving = _moving_mask(grid.a)
     if n < size:
-        return [_read_window(grid, 0, n, float(grid.t[0] + grid.t[-1]) / 2)]
+        return [_read_window(grid, moving, 0, n, float(grid.t[0] + grid.t[-1]) / 2)]
     reads = []
     for start in range(0, n - size + 1, hop):
         centre = float(grid.t[start] + grid.t[start + size - 1]) / 2
-        reads.append(_read_window(grid, start, start + size, centre))
+        reads.append(_read_window(grid, moving, start, start + size, centre))
     return reads
 
 
@@ -343,4 +390,5 @@ def current_rate(t_s: np.ndarray, accel_g: np.ndarray) -> float | None:
     if t[-1] - t[0] < MIN_SECONDS - 1 / FS:
         return None
     grid = _grid(t, a)
-    return _read_window(grid, 0, grid.t.size, float(grid.t[-1])).window.rate_bpm
+    moving = _moving_mask(grid.a)
+    return _read_window(grid, moving, 0, grid.t.size, float(grid.t[-1])).window.rate_bpm
