@@ -184,7 +184,8 @@ def _moving_mask(a: np.ndarray) -> np.ndarray:
     margin = int(MOVING_MARGIN_S * FS)
     if moving.any() and margin:
         moving = _mean_filter(moving[:, None].astype(float), 2 * margin + 1)[:, 0] > 0
-    return moving
+    mask: np.ndarray = moving
+    return mask
 
 
 def _mean_filter(x: np.ndarray, size: int) -> np.ndarray:
@@ -258,6 +259,7 @@ def _rate(x: np.ndarray) -> tuple[float | None, float]:
 def _read_window(grid: _Grid, moving: np.ndarray, start: int, stop: int,
                  centre_s: float) -> _WindowRead:
     a = grid.a[start:stop]
+    centre_s = round(centre_s, 2)
     if grid.gap[start:stop].any():
         return _WindowRead(Window(centre_s, None, 0.0, False), None, start)
     if moving[start:stop].any() or _posture_changed(a):
