@@ -1,6 +1,7 @@
 """`ebbtide breath`: the breath sensor's commands. `analyze FILE.csv [--json OUT]` reads a
 recording of the sensor (`t_s,ax,ay,az`, seconds and g) and says what it holds: the median
-rate, the breaths found and the share of the time the breath could be read.
+rate, the breaths found and the share of the time the breath could be read. `record` makes
+such a recording from the configured sensor (device/commands/breath_record.py).
 
 Each subcommand is one entry in ACTIONS (and its parser in device/cli.py).
 """
@@ -130,7 +131,14 @@ def analyze(args: argparse.Namespace) -> int:
     return exit_codes.OK
 
 
-ACTIONS: dict[str, Callable[[argparse.Namespace], int]] = {"analyze": analyze}
+def record(args: argparse.Namespace) -> int:
+    from device.commands.breath_record import record as record_sensor  # loads the hardware
+
+    return record_sensor(args)
+
+
+ACTIONS: dict[str, Callable[[argparse.Namespace], int]] = {"analyze": analyze,
+                                                           "record": record}
 
 
 def cmd_breath(args: argparse.Namespace) -> int:
