@@ -40,6 +40,7 @@ MIN_SIGNAL_G = 0.001  # breathing's RMS in g below this is the sensor's own nois
 # for the MPU-6050 in the band): a sensor on a table, or on someone not breathing on it
 QUALITY_MIN = 0.55  # below this a window's reading is not trusted
 REGULARITY_WEIGHT = 2.5  # regularity = 1 - this x the intervals' coefficient of variation
+SWING_SPREADS = 0.6  # a breath's swing, trough to peak, is at least this (the zigzag's step)
 TAME_SPREADS = 1.5  # the breathing signal is clipped here (in spreads) for the rate
 MOVING_HF_G = 0.012  # g RMS above ~1 Hz in any second: the body or the sensor is moving
 MOVING_TILT_DEG = 8.0  # gravity's direction changing this much within a window: posture
@@ -335,21 +336,25 @@ def _tamed(x: np.ndarray) -> np.ndarray:
 
 
 def _extrema(x: np.ndarray) -> list[tuple[int, int]]:
-    """Troughs (-1) and peaks (+1) as (kind, index), alternating: each the extreme between
-    two crossings of a hysteresis band of +-0.3 spreads (_spread)."""
-    h = 0.3 * _spread(x)
+    """Troughs (-1) and peaks (+1) as (kind, index), alternating: a zigzag through the
+    signal's turning points that takes a turn only when it swings at least SWING_SPREADS
+    spreads (_spread) from the last one, so a shallow breath between two deep ones still
+    counts and a wiggle of noise does not."""
+    least = SWING_SPREADS * _spread(x)
+    slope = np.sign(np.diff(x))
+    turns = np.flatnonzero(slope[1:] != slope[:-1]) + 1
     found: list[tuple[int, int]] = []
-    state = 0
-    begin = 0
-    for i, value in enumerate(x):
-        if state <= 0 and value > h:
-            if state < 0:
-                found.append((-1, begin + int(np.argmin(x[begin:i]))))
-            state, begin = 1, (found[-1][1] if found else 0)
-        elif state >= 0 and value < -h:
-            if state > 0:
-                found.append((1, begin + int(np.argmax(x[begin:i]))))
-            state, begin = -1, (found[-1][1] if found else 0)
+    for i in turns:
+        kind = 1 if slope[i - 1] > 0 else -1
+        if not found:
+            found.append((kind, int(i)))
+            continue
+        last_kind, last = found[-1]
+        if kind == last_kind:
+            if kind * (x[i] - x[last]) > 0:  # further the same way: the turn is here
+                found[-1] = (kind, int(i))
+        elif abs(x[i] - x[last]) >= least:
+            found.append((kind, int(i)))
     return found
 
 
