@@ -97,8 +97,8 @@ def breathing(rng: np.random.Generator, seconds: float, rate_bpm: float, *,
     # Belly height 0..depth through each breath.
     k = np.clip(np.searchsorted(inhale_s, times, side="right") - 1, 0, len(inhales) - 1)
     into = times - inhale_s[k]
-    top, period, pause = np.asarray(tops)[k], period_s[k], np.asarray(pauses)[k]
-    fall = period - top - pause
+    top = np.asarray(tops)[k]
+    fall = period_s[k] - top - np.asarray(pauses)[k]
     rising = into < top
     height = np.where(rising, (1 - np.cos(np.pi * np.clip(into / top, 0, 1))) / 2,
                       (1 + np.cos(np.pi * np.clip((into - top) / fall, 0, 1))) / 2)
