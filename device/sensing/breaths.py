@@ -36,7 +36,12 @@ MIN_BPM, MAX_BPM = 4.0, 30.0
 COUNT_AGREEMENT = 1.25  # the autocorrelation's period and the counted one agree this well
 SEARCH_MARGIN = 1.15  # the rate is looked for a little beyond, as breaths vary
 MAX_GAP_S = 1.0  # a longer gap in the samples leaves its windows unread
-QUALITY_MIN = 0.45  # below this a window's autocorrelation peak is not trusted
+MIN_SIGNAL_G = 0.001  # breathing's RMS in g below this is the sensor's own noise (~0.3 mg
+# for the MPU-6050 in the band): a sensor on a table, or on someone not breathing on it
+QUALITY_MIN = 0.55  # below this a window's reading is not trusted
+REGULARITY_WEIGHT = 2.5  # regularity = 1 - this x the intervals' coefficient of variation
+SWING_SPREADS = 0.6  # a breath's swing, trough to peak, is at least this (the zigzag's step)
+TAME_SPREADS = 1.5  # the breathing signal is clipped here (in spreads) for the rate
 MOVING_HF_G = 0.012  # g RMS above ~1 Hz in any second: the body or the sensor is moving
 MOVING_TILT_DEG = 8.0  # gravity's direction changing this much within a window: posture
 MOVING_TURN_DEG = 5.0  # or this much within 2 s: turning over, the sensor picked up
@@ -212,16 +217,40 @@ def _posture_changed(a: np.ndarray) -> bool:
 
 
 def _rate(x: np.ndarray) -> tuple[float | None, float]:
-    """The rate (breaths a minute) at the autocorrelation's peak for one breath, and its
-    height as the quality; (None, 0) when there is none.
+    """The rate (breaths a minute) and its quality (0-1), or (None, 0).
 
-    The autocorrelation also peaks at two and three breaths (and, with only 15 s of overlap
-    at its longest lags, can peak high there by chance): of its peaks in the range (a
-    little beyond 4-30 a minute, for breaths that vary) the one taken is the one whose lag
-    best matches the median trough-to-trough interval counted in the signal; no rate if
-    they differ by more than COUNT_AGREEMENT. With fewer than three troughs (slow
-    breathing), the first peak at least 0.8 of the highest.
+    Two readings of the same signal, the better one taken:
+    - the autocorrelation's peak for one breath, its height the quality. It also peaks at
+      two and three breaths (and, with only 15 s of overlap at its longest lags, can peak
+      high there by chance): of its peaks in the range (a little beyond 4-30 a minute, for
+      breaths that vary) the one taken is the one whose lag best matches the median
+      trough-to-trough interval counted in the signal, and none if they differ by more
+      than COUNT_AGREEMENT. With fewer than three troughs (slow breathing), the first
+      peak at least 0.8 of the highest.
+    - the troughs counted (at least four), their regularity the quality: 1 less twice
+      the intervals' coefficient of variation. A sigh shifts the rhythm's phase, which
+      flattens the autocorrelation of the whole window but costs the count one interval.
     """
+    x = _tamed(x)
+    troughs = np.asarray([i for kind, i in _extrema(x) if kind == -1])
+    by_acf, acf_quality = _autocorrelation_rate(x, troughs)
+    by_count, regularity = None, 0.0
+    if troughs.size >= 4:
+        intervals = np.diff(troughs)
+        rate = 60 * FS * (troughs.size - 1) / float(troughs[-1] - troughs[0])
+        if MIN_BPM / SEARCH_MARGIN <= rate <= MAX_BPM * SEARCH_MARGIN:
+            by_count = rate
+            variation = float(intervals.std() / intervals.mean())
+            regularity = float(np.clip(1 - REGULARITY_WEIGHT * variation, 0, 1))
+    if by_acf is not None and acf_quality >= regularity:
+        return by_acf, acf_quality
+    if by_count is not None:
+        return by_count, regularity
+    return None, 0.0
+
+
+def _autocorrelation_rate(x: np.ndarray, troughs: np.ndarray) -> tuple[float | None, float]:
+    """The autocorrelation's reading (see _rate)."""
     n = x.size
     energy = float(x @ x)
     if energy <= 0:
@@ -239,8 +268,7 @@ def _rate(x: np.ndarray) -> tuple[float | None, float]:
     peaks = peaks[acf[peaks] > 0]
     if peaks.size == 0:
         return None, 0.0
-    troughs = [i for kind, i in _extrema(x) if kind == -1]
-    if len(troughs) >= 3:
+    if troughs.size >= 3:
         counted = float(np.median(np.diff(troughs)))
         lag = int(peaks[np.argmin(np.abs(np.log(peaks / counted)))])
         if abs(np.log(lag / counted)) > np.log(COUNT_AGREEMENT):
@@ -252,8 +280,7 @@ def _rate(x: np.ndarray) -> tuple[float | None, float]:
     bend = left - 2 * centre + right
     offset = 0.5 * (left - right) / bend if bend < 0 else 0.0
     period_s = (lag + offset) / FS
-    quality = float(np.clip(centre, 0.0, 1.0))
-    return 60.0 / period_s, quality
+    return 60.0 / period_s, float(np.clip(centre, 0.0, 1.0))
 
 
 def _read_window(grid: _Grid, moving: np.ndarray, start: int, stop: int,
@@ -267,7 +294,10 @@ def _read_window(grid: _Grid, moving: np.ndarray, start: int, stop: int,
     flat = _detrended(a)
     direction = _principal(_band(flat, MIN_BPM / 60, MAX_BPM / 60))
     combined = flat @ direction
-    rate, quality = _rate(_band(combined, MIN_BPM / 60, MAX_BPM / 60))
+    breathing = _band(combined, MIN_BPM / 60, MAX_BPM / 60)
+    if float(np.sqrt(np.mean(breathing**2))) < MIN_SIGNAL_G:
+        return _WindowRead(Window(centre_s, None, 0.0, False), None, start)  # nobody on it
+    rate, quality = _rate(breathing)
     quality = round(quality, 3)
     if rate is None or quality < QUALITY_MIN:
         return _WindowRead(Window(centre_s, None, quality, False), None, start)
@@ -291,22 +321,40 @@ def _windows(grid: _Grid) -> list[_WindowRead]:
     return reads
 
 
+def _spread(x: np.ndarray) -> float:
+    """The standard deviation of the ordinary breaths, from the median absolute value (a
+    sigh, twice as deep, barely moves it)."""
+    return 1.4826 * float(np.median(np.abs(x - np.median(x))))
+
+
+def _tamed(x: np.ndarray) -> np.ndarray:
+    """x clipped at TAME_SPREADS spreads: a sigh or a jolt counts as one ordinary breath in
+    the autocorrelation instead of outweighing the rest."""
+    limit = TAME_SPREADS * _spread(x)
+    tamed: np.ndarray = np.clip(x, -limit, limit) if limit > 0 else x
+    return tamed
+
+
 def _extrema(x: np.ndarray) -> list[tuple[int, int]]:
-    """Troughs (-1) and peaks (+1) as (kind, index), alternating: each the extreme between
-    two crossings of a hysteresis band of +-0.3 standard deviations."""
-    h = 0.3 * float(x.std())
+    """Troughs (-1) and peaks (+1) as (kind, index), alternating: a zigzag through the
+    signal's turning points that takes a turn only when it swings at least SWING_SPREADS
+    spreads (_spread) from the last one, so a shallow breath between two deep ones still
+    counts and a wiggle of noise does not."""
+    least = SWING_SPREADS * _spread(x)
+    slope = np.sign(np.diff(x))
+    turns = np.flatnonzero(slope[1:] != slope[:-1]) + 1
     found: list[tuple[int, int]] = []
-    state = 0
-    begin = 0
-    for i, value in enumerate(x):
-        if state <= 0 and value > h:
-            if state < 0:
-                found.append((-1, begin + int(np.argmin(x[begin:i]))))
-            state, begin = 1, (found[-1][1] if found else 0)
-        elif state >= 0 and value < -h:
-            if state > 0:
-                found.append((1, begin + int(np.argmax(x[begin:i]))))
-            state, begin = -1, (found[-1][1] if found else 0)
+    for i in turns:
+        kind = 1 if slope[i - 1] > 0 else -1
+        if not found:
+            found.append((kind, int(i)))
+            continue
+        last_kind, last = found[-1]
+        if kind == last_kind:
+            if kind * (x[i] - x[last]) > 0:  # further the same way: the turn is here
+                found[-1] = (kind, int(i))
+        elif abs(x[i] - x[last]) >= least:
+            found.append((kind, int(i)))
     return found
 
 

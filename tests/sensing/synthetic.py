@@ -66,21 +66,24 @@ def breathing(rng: np.random.Generator, seconds: float, rate_bpm: float, *,
               fs: float = 50.0, noise: float = MPU6050_NOISE, amplitude_deg: float = 1.2,
               irregularity: float = 0.12, posture_steps: tuple[float, ...] = (),
               bursts: tuple[tuple[float, float], ...] = (), drift_deg_per_min: float = 1.0,
-              jitter: float = 0.2) -> Recording:
+              jitter: float = 0.2, sighs: float = 0.02, heartbeat_g: float = 0.002) -> Recording:
     """A recording of `seconds` at about `rate_bpm`, sampled near `fs` with `jitter` (a
-    share of the sample period), with its truth."""
+    share of the sample period), with its truth. A share `sighs` of breaths are sighs
+    (deeper and longer); the heartbeat shakes the body by `heartbeat_g` (ballistocardiogram)."""
     # The breaths: length, in:out ratio, depth, end-of-out-breath pause.
     inhales, exhales, periods, depth, tops, pauses = [], [], [], [], [], []
     t = -rng.uniform(0, 60 / rate_bpm)
     while t < seconds:
         period = 60 / rate_bpm * float(np.clip(1 + irregularity * rng.normal(), 0.6, 1.5))
+        sigh = rng.random() < sighs
+        period *= 1.5 if sigh else 1.0
         ratio = rng.uniform(1.2, 2.2)  # out:in
         pause = rng.uniform(0, 0.25) * period * ratio / (1 + ratio) if rng.random() < 0.5 else 0
         inhale = period / (1 + ratio)
         inhales.append(t)
         exhales.append(t + inhale)
         periods.append(period)
-        depth.append(float(np.clip(1 + 0.2 * rng.normal(), 0.5, 1.5)))
+        depth.append(float(np.clip(1 + 0.2 * rng.normal(), 0.5, 1.5)) * (2.0 if sigh else 1))
         tops.append(inhale)
         pauses.append(pause)
         t += period
@@ -94,8 +97,8 @@ def breathing(rng: np.random.Generator, seconds: float, rate_bpm: float, *,
     # Belly height 0..depth through each breath.
     k = np.clip(np.searchsorted(inhale_s, times, side="right") - 1, 0, len(inhales) - 1)
     into = times - inhale_s[k]
-    top, period, pause = np.asarray(tops)[k], period_s[k], np.asarray(pauses)[k]
-    fall = period - top - pause
+    top = np.asarray(tops)[k]
+    fall = period_s[k] - top - np.asarray(pauses)[k]
     rising = into < top
     height = np.where(rising, (1 - np.cos(np.pi * np.clip(into / top, 0, 1))) / 2,
                       (1 + np.cos(np.pi * np.clip((into - top) / fall, 0, 1))) / 2)
@@ -119,6 +122,11 @@ def breathing(rng: np.random.Generator, seconds: float, rate_bpm: float, *,
     drift_axis = np.tile(_unit(rng), (n, 1))
     gravity = _rotate(gravity, drift_axis, np.radians(drift_deg_per_min) * times / 60)
     accel = _rotate(gravity, axis, np.radians(amplitude_deg) * height)
+    # The heartbeat: a short jolt along one direction, 55-85 a minute.
+    beat = 60 / rng.uniform(55, 85)
+    phase = (times % beat) / beat
+    jolt = np.exp(-(((phase - 0.1) / 0.03) ** 2)) - np.exp(-(((phase - 0.2) / 0.04) ** 2))
+    accel += np.outer(jolt, _unit(rng) * heartbeat_g)
     # Sensor: offset drift (temperature) and white noise at the datasheet density.
     accel += np.outer(times / max(seconds, 1), rng.normal(0, 0.005, 3))
     accel += rng.normal(0, noise * np.sqrt(fs / 2), (n, 3))
@@ -165,3 +173,64 @@ def suite(seed: int = 22, seconds: float = 180.0) -> list[Case]:
                                   fs=rng.choice((25.0, 50.0)), **extra)
             cases.append(Case(name, recording))
     return cases
+
+
+@dataclass(frozen=True)
+class Scores:
+    """How a reader did on a suite, against the truth, in the issue's terms."""
+
+    still_windows: int
+    rate_errors: np.ndarray  # bpm, read - true, on the still windows with a rate
+    usable: float  # share of still windows with a rate
+    moving_windows: int  # windows touching movement or a posture change
+    moving_with_rate: int  # of those, how many gave a rate anyway (should be 0)
+    moving_flagged: float  # share of windows holding >= 1 s of movement reported `moving`
+    onset_errors: np.ndarray  # s, each found onset to the nearest true one of its kind
+    breaths_found: float  # share of true breaths in still stretches with an inhale found
+
+    @property
+    def mean_abs_error(self) -> float:
+        return float(np.mean(np.abs(self.rate_errors)))
+
+    @property
+    def within_2(self) -> float:
+        return float(np.mean(np.abs(self.rate_errors) <= 2))
+
+    @property
+    def median_onset_error(self) -> float:
+        return float(np.median(self.onset_errors))
+
+
+def score(cases: list[Case], read) -> Scores:  # read: (t_s, accel_g) -> BreathReading
+    """Read every case and compare with its truth. A window is still when no movement
+    touches its 30 s."""
+    errors, onsets = [], []
+    still = moving = moving_rated = held = held_flagged = 0
+    true_breaths = found_breaths = 0
+    for case in cases:
+        r = case.recording
+        reading = read(r.t_s, r.accel_g)
+        for w in reading.windows:
+            start, stop = w.t_s - 15, w.t_s + 15
+            if r.still(start, stop):
+                still += 1
+                if w.rate_bpm is not None:
+                    errors.append(w.rate_bpm - r.true_rate(start, stop))
+                continue
+            moving += 1
+            moving_rated += w.rate_bpm is not None
+            if any(min(b, stop) - max(a, start) >= 1 for a, b in r.moving):
+                held += 1
+                held_flagged += w.moving
+        inhales = np.array([b.inhale_s for b in reading.breaths])
+        exhales = np.array([b.exhale_s for b in reading.breaths])
+        onsets += [float(np.min(np.abs(r.inhale_s - x))) for x in inhales]
+        onsets += [float(np.min(np.abs(r.exhale_s - x))) for x in exhales]
+        calm = [t for t in r.inhale_s
+                if 5 < t < r.t_s[-1] - 10 and r.still(t - 20, t + 20)]
+        true_breaths += len(calm)
+        found_breaths += sum(bool(inhales.size) and float(np.min(np.abs(inhales - t))) < 1
+                             for t in calm)
+    return Scores(still, np.asarray(errors), len(errors) / max(still, 1), moving, moving_rated,
+                  held_flagged / max(held, 1), np.asarray(onsets),
+                  found_breaths / max(true_breaths, 1))
