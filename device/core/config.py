@@ -210,7 +210,9 @@ class SensorConfig:
     # None: the part's default (SENSOR_ADDRESSES); checked against the part in parse()
     address: int | None = field(default=None,
                                 metadata=checked_by(integer(0x03, 0x77, " (an I2C address)")))
-    rate_hz: int = field(default=50, metadata=checked_by(integer(*SENSOR_RATE_HZ,
+    # 25: the breath is read on a 10 Hz grid, and each sample wakes a thread (50 Hz costs
+    # twice the CPU for nothing the reading uses)
+    rate_hz: int = field(default=25, metadata=checked_by(integer(*SENSOR_RATE_HZ,
                                                                  " samples a second")))
 
     @property

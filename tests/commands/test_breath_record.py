@@ -45,9 +45,9 @@ def breathing(t: float) -> tuple[float, float, float]:
 
 
 def puck(fake, clock, kind: str = "lsm6dsox", address: int = 0x6A, **sensor):
-    """The config and a reader of `fake` on a fake bus, on `clock`."""
+    """A reader of `fake` on a fake bus, on `clock` (at 50 a second unless `sensor` says)."""
     fake.now = clock.now
-    config = parse({"sensor": {"kind": kind, **sensor}})
+    config = parse({"sensor": {"kind": kind, "rate_hz": 50, **sensor}})
     bus = FakeI2CBus({address: fake})
     return open_reader(config, open_bus=lambda n: bus, clock=clock, after_failure="the "
                        "recording ends there"), bus
@@ -199,8 +199,8 @@ def test_check_reads_the_breathing_on_the_puck():
     line = sensor_report(config, open_bus=lambda n: FakeI2CBus({0x6A: fake}), clock=clock,
                          look_s=0.001, announce=heard.append)
     assert line.startswith(f"sensor: LSM6DSOX at 0x6a on /dev/i2c-1: "
-                           f"{int(CHECK_SECONDS * 50) + 1} samples in {CHECK_SECONDS:.0f} s "
-                           "(50 a second); breathing ")
+                           f"{int(CHECK_SECONDS * 25) + 1} samples in {CHECK_SECONDS:.0f} s "
+                           "(25 a second); breathing ")
     assert rate_in(line) == pytest.approx(BREATHS_PER_MINUTE, abs=0.25)
     assert heard == [f"sensor: reading the LSM6DSOX at 0x6a on /dev/i2c-1 for "
                      f"{CHECK_SECONDS:g} s: rest it on your belly and breathe as you are"]
