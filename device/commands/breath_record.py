@@ -11,6 +11,7 @@ one line). A recording with no sample at all leaves the file that was there as i
 from __future__ import annotations
 
 import argparse
+import bisect
 import csv
 import sys
 import threading
@@ -85,9 +86,9 @@ class Recorded:
 
     def rate_at(self, count: int) -> float | None:
         """The breathing rate over the 30 s before sample `count` (None: none readable)."""
-        t = np.asarray(self.t_s[:count])
-        keep = t >= t[-1] - WINDOW_S
-        return current_rate(t[keep], np.asarray(self.accel_g[:count])[keep])
+        first = bisect.bisect_left(self.t_s, self.t_s[count - 1] - WINDOW_S, 0, count)
+        return current_rate(np.asarray(self.t_s[first:count]),
+                            np.asarray(self.accel_g[first:count]))
 
 
 class Follow:
@@ -171,6 +172,15 @@ def record_to(out: Path, reader: MotionReader, seconds: float, *, show: IO[str],
               pause: Callable[[float], object] | None = None) -> tuple[Recorded, str]:
     """Record `reader` (started here, stopped before returning) into `out`: (what was
     recorded, "done", "failed" or "interrupted")."""
+    try:
+        return _record_to(out, reader, seconds, show, live, look_s, pause)
+    finally:
+        reader.stop()  # closes the chip, also when the file could not even be begun
+
+
+def _record_to(out: Path, reader: MotionReader, seconds: float, show: IO[str],
+               live: bool | None, look_s: float,
+               pause: Callable[[float], object] | None) -> tuple[Recorded, str]:
     recorded = Recorded()
     display = LiveRate(recorded, show, live)
     with atomic_file(out, text=True) as file:

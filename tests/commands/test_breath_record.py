@@ -23,6 +23,7 @@ from device.commands.breath_record import (
     sensor_report,
 )
 from device.core.config_schema import parse
+from device.core.errors import EbbtideError
 from device.sensing.breaths import read_breaths
 from hardware.motion_reader import ChipStopped
 from tests.hardware.fake_i2c import FakeI2CBus, FakeLSM6DSOX, FakeMPU6050, SteppingClock
@@ -232,3 +233,10 @@ def test_a_check_never_leaves_the_sensor_being_read():
                   clock=clock, look_s=0.001)
     assert bus.closed and threading.active_count() == before
     assert fake.registers[0x10] >> 4 == 0, "powered down"
+
+
+def test_a_file_that_cannot_be_begun_leaves_the_sensor_closed(tmp_path):
+    reader, bus = puck(FakeLSM6DSOX(accel=breathing), SteppingClock(until=5.0))
+    with pytest.raises(EbbtideError, match="it is a folder"):
+        record_to(tmp_path, reader, 5, show=io.StringIO(), live=False, look_s=0.001)
+    assert bus.closed and not reader.running
