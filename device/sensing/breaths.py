@@ -124,9 +124,10 @@ def _rate(x: np.ndarray) -> tuple[float | None, float]:
       trough-to-trough interval counted in the signal, and none if they differ by more
       than COUNT_AGREEMENT. With fewer than three troughs (slow breathing), the first
       peak at least 0.8 of the highest.
-    - the troughs counted (at least four), their regularity the quality: 1 less twice
-      the intervals' coefficient of variation. A sigh shifts the rhythm's phase, which
-      flattens the autocorrelation of the whole window but costs the count one interval.
+    - the troughs counted (at least four), their regularity the quality: 1 less
+      REGULARITY_WEIGHT times the intervals' coefficient of variation. A sigh shifts the
+      rhythm's phase, which flattens the autocorrelation of the whole window but costs the
+      count one interval.
     """
     x = tamed(x)
     troughs = np.asarray([i for kind, i in extrema(x) if kind == -1])
@@ -231,22 +232,28 @@ def _sign(x: np.ndarray, found: list[tuple[int, int]]) -> float:
 def _breaths(grid: Grid, reads: list[_WindowRead]) -> list[Breath]:
     """Each usable window gives the onsets in its central 10 s (the first and last windows
     also their outer edges); the in-breath's sign is decided over each run of usable
-    windows."""
-    events: list[tuple[float, int]] = []  # (time, +1 in-breath onset / -1 out-breath onset)
+    windows, and a breath never spans two runs."""
+    breaths: list[Breath] = []
     run: list[tuple[_WindowRead, list[tuple[int, int]]]] = []
 
     def close_run() -> None:
+        """The run's breaths: each in-breath onset paired with the out-breath's after it."""
         votes = 0.0
         for read, found in run:
             assert read.signal is not None
             votes += _sign(read.signal, found)
         sign = 1.0 if votes >= 0 else -1.0
+        events: list[tuple[float, int]] = []  # (time, +1 in-breath / -1 out-breath onset)
         for read, found in run:
             for kind, index in found:
                 t = float(grid.t[read.start + index])
                 if _owns(read, reads, t):
                     # with sign +1 a trough (kind -1) begins the in-breath
                     events.append((t, 1 if kind * sign < 0 else -1))
+        events.sort()
+        for (t0, k0), (t1, k1) in itertools.pairwise(events):
+            if k0 == 1 and k1 == -1 and t1 - t0 < 60 / MIN_BPM:
+                breaths.append(Breath(round(t0, 2), round(t1, 2)))
         run.clear()
 
     for read in reads:
@@ -257,11 +264,6 @@ def _breaths(grid: Grid, reads: list[_WindowRead]) -> list[Breath]:
         run.append((read, extrema(read.signal)))
     if run:
         close_run()
-    events.sort()
-    breaths = []
-    for (t0, k0), (t1, k1) in itertools.pairwise(events):
-        if k0 == 1 and k1 == -1 and t1 - t0 < 60 / MIN_BPM:
-            breaths.append(Breath(round(t0, 2), round(t1, 2)))
     return breaths
 
 
