@@ -71,9 +71,9 @@ def read_recording(path: Path) -> tuple[np.ndarray, np.ndarray]:
         if not all(math.isfinite(v) for v in values):
             raise BreathFileError(f"{where}: line {number} holds a number that is not "
                                   f"finite: {line[:60]!r}.")
-        if rows and values[0] <= rows[-1][0]:
-            raise BreathFileError(f"{where}: line {number}: the time {values[0]:g} s does not "
-                                  f"come after the line before's {rows[-1][0]:g} s.")
+        if rows and values[0] < rows[-1][0]:
+            raise BreathFileError(f"{where}: line {number}: the time goes back, from "
+                                  f"{rows[-1][0]:g} s to {values[0]:g} s.")
         rows.append(values)
     seconds = rows[-1][0] - rows[0][0] if len(rows) > 1 else 0.0
     if seconds < MIN_SECONDS:

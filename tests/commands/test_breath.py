@@ -101,7 +101,7 @@ def _bad_files(folder: Path) -> dict[str, tuple[Path, str]]:
                                             "'time,x,y,z'"),
         "short row": (folder / "short.csv", "line 3 is not four numbers"),
         "nan": (folder / "nan.csv", "line 3 holds a number that is not finite"),
-        "backwards": (folder / "backwards.csv", "line 4: the time 0.01 s does not come after"),
+        "backwards": (folder / "back.csv", "line 4: the time goes back, from 0.02 s to 0.01 s"),
         "too short": (folder / "short-time.csv", "holds only 5.0 s of samples; at least 15 s"),
         "slow": (folder / "slow.csv", "holds 2.0 samples a second; at least 10"),
         "empty": (folder / "empty.csv", "(the file is empty)"),

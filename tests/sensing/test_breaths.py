@@ -144,6 +144,13 @@ def test_a_gap_in_the_samples_leaves_its_windows_unread() -> None:
     assert all(abs(rate - r.true_rate(0, 120)) <= 2.5 for rate in rated)
 
 
+def test_samples_read_in_bursts_with_one_time_each_are_read_alike() -> None:
+    """A driver that empties the sensor's FIFO may stamp a burst with one time."""
+    r = breathing(np.random.default_rng(13), 60, 15, jitter=0)
+    bursts = r.t_s[(np.arange(r.t_s.size) // 5) * 5]  # five samples to a stamp
+    assert abs(current_rate(bursts, r.accel_g) - current_rate(r.t_s, r.accel_g)) <= 1
+
+
 def test_windows_are_30_s_every_10_s_at_their_centres() -> None:
     r = breathing(np.random.default_rng(8), 75, 12)
     centres = [w.t_s for w in read_breaths(r.t_s, r.accel_g).windows]
@@ -160,7 +167,8 @@ def test_too_little_is_no_reading() -> None:
 @pytest.mark.parametrize(("t", "a", "what"), [
     (np.arange(5.0), np.zeros((5, 2)), "expected"),
     (np.arange(5.0), np.full((5, 3), np.nan), "not finite"),
-    (np.array([0.0, 1.0, 1.0, 2.0]), np.zeros((4, 3)), "do not always increase"),
+    (np.array([0.0, 1.0, 0.5, 2.0]), np.zeros((4, 3)), "go back"),
+    (np.array([0.0, 0.02, 1e9]), np.zeros((3, 3)), "too sparse"),  # not 10**10 bins
 ])
 def test_malformed_samples_are_refused(t, a, what) -> None:
     with pytest.raises(ValueError, match=what):
