@@ -77,6 +77,7 @@ class MotionReader:
         self._thread: threading.Thread | None = None
         self.started_at: float | None = None
         self.failure: SensorError | None = None
+        self.span: tuple[float, float] | None = None  # the first and the last sample's time
         self.late = 0  # deadlines given up because the thread was held up past them
 
     def start(self) -> None:
@@ -153,6 +154,7 @@ class MotionReader:
             self._values[row, :3] = accel
             self._values[row, 3:] = gyro if gyro is not None else math.nan
             self._count += 1
+            self.span = (t, t) if self.span is None else (self.span[0], t)
 
     def _rows(self, first: int) -> tuple[np.ndarray, np.ndarray, int]:
         """Copies of the kept samples numbered `first` on (those still kept), in order; the

@@ -271,8 +271,7 @@ class Appliance:
             return
         try:
             motion.stop()
-            t, _ = motion.latest()
-            seconds = float(t[-1] - t[0]) if len(t) > 1 else 0.0
+            seconds = motion.span[1] - motion.span[0] if motion.span else 0.0
             log.info("the breath sensor (%s) gave %d samples over %.0f s", motion.chip.part,
                      motion.count, seconds)
         except Exception as error:

@@ -62,6 +62,7 @@ def test_the_buffer_keeps_only_the_last_seconds_asked_for():
     t, _ = reader.latest()
     assert reader.count == 1500
     assert len(t) == 500 and t[0] == pytest.approx(20.0)
+    assert reader.span == pytest.approx((0.0, 29.98)), "the whole reading, beyond the buffer"
     assert np.all(np.diff(t) > 0), "oldest first, across the ring's seam"
 
 
