@@ -112,15 +112,44 @@ def build_parser() -> argparse.ArgumentParser:
                               "never stored")
     history.add_argument("--cycle-length", type=int, metavar="N",
                          help="with --cycle-start: the cycle's length in days (default 28)")
+    _breath_commands(sub, common)
     return parser
 
+
+def _breath_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+                     common: argparse.ArgumentParser) -> None:
+    """`ebbtide breath ...`: the breath sensor's commands (device/commands/breath.py)."""
+    breath = sub.add_parser("breath", help="the breath sensor: record it, read a recording")
+    actions = breath.add_subparsers(dest="breath_command", required=True, metavar="COMMAND")
+    analyze = actions.add_parser(
+        "analyze", parents=[common],
+        help="read a recording (CSV t_s,ax,ay,az in g): the breathing rate, the breaths "
+             "found and how much of it could be read")
+    analyze.add_argument("file", metavar="FILE.csv", help="the recording")
+    analyze.add_argument("--json", metavar="OUT",
+                         help="also write every 30 s window's rate and every breath as JSON")
+    record = actions.add_parser(
+        "record", parents=[common],
+        help="record the configured breath sensor ([sensor] kind) to a CSV file (t_s,ax,ay,az "
+             "in g), showing the breathing rate once a second; Ctrl-C ends it early and keeps "
+             "what was recorded")
+    record.add_argument("--seconds", required=True, type=_seconds_to_record, metavar="N",
+                        help="how long to record: 1 to 21600 s")
+    record.add_argument("--out", required=True, metavar="FILE.csv", help="the file to write")
+
+
+def _seconds_to_record(text: str) -> float:
+    """--seconds of `breath record`: 1 s to 6 h."""
+    from device.commands.breath_record import seconds_to_record
+
+    return seconds_to_record(text)
 
 
 # Each command's module in device/commands/, imported only when it runs: `ebbtide off` (run
 # by systemd as the service stops) must not wait for numpy, the audio or the pictures.
 COMMANDS = {"run": "run", "demo": "demo", "render": "render", "check": "check",
             "history": "history", "record": "record", "off": "off", "script": "script_check",
-            "card": "card"}
+            "card": "card", "breath": "breath"}
 # The demo draws on the terminal: it sets up its one log handler (its screen's) itself.
 LOGS_ON_ITS_OWN = frozenset({"demo"})
 

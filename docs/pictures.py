@@ -7,6 +7,7 @@ writes into docs/ (or --out DIR):
   history.png  `ebbtide history --plot` of an example history (made-up nights, generated
                from a fixed seed into a temporary file) with a 28-day cycle
   wiring.svg   the button and the LED on the Pi's header (docs/wiring.py)
+  sensor_wiring.svg  the breath sensor on the header's I2C pins (docs/wiring.py)
   card.png     `ebbtide card --country us` with the defaults
 """
 
@@ -29,7 +30,7 @@ from device.pictures.history import Cycle, write_history_picture
 from device.pictures.picture import PictureError
 from device.pictures.session import write_session_picture
 from device.words.card import countries, make_card
-from docs.wiring import draw_wiring
+from docs.wiring import draw_sensor_wiring, draw_wiring
 
 # The example history: sixteen weeks up to this day, a cycle that began on EXAMPLE_CYCLE.
 EXAMPLE_TODAY = date(2026, 11, 29)
@@ -68,7 +69,8 @@ def example_history(folder: Path) -> list[SessionRecord]:
 def make_pictures(out: Path) -> list[Path]:
     """Write the pictures into `out`; returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
-    made = [out / "session.png", out / "history.png", out / "wiring.svg", out / "card.png"]
+    made = [out / "session.png", out / "history.png", out / "wiring.svg", out / "card.png",
+            out / "sensor_wiring.svg"]
     with tempfile.TemporaryDirectory(prefix="ebbtide-pictures-") as scratch:
         rendered = render_session(Config(), load_script(), Path(scratch) / "render")
         write_session_picture(rendered.timeline, made[0])
@@ -77,6 +79,7 @@ def make_pictures(out: Path) -> list[Path]:
         records = example_history(Path(scratch) / "history")
         write_history_picture(records, made[1], EXAMPLE_TODAY, Cycle(EXAMPLE_CYCLE))
     draw_wiring(made[2])
+    draw_sensor_wiring(made[4])
     return made
 
 

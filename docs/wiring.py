@@ -1,8 +1,10 @@
-"""The README's wiring picture, drawn with schemdraw as a deterministic SVG.
+"""The README's wiring pictures, drawn with schemdraw as deterministic SVGs: the button and
+the LED (wiring.svg), and the breath sensor on I2C (sensor_wiring.svg).
 
-Regenerate it, with the other README pictures, with `python -m docs.pictures` (or alone
-with `python -m docs.wiring docs/wiring.svg`). The GPIO numbers come from
-Ebbtide's defaults (`device.core.config.Config`), so the picture follows them.
+Regenerate them, with the other README pictures, with `python -m docs.pictures` (or alone
+with `python -m docs.wiring docs/wiring.svg`, `--sensor` for the sensor's). The GPIO numbers
+come from Ebbtide's defaults (`device.core.config.Config`), so the picture follows them; the
+I2C pins are the header's own (bus 1: SDA GPIO2, SCL GPIO3).
 """
 
 from __future__ import annotations
@@ -108,35 +110,102 @@ def _drawing(config: Config | None = None) -> schemdraw.Drawing:
     _text(d, (body + 0.35, y - 0.45), "\N{MINUS SIGN} short leg", size=13, halign="left",
           color=GREY)
 
-    # A white card behind everything, so the picture reads on a dark page too; the extra
-    # room at the sides is for fonts wider than schemdraw's estimate.
+    _white_card(d)
+    return d
+
+
+def _white_card(d: schemdraw.Drawing) -> None:
+    """A white card behind everything, so the picture reads on a dark page too; the extra
+    room at the sides is for fonts wider than schemdraw's estimate."""
     box = d.get_bbox()
     padx, pady = 0.6, 0.3
     d.add(elm.Rect((box.xmin - padx, box.ymax + pady), (box.xmax + padx, box.ymin - pady),
                    fill="white").at((0, 0)).theta(0).color("white").zorder(0))
+
+
+SENSOR_TITLE = "Breath sensor wiring (I2C bus 1, physical pin numbers in brackets)"
+SDA, SCL = 2, 3  # the header's I2C bus 1
+THREE_V3_PIN = 1
+SENSOR_PARTS = ("LSM6DS3TR-C or LSM6DSOX board", "or an MPU-6050 (GY-521) board")
+SENSOR_NOTES = (
+    "the Pi pulls SDA and SCL up to 3.3 V itself (1.8 k\N{OHM SIGN}): no resistors needed",
+    "address pin (SDO/SA0, or AD0 on the MPU-6050) to GND: 0x6A (0x68); to 3V3: 0x6B (0x69)",
+    "a thin four-core cable of up to about a metre; 3.3 V only, never 5 V",
+)
+
+
+def sensor_labels() -> list[tuple[str, str]]:
+    """(the header's terminal, the board's pin), top to bottom."""
+    ground = nearest_ground(physical_pin(SCL))
+    return [(f"3V3 (pin {THREE_V3_PIN})", "VCC / VIN"),
+            (f"GND (pin {ground})", "GND"),
+            (f"GPIO{SDA} SDA (pin {physical_pin(SDA)})", "SDA"),
+            (f"GPIO{SCL} SCL (pin {physical_pin(SCL)})", "SCL")]
+
+
+def _sensor_drawing() -> schemdraw.Drawing:
+    """Four wires from the header to the breath puck's board."""
+    d = schemdraw.Drawing(canvas="svg", show=False)
+    d.config(font=FONT, fontsize=14, lw=2, bgcolor="white", margin=0)
+    board_x, board_right = 7.0, 11.0
+    _text(d, (-3.6, 2.4), SENSOR_TITLE[: SENSOR_TITLE.index(" (")], size=18, halign="left")
+    _text(d, (-3.6, 1.75), SENSOR_TITLE[SENSOR_TITLE.index(" (") + 1:], size=13, halign="left",
+          color=GREY)
+    rows = sensor_labels()
+    top, step = 0.0, -1.0
+    for i, (header, pin) in enumerate(rows):
+        y = top + i * step
+        _terminal(d, (0, y), header, "left")
+        d.add(elm.Line().at((0, y)).right().tox(board_x))
+        d.add(elm.Dot(radius=0.08).at((board_x, y)))
+        _text(d, (board_x + 0.25, y), pin, size=14, halign="left")
+    bottom = top + (len(rows) - 1) * step
+    d.add(elm.Rect((board_x, top + 0.7), (board_right, bottom - 0.7)).at((0, 0)).theta(0))
+    _text(d, ((board_x + board_right) / 2, top + 1.05), "breath puck", size=14)
+    for i, line in enumerate(SENSOR_PARTS):
+        _text(d, (board_right + 0.3, top - 0.3 - 0.6 * i), line, size=13, halign="left",
+              color=GREY)
+    for i, note in enumerate(SENSOR_NOTES):
+        _text(d, (-3.6, bottom - 1.3 - 0.6 * i), note, size=13, halign="left", color=GREY)
+    _white_card(d)
     return d
+
+
+def _svg(drawing: schemdraw.Drawing) -> bytes:
+    text_mode = schemdraw.svgconfig.text
+    schemdraw.svgconfig.text = "text"  # real <text>: searchable, and no font files needed
+    try:
+        image: bytes = drawing.get_imagedata("svg")
+    finally:
+        schemdraw.svgconfig.text = text_mode
+    return image
 
 
 def draw_wiring(path: Path, config: Config | None = None) -> None:
     """Write the wiring picture for `config` (default: Ebbtide's defaults) to `path` as SVG."""
-    text_mode = schemdraw.svgconfig.text
-    schemdraw.svgconfig.text = "text"  # real <text>: searchable, and no font files needed
-    try:
-        image = _drawing(config).get_imagedata("svg")
-    finally:
-        schemdraw.svgconfig.text = text_mode
-    Path(path).write_bytes(image)
+    Path(path).write_bytes(_svg(_drawing(config)))
+
+
+def draw_sensor_wiring(path: Path) -> None:
+    """Write the breath sensor's wiring picture to `path` as SVG."""
+    Path(path).write_bytes(_svg(_sensor_drawing()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m docs.wiring OUT.svg`: write the wiring picture."""
+    """`python -m docs.wiring [--sensor] OUT.svg`: write the wiring picture (the breath
+    sensor's, with --sensor)."""
     parser = argparse.ArgumentParser(prog="python -m docs.wiring", description=__doc__)
     parser.add_argument("out", type=Path, help="the SVG file to write")
+    parser.add_argument("--sensor", action="store_true",
+                        help="the breath sensor on I2C instead of the button and the LED")
     args = parser.parse_args(argv)
     if args.out.suffix.lower() != ".svg":
         print(f"docs.wiring: {args.out} is not an .svg file name", file=sys.stderr)
         return 2
-    draw_wiring(args.out)
+    if args.sensor:
+        draw_sensor_wiring(args.out)
+    else:
+        draw_wiring(args.out)
     return 0
 
 

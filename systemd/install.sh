@@ -109,21 +109,24 @@ install_steps() {
     host apt-get update
     host env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         "${packages[@]}"
-    # The system user ebbtide (no home, no login shell) in gpio and audio. systemd-sysusers
-    # creates what is missing, the groups too (a machine that is not a Pi has no gpio).
+    # The system user ebbtide (no home, no login shell) in gpio, audio and i2c (the breath
+    # sensor's bus). systemd-sysusers creates what is missing, the groups too (a machine that
+    # is not a Pi has no gpio; without an i2c group the unit's SupplementaryGroups= would
+    # stop the service from starting).
     host systemd-sysusers --inline \
         'u ebbtide - "Ebbtide bedside calm device" /nonexistent /usr/sbin/nologin' \
-        'm ebbtide gpio' 'm ebbtide audio'
+        'm ebbtide gpio' 'm ebbtide audio' 'm ebbtide i2c'
     # Debian's own python3, not one on root's PATH (pyenv, /usr/local): the venv's python
     # must be readable by the ebbtide user, and python3-lgpio is built for this one.
     host /usr/bin/python3 -m venv --system-site-packages "$VENV"
     # The natural voice (Piper) runs on onnxruntime, which has wheels for 64-bit x86 and ARM
-    # only; elsewhere (32-bit Raspberry Pi OS) Ebbtide speaks with espeak-ng.
-    local package="${REPO}[voice]"
+    # only; elsewhere (32-bit Raspberry Pi OS) Ebbtide speaks with espeak-ng. The sensor extra
+    # (smbus2, pure Python) reads a breath sensor on I2C, if [sensor] names one.
+    local package="${REPO}[voice,sensor]"
     if ! /usr/bin/python3 -c 'import platform, struct, sys
 sys.exit(struct.calcsize("P") != 8 or platform.machine() not in ("x86_64", "aarch64"))'; then
         note "no natural voice (Piper) for this $(uname -m) system: Ebbtide speaks with espeak-ng"
-        package="$REPO"
+        package="${REPO}[sensor]"
     fi
     host "$VENV/bin/pip" install --disable-pip-version-check --no-cache-dir --upgrade "$package"
     if [ -e "$ROOT$CONFIG" ]; then

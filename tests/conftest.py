@@ -187,15 +187,16 @@ def null_sink(private_dirs):
         kill_pulseaudio()
 
 
-_CORE = Path(__file__).resolve().parent / "core"
+_PURE = (Path(__file__).resolve().parent / "core", Path(__file__).resolve().parent / "sensing")
 
 
 @pytest.fixture(scope="module", autouse=True)
 def sound_outside_the_core(request):
-    """Every room's tests but the pure core's have the run's PulseAudio, as they always had:
-    module-scoped and autouse, so it is up before any fixture of the module opens a sound
-    device. tests/core plays nothing, so `pytest tests/core` never starts PulseAudio."""
-    if _CORE not in request.path.resolve().parents:
+    """Every room's tests but the pure ones' (the core, sensing) have the run's PulseAudio,
+    as they always had: module-scoped and autouse, so it is up before any fixture of the
+    module opens a sound device. tests/core and tests/sensing play nothing, so
+    `pytest tests/core tests/sensing` never starts PulseAudio."""
+    if not any(pure in request.path.resolve().parents for pure in _PURE):
         request.getfixturevalue("null_sink")
 
 

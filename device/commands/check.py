@@ -1,4 +1,5 @@
-"""`ebbtide check`: what this machine offers the device. Missing hardware is a warning."""
+"""`ebbtide check`: what this machine offers the device. Missing hardware is a warning; a
+configured breath sensor is read for a few seconds, with the rate if someone breathes on it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 
 from audio.stream import AudioUnavailable, describe_output
 from device.commands import exit_codes
+from device.commands.breath_record import sensor_report
 from device.commands.progress import ProgressBar
 from device.core.config import Config
 from device.core.plan import plan_session, session_shape, voice_lines
@@ -78,7 +80,14 @@ def report(config: Config, script: Script) -> int:
         factory.close()
     except NoPins as error:
         print(f"pins: warning: {error}")
+    print(sensor_report(config, announce=_on_terminal))
     return status
+
+
+def _on_terminal(line: str) -> None:
+    """What is about to take a while, said where a person is watching (not into a pipe)."""
+    if sys.stderr.isatty():
+        print(line, file=sys.stderr)
 
 
 def cmd_check(args: argparse.Namespace) -> int:

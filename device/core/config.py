@@ -191,6 +191,38 @@ class HistoryConfig:
     help_note: bool = field(default=True, metadata=checked_by(boolean))
 
 
+# The breath sensor's parts ([sensor] kind) and the I2C addresses each can have, its default
+# first: the chip's SDO/SA0 pin (ST) or AD0 pin (InvenSense) low, then high. The drivers in
+# hardware/motion_chips.py declare the same (tests/hardware/test_motion_chips.py compares).
+SENSOR_ADDRESSES: Mapping[str, tuple[int, ...]] = MappingProxyType({
+    "lsm6ds3trc": (0x6A, 0x6B), "lsm6dsox": (0x6A, 0x6B), "mpu6050": (0x68, 0x69)})
+SENSOR_KINDS = ("none", *SENSOR_ADDRESSES)
+SENSOR_RATE_HZ = (25, 50)  # breathing is under 1 Hz and movement a few: enough, and cheap
+
+
+@dataclass(frozen=True)
+class SensorConfig:
+    """A motion sensor on I2C that feels the breath: none unless `kind` is set."""
+
+    kind: str = field(default="none", metadata=checked_by(one_of(*SENSOR_KINDS)))
+    # /dev/i2c-N: 1 is the Pi's header (GPIO2 SDA, GPIO3 SCL)
+    bus: int = field(default=1, metadata=checked_by(integer(0, 255, " (/dev/i2c-N)")))
+    # None: the part's default (SENSOR_ADDRESSES); checked against the part in parse()
+    address: int | None = field(default=None,
+                                metadata=checked_by(integer(0x03, 0x77, " (an I2C address)")))
+    # 25: the breath is read on a 10 Hz grid, and each sample wakes a thread (50 Hz costs
+    # twice the CPU for nothing the reading uses)
+    rate_hz: int = field(default=25, metadata=checked_by(integer(*SENSOR_RATE_HZ,
+                                                                 " samples a second")))
+
+    @property
+    def chip_address(self) -> int | None:
+        """The address to read: the one set, else the part's default (None: no sensor)."""
+        if self.kind == "none":
+            return None
+        return self.address if self.address is not None else SENSOR_ADDRESSES[self.kind][0]
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole configuration; `source` is the file it came from, if any."""
@@ -204,6 +236,7 @@ class Config:
     session: SessionConfig = SessionConfig()
     haptic: HapticConfig = HapticConfig()
     history: HistoryConfig = HistoryConfig()
+    sensor: SensorConfig = SensorConfig()
     patterns: Mapping[str, BreathPattern] = field(
         default_factory=lambda: MappingProxyType({})
     )

@@ -21,6 +21,7 @@ from device.core.config import (
     MIN_BRIGHTNESS,
     PACED_MIN_RATE,
     RATE_RANGE,
+    SENSOR_ADDRESSES,
     TOP_UP_RANGE,
     Config,
     ConfigError,
@@ -245,12 +246,26 @@ def parse(document: Mapping[str, Any], where: str = "config",
     light_pins = config.light.pins if config.light.kind == "rgb" else (config.light.pin,)
     if haptic.pin is not None and haptic.pin in (*light_pins, config.button.pin):
         reader.bad("haptic.pin", haptic.pin, "a pin of its own, not the light's or the button's")
+    _check_sensor(config, reader)
     if reader.problems or model_problems:
         usable = None
         if not reader.problems:
             usable = replace(config, voice=replace(config.voice, engine="espeak", model=""))
         raise ConfigError(reader.problems + model_problems, usable)
     return config
+
+
+def _check_sensor(config: Config, reader: _Reader) -> None:
+    """[sensor] address must be one the chosen part can have."""
+    sensor = config.sensor
+    if sensor.kind == "none" or sensor.address is None:
+        return
+    allowed = SENSOR_ADDRESSES[sensor.kind]
+    if sensor.address not in allowed:
+        shown = " or ".join(f"{a:#04x} ({a})" for a in allowed)
+        reader.bad("sensor.address", sensor.address,
+                   f'{shown} for kind = "{sensor.kind}" (its address pin low or high), or no '
+                   "address for the part's default")
 
 
 def _check_breathing(config: Config, reader: _Reader, document: Mapping[str, Any]) -> None:

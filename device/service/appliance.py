@@ -28,8 +28,10 @@ from device.service.controller import Controller
 from device.service.notify import ServiceNotifier
 from device.service.runner import Outcome, Runner
 from device.service.wake import WakePipe
-from device.service.wiring import dress, light_for, motor_for, speaker_for
+from device.service.wiring import dress, light_for, motor_for, sensor_for, speaker_for
 from hardware.button import ButtonEdges
+from hardware.i2c_bus import BusOpener, SensorError, open_i2c_bus
+from hardware.motion_reader import MotionReader
 from hardware.pins import PinFactory
 
 log = logging.getLogger("ebbtide")
@@ -81,7 +83,8 @@ class Appliance:
                  notifier: ServiceNotifier | None = None,
                  making: Callable[[int, int], None] | None = None,
                  wake: WakePipe | None = None,
-                 open_history: Callable[[], History] | None = None) -> None:
+                 open_history: Callable[[], History] | None = None,
+                 open_i2c: BusOpener = open_i2c_bus) -> None:
         """wall_clock says the date and time (timezone-aware): the time of day, for the
         quiet hours in [night], and the dates of each session recorded in `history`, if
         given (its length comes from `clock`, so a wall clock set by hours mid-session
@@ -90,7 +93,9 @@ class Appliance:
         making the voice has got; `wake` carries the signals caught since start-up
         (cli.cmd_run catches them first thing). Without `history`, `open_history` opens
         it (here, and, while another program holds its lock, again later: the sessions
-        meanwhile are kept and written once it is free); the appliance closes it."""
+        meanwhile are kept and written once it is free); the appliance closes it. The breath
+        sensor of [sensor], if any, is opened on `open_i2c`'s bus at each session's start
+        and read through it (a sensor that fails costs only its sensing, said once)."""
         self.config = config
         self.clock = clock
         self.notifier = notifier or ServiceNotifier({})
@@ -99,6 +104,8 @@ class Appliance:
         self.wall_clock = wall_clock
         self.history = history
         self.demo = demo
+        self._open_i2c = open_i2c
+        self.motion: MotionReader | None = None  # the breath sensor, read during a session
         self._record: _Record | None = None  # this session's row in the history
         self._open_history = open_history if history is None else None
         self._owns_history = False
@@ -219,6 +226,7 @@ class Appliance:
         try:
             self.runner.glow(self.plan)  # the light comes first, then the sound and history
             self._begin(*started)
+            self._start_sensing()
             delay = self.speaker.open(settings.volume)
             outcome = self.runner.run(self.plan, delay or 0.0)
         except Exception as error:
@@ -226,6 +234,7 @@ class Appliance:
                       error, exc_info=self.log_tracebacks)
         finally:
             self._light_off()
+            self._stop_sensing()
             self.controller.session_ended()  # ready for the next press while the sound closes
             report = self.speaker.close()
             if report is not None:
@@ -237,6 +246,36 @@ class Appliance:
                                        state=outcome.value if outcome else "error"))
             self._end(outcome)
         return outcome
+
+    def _start_sensing(self) -> None:
+        """Start reading the breath sensor, if there is one. One that cannot be opened (the
+        bus off, no chip, another chip) is said in one line, and the session goes on
+        without it."""
+        try:
+            chip = sensor_for(self.config, self._open_i2c)
+        except SensorError as error:
+            log.warning("%s; this session goes on without the breath sensor", error)
+            return
+        except Exception as error:  # whatever it is, the session does not depend on it
+            log.error("the breath sensor could not be opened: %s; this session goes on "
+                      "without it", error)
+            return
+        if chip is not None:
+            self.motion = MotionReader(chip, self.config.sensor.rate_hz)
+            self.motion.start()
+
+    def _stop_sensing(self) -> None:
+        """Stop reading (the thread closes the chip); how much was read goes to the log."""
+        motion, self.motion = self.motion, None
+        if motion is None:
+            return
+        try:
+            motion.stop()
+            seconds = motion.span[1] - motion.span[0] if motion.span else 0.0
+            log.info("the breath sensor (%s) gave %d samples over %.0f s", motion.chip.part,
+                     motion.count, seconds)
+        except Exception as error:
+            log.error("the breath sensor did not stop cleanly: %s", error)
 
     def _noting_parts(self, event: Event) -> None:
         """The runner's events, passed on; each part begun means the one before is done."""
@@ -338,6 +377,7 @@ class Appliance:
         if self._owns_history and self.history is not None:
             self.history.close()
             self._owns_history = False
+        self._stop_sensing()
         try:
             self.speaker.close()
             self.button.close()

@@ -1,5 +1,6 @@
-"""The parts of a device as [light], [haptic], [voice] and [audio] configure them: for the
-appliance, and for the commands that use them without it (render, check, script check)."""
+"""The parts of a device as [light], [haptic], [voice], [audio] and [sensor] configure them:
+for the appliance, and for the commands that use them without it (render, check, script
+check, breath record)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from audio.mixer import Mixer
 from audio.speaker import Speaker
 from audio.voicemaker import VoiceSettings
 from device.core.config import Config, SessionSettings
+from hardware.i2c_bus import BusOpener, open_i2c_bus
 from hardware.light import Light, RGBLight
+from hardware.motion_chips import MotionChip, open_motion_chip
 from hardware.motor import Motor
 from hardware.pins import PinFactory
 
@@ -52,3 +55,13 @@ def motor_for(config: Config, pin_factory: PinFactory) -> Motor | None:
     if h.pin is None:
         return None
     return Motor(h.pin, strength=h.strength, start_duty=h.start_duty, pin_factory=pin_factory)
+
+
+def sensor_for(config: Config, open_bus: BusOpener = open_i2c_bus) -> MotionChip | None:
+    """The breath sensor of [sensor], identified and configured; None if there is none. A
+    hardware.i2c_bus.SensorError (one line: the bus off, the i2c group, no chip, another chip)
+    if it cannot be read."""
+    s = config.sensor
+    if s.kind == "none":
+        return None
+    return open_motion_chip(s.kind, s.bus, s.address, rate_hz=s.rate_hz, open_bus=open_bus)

@@ -16,10 +16,10 @@ from device.files.script_file import load_script
 
 def _carried_on(out: str) -> list[str]:
     """The lines a person reads, after checking that a warning did not stop the check: no
-    line is an error and it went on to its last line, the pins."""
+    line is an error and it went on to its last line, the breath sensor's."""
     lines = out.splitlines()
     assert not [line for line in lines if ": error:" in line], out
-    assert lines[-1].startswith("pins: "), out
+    assert lines[-1].startswith("sensor: "), out
     return lines
 
 
@@ -29,7 +29,7 @@ def test_reports_pattern_voice_audio_and_pins(capsys, monkeypatch):
     report(parse({"breathing": {"minutes": 3}}), script)
     lines = _carried_on(capsys.readouterr().out)
     assert [line.split(":")[0] for line in lines] == ["pattern", "voice", "voice cache",
-                                                      "session", "audio", "pins"]
+                                                      "session", "audio", "pins", "sensor"]
     assert lines[1].startswith("voice: piper 1.8") and "en_US-joe-medium.onnx" in lines[1]
     assert lines[1].endswith("140 words/min")
     spoken = {line.text for line in voice_lines(Config(), script)}  # partner is off
@@ -45,6 +45,8 @@ def test_reports_pattern_voice_audio_and_pins(capsys, monkeypatch):
                         r"body \d:\d\d, aftercare \d:\d\d, close 0:\d\d; \d+:\d\d in all",
                         lines[3]), lines[3]
     assert "light on GPIO18, button on GPIO17" in lines[5]
+    assert lines[6] == ('sensor: none configured ([sensor] kind = "none"): sessions are paced '
+                        "without sensing the breath")
 
 
 def test_a_voice_that_cannot_speak_is_a_warning(capsys, monkeypatch, tmp_path):

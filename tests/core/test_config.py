@@ -360,3 +360,33 @@ def test_a_config_that_never_ends_is_refused_after_a_megabyte(tmp_path):
                                           r"than 1 MB \(a config file is a few kilobytes"):
         load(Path("/dev/zero"))
     assert load(write(tmp_path, "# a note\n" * 1000)) == Config(source=tmp_path / "config.toml")
+
+
+def test_no_breath_sensor_by_default_and_each_part_has_its_own_address():
+    assert parse({}).sensor.kind == "none" and parse({}).sensor.chip_address is None
+    assert parse({"sensor": {"kind": "lsm6dsox"}}).sensor.chip_address == 0x6A
+    assert parse({"sensor": {"kind": "mpu6050"}}).sensor.chip_address == 0x68
+    assert parse({"sensor": {"kind": "mpu6050", "address": 0x69}}).sensor.chip_address == 0x69
+
+
+def test_a_sensor_address_the_part_cannot_have_is_refused_naming_the_allowed(tmp_path):
+    message = error_for(tmp_path, '[sensor]\nkind = "mpu6050"\naddress = 0x6A\n')
+    assert message == (f"{tmp_path / 'config.toml'}: sensor.address = 106 is not allowed: use "
+                       '0x68 (104) or 0x69 (105) for kind = "mpu6050" (its address pin low or '
+                       "high), or no address for the part's default.")
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ('kind = "bmi160"', 'sensor.kind = "bmi160" is not allowed: use "none" or "lsm6ds3trc" or '
+                        '"lsm6dsox" or "mpu6050".'),
+    ("rate_hz = 100", "sensor.rate_hz = 100 is not allowed: use a whole number from 25 to 50 "
+                      "samples a second."),
+    ("bus = -1", "sensor.bus = -1 is not allowed: use a whole number from 0 to 255 "
+                 "(/dev/i2c-N)."),
+    ('addres = 0x6B', "unknown key sensor.addres = 107. Did you mean sensor.address?"),
+])
+def test_a_bad_sensor_key_is_one_line_naming_the_file_key_value_and_what_is_allowed(
+        tmp_path, text, said):
+    message = error_for(tmp_path, f"[sensor]\n{text}\n")
+    assert message.startswith(f"{tmp_path / 'config.toml'}: {said}"), message
+    assert "\n" not in message

@@ -30,10 +30,11 @@ def test_one_command_draws_every_picture_the_readme_shows(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     drawn = sorted(p.name for p in tmp_path.iterdir())
-    assert drawn == ["card.png", "history.png", "session.png", "wiring.svg"]
+    assert drawn == ["card.png", "history.png", "sensor_wiring.svg", "session.png",
+                     "wiring.svg"]
     assert done.stdout.splitlines() == [f"drew {tmp_path / name}" for name in
                                         ("session.png", "history.png", "wiring.svg",
-                                         "card.png")]
+                                         "card.png", "sensor_wiring.svg")]
     shown = set(re.findall(r"\]\((docs/[\w.]+\.(?:png|svg))\)", (ROOT / "README.md").read_text()))
     assert shown == {f"docs/{name}" for name in drawn}
     for name in drawn:
@@ -41,8 +42,9 @@ def test_one_command_draws_every_picture_the_readme_shows(tmp_path):
         assert committed.exists(), f"{committed} is not committed: run python -m docs.pictures"
         if name.endswith(".png"):
             assert _png_size(committed) == _png_size(tmp_path / name), name
-    # The wiring is text: the committed drawing is exactly what the code draws now.
-    assert (ROOT / "docs" / "wiring.svg").read_bytes() == (tmp_path / "wiring.svg").read_bytes()
+    # The wiring is text: the committed drawings are exactly what the code draws now.
+    for name in ("wiring.svg", "sensor_wiring.svg"):
+        assert (ROOT / "docs" / name).read_bytes() == (tmp_path / name).read_bytes(), name
 
 
 def test_the_example_history_is_the_same_every_time_and_has_every_kind(tmp_path):

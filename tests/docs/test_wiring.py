@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from device.core.config import Config
-from docs.wiring import BCM_TO_PHYSICAL, GROUND_PINS, draw_wiring, main
+from docs.wiring import (
+    BCM_TO_PHYSICAL,
+    GROUND_PINS,
+    draw_sensor_wiring,
+    draw_wiring,
+    main,
+    sensor_labels,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,3 +109,36 @@ def test_the_cli_refuses_a_name_that_is_not_svg(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "wiring.png" in err and ".svg" in err
     assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def sensor_picture(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("sensor") / "sensor_wiring.svg"
+    draw_sensor_wiring(path)
+    return path
+
+
+def test_the_sensor_picture_wires_the_header_s_i2c_pins_to_the_board(sensor_picture):
+    shown = texts(sensor_picture)
+    for label in ("3V3 (pin 1)", "GND (pin 6)", "GPIO2 SDA (pin 3)", "GPIO3 SCL (pin 5)",
+                  "VCC / VIN", "GND", "SDA", "SCL", "breath puck",
+                  "LSM6DS3TR-C or LSM6DSOX board", "or an MPU-6050 (GY-521) board"):
+        assert label in shown, f"{label!r} is not in the picture: {shown}"
+    assert any(t.startswith("Breath sensor wiring") for t in shown)
+    assert any("no resistors needed" in t for t in shown)
+    assert any("0x6A (0x68)" in t and "0x6B (0x69)" in t for t in shown)
+
+
+def test_the_sensor_picture_s_pins_are_i2c_bus_1_on_the_header():
+    assert (BCM_TO_PHYSICAL[2], BCM_TO_PHYSICAL[3]) == (3, 5)
+    assert [header for header, _ in sensor_labels()] == [
+        "3V3 (pin 1)", "GND (pin 6)", "GPIO2 SDA (pin 3)", "GPIO3 SCL (pin 5)"]
+
+
+def test_the_sensor_picture_is_drawn_the_same_every_time_and_by_the_cli(tmp_path,
+                                                                         sensor_picture):
+    out = tmp_path / "cli.svg"
+    assert main(["--sensor", str(out)]) == 0
+    assert out.read_bytes() == sensor_picture.read_bytes()
+    root = ET.parse(out).getroot()
+    assert "background-color:white" in root.get("style", "")

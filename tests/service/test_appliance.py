@@ -23,7 +23,10 @@ from device.service.clock import SimulatedClock
 from device.service.controller import SIGNALS
 from device.service.notify import ServiceNotifier
 from device.service.wiring import speaker_for
+from hardware.i2c_bus import open_i2c_bus
 from hardware.lightness import lightness_for
+from tests.hardware.fake_i2c import FakeI2CBus, FakeLSM6DS3TRC, FakeLSM6DSOX, FakeMPU6050
+from tests.polling import wait_until
 
 SCRIPT = load_script()
 
@@ -418,3 +421,123 @@ def test_the_motor_breathes_and_is_still_after_every_ending(tmp_path):
         device.close()
         factory.close()
     assert motor.state == 0
+
+
+class ChipUnpluggedAfterFiveReads(FakeLSM6DSOX):
+    """A breath puck whose cable comes out after five samples."""
+
+    def answers(self) -> bool:
+        return self.block_reads < 5
+
+
+def sensed_sessions(config_sensor: dict, bus_opener, actions=()) -> tuple[list, Appliance]:
+    """Two sessions, voice off, with [sensor] as given and its bus from `bus_opener`; the
+    events (kind, record, LED duty) and the appliance, closed."""
+    config = parse({"breathing": {"minutes": 1}, "voice": {"enabled": False},
+                    "sensor": config_sensor})
+    factory = MockFactory(pin_class=MockPWMPin)
+    clock = SimulatedClock()
+    events: list = []
+    led = factory.pin(18)
+    device = Appliance(config, SCRIPT, clock=clock, pin_factory=factory,
+                       speaker=speaker_for(config, Mixer(48000)),
+                       listener=lambda e: events.append((e.kind, e.record(), led.state)),
+                       wall_clock=lambda: WALL_CLOCK["now"], open_i2c=bus_opener)
+    button = factory.pin(17)
+    try:
+        for start in (1.0, 1000.0):
+            clock.at(start, button.drive_low)
+            clock.at(start + 0.1, button.drive_high)
+        for t, action in actions:
+            clock.at(t, lambda action=action: action(device))
+        clock.at(2000.0, device.controller.quit)
+        device.serve()
+    finally:
+        device.close()
+        factory.close()
+    return events, device
+
+
+def ended_dark(events) -> bool:
+    ends = [duty for e, f, duty in events if e == "session" and f["state"] != "started"]
+    lights = [f["value"] for e, f, _ in events if e == "light"]
+    return ends == [0, 0] and lights[-1] == 0
+
+
+def no_i2c_bus() -> int:
+    return next(n for n in range(1, 256) if not os.path.exists(f"/dev/i2c-{n}"))
+
+
+@pytest.mark.parametrize(("sensor", "chips", "said"), [
+    ({"kind": "lsm6dsox"}, {}, "no chip answers at address 0x6a on /dev/i2c-"),
+    ({"kind": "lsm6dsox"}, {0x6A: FakeLSM6DS3TRC()},
+     "is not an LSM6DSOX: its WHO_AM_I register (0x0f) reads 0x6a"),
+    ({"kind": "mpu6050", "address": 0x69}, {0x68: FakeMPU6050()},
+     "no chip answers at address 0x69"),
+    ({"kind": "mpu6050", "bus": "missing"}, None, "does not exist: switch I2C on with "
+     "`sudo raspi-config nonint do_i2c 0`"),
+])
+def test_a_sensor_that_cannot_be_opened_costs_only_its_sensing(sensor, chips, said, caplog):
+    """The session runs whole and ends dark; each session says why, once."""
+    caplog.set_level("INFO", logger="ebbtide")
+    if sensor.get("bus") == "missing":
+        sensor = {**sensor, "bus": no_i2c_bus()}
+        opener = open_i2c_bus  # the real one, on this machine's missing bus
+    else:
+        def opener(number):
+            return FakeI2CBus(chips)
+    events, _ = sensed_sessions(sensor, opener)
+    assert sessions([(0, e, f) for e, f, _ in events]) == ["started", "finished",
+                                                           "started", "finished"]
+    assert ended_dark(events)
+    lines = [r.getMessage() for r in caplog.records if "sensor" in r.getMessage()
+             or "chip" in r.getMessage()]
+    assert len(lines) == 2, lines
+    assert all(said in line and line.endswith("; this session goes on without the breath "
+                                              "sensor") for line in lines), lines
+
+
+def test_a_sensor_that_stops_answering_mid_session_is_said_once(caplog):
+    caplog.set_level("INFO", logger="ebbtide")
+    puck = ChipUnpluggedAfterFiveReads()
+    bus = FakeI2CBus({0x6A: puck})
+
+    def thread_ended(device):
+        wait_until(lambda: device.motion is not None and not device.motion.running, 10,
+                   "the sensor's thread ending")
+
+    events, device = sensed_sessions({"kind": "lsm6dsox"}, lambda n: bus,
+                                     [(20.0, thread_ended)])
+    assert sessions([(0, e, f) for e, f, _ in events])[:2] == ["started", "finished"]
+    assert ended_dark(events)
+    stopped = [r.getMessage() for r in caplog.records if "stopped answering" in r.getMessage()]
+    assert len(stopped) == 1
+    assert stopped[0].startswith("the breath sensor (LSM6DSOX at 0x6a on /dev/i2c-1) stopped "
+                                 "answering after ")
+    assert stopped[0].endswith("(remote i/o error); the session goes on without it: check "
+                               "its cable")
+    assert bus.closed and device.motion is None
+
+
+def test_the_sensor_is_read_in_a_session_and_put_to_sleep_after(caplog):
+    caplog.set_level("INFO", logger="ebbtide")
+    puck = FakeMPU6050()
+    buses: list[FakeI2CBus] = []
+
+    def opener(number: int) -> FakeI2CBus:
+        buses.append(FakeI2CBus({0x68: puck}))
+        return buses[-1]
+
+    def samples_arrive(device):
+        assert device.motion is not None, "reading while the session runs"
+        wait_until(lambda: device.motion.count >= 3, 10, "three samples")
+
+    events, device = sensed_sessions({"kind": "mpu6050", "rate_hz": 25}, opener,
+                                     [(20.0, samples_arrive), (1020.0, samples_arrive)])
+    assert ended_dark(events)
+    assert len(buses) == 2 and all(bus.closed for bus in buses), "opened for each session"
+    assert puck.registers[0x6B] & 0x40, "asleep between sessions"
+    counts = [r.getMessage() for r in caplog.records if "gave" in r.getMessage()]
+    assert len(counts) == 2 and all(c.startswith("the breath sensor (MPU-6050) gave ")
+                                    for c in counts)
+    assert device.motion is None

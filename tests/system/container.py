@@ -222,12 +222,13 @@ def cached_root(log: Callable[[str], None] = print) -> Path:
 
 
 def _requirements(repo: Path) -> list[str]:
-    """Everything `pip install REPO[voice]` fetches from the index, by name: the project's
-    dependencies, its voice extra and its build backend."""
+    """Everything `pip install REPO[voice,sensor]` (install.sh's) fetches from the index, by
+    name: the project's dependencies, its voice and sensor extras and its build backend."""
     project = tomllib.loads((repo / "pyproject.toml").read_text())
+    extras = project["project"].get("optional-dependencies", {})
     return [*project["build-system"]["requires"], "wheel",
             *project["project"]["dependencies"],
-            *project["project"].get("optional-dependencies", {}).get("voice", [])]
+            *extras.get("voice", []), *extras.get("sensor", [])]
 
 
 def wheelhouse_key(repo: Path) -> str:

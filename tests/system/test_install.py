@@ -55,10 +55,10 @@ def install_plan(root: str = "", config_exists: bool = False) -> list[str]:
         "apt-get update",
         "env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends",
         "systemd-sysusers --inline 'u ebbtide - \"Ebbtide bedside calm device\" /nonexistent "
-        "/usr/sbin/nologin' 'm ebbtide gpio' 'm ebbtide audio'",
+        "/usr/sbin/nologin' 'm ebbtide gpio' 'm ebbtide audio' 'm ebbtide i2c'",
         "/usr/bin/python3 -m venv --system-site-packages /opt/ebbtide/venv",
         "/opt/ebbtide/venv/bin/pip install --disable-pip-version-check --no-cache-dir "
-        f"--upgrade '{REPO}[voice]'",  # this machine is 64-bit x86: the natural voice
+        f"--upgrade '{REPO}[voice,sensor]'",  # 64-bit x86: the natural voice
         *config,
         f"install -D -m 0644 {REPO}/systemd/ebbtide.service "
         f"{root}/etc/systemd/system/ebbtide.service",

@@ -93,7 +93,7 @@ def test_service_settings() -> None:
     # However the service ends, a process of its own switches the light off afterwards.
     assert one("ExecStopPost") == f"-{BINARY} off --config /etc/ebbtide/config.toml"
     assert (one("User"), one("Group")) == ("ebbtide", "ebbtide")
-    assert one("SupplementaryGroups").split() == ["gpio", "audio"]
+    assert one("SupplementaryGroups").split() == ["gpio", "audio", "i2c"]
     assert (one("StateDirectory"), one("StateDirectoryMode")) == ("ebbtide", "0700")
     # lgpio's notify pipe: the working directory is the writable runtime directory.
     assert one("RuntimeDirectory") == "ebbtide"
@@ -107,5 +107,6 @@ def test_service_settings() -> None:
     assert one("NoNewPrivileges") == "yes"
     assert one("CapabilityBoundingSet") == ""
     assert one("DevicePolicy") == "closed"
-    assert sorted(service["DeviceAllow"]) == ["char-alsa rw", "char-gpiochip rw"]
+    # The pins, the sound and the breath sensor's I2C bus: nothing more.
+    assert sorted(service["DeviceAllow"]) == ["char-alsa rw", "char-gpiochip rw", "char-i2c rw"]
     assert unit["Install"]["WantedBy"] == ["multi-user.target"]
