@@ -74,7 +74,12 @@ def device_path(bus: int) -> str:
 
 def open_i2c_bus(bus: int) -> I2CBus:
     """/dev/i2c-`bus` opened with smbus2; BusMissing or BusForbidden, each one line."""
-    from smbus2 import SMBus  # here, so that nothing without a sensor loads it
+    try:
+        from smbus2 import SMBus  # here, so that nothing without a sensor loads it
+    except ImportError:
+        raise SensorError("smbus2, which reads the I2C bus, is not installed: install "
+                          "Ebbtide's sensor extra (`.venv/bin/pip install -e '.[sensor]'` in "
+                          "Ebbtide's folder; ./setup.sh does it on a Raspberry Pi)") from None
 
     opened = SMBus()
     try:

@@ -49,8 +49,10 @@ class NoSamples(SensorError):
 
 def no_sensor(config: Config) -> NoSensor:
     where = str(config.source) if config.source else "your config file"
-    kinds = ", ".join(f'"{kind}"' for kind in SENSOR_KINDS[1:])
-    return NoSensor(f"no breath sensor is configured: set [sensor] kind to {kinds} in {where} "
+    *others, last = (f'"{kind}"' for kind in SENSOR_KINDS[1:])
+    kinds = f"{', '.join(others)} or {last}"
+    return NoSensor(f"no breath sensor is configured: set [sensor] kind to one of {kinds} in "
+                    f"{where} "
                     "(config.example.toml shows the keys; the README's \"Sensing the breath\" "
                     "the wiring)")
 

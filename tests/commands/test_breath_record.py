@@ -160,8 +160,8 @@ def test_record_with_no_sensor_configured_says_how_to_set_one(tmp_path, capsys):
                  "--config", str(path)])
     assert code == 1
     assert capsys.readouterr().err == (
-        'ebbtide: no breath sensor is configured: set [sensor] kind to "lsm6ds3trc", '
-        f'"lsm6dsox", "mpu6050" in {path} (config.example.toml shows the keys; the README\'s '
+        'ebbtide: no breath sensor is configured: set [sensor] kind to one of "lsm6ds3trc", '
+        f'"lsm6dsox" or "mpu6050" in {path} (config.example.toml shows the keys; the README\'s '
         '"Sensing the breath" the wiring)\n')
     assert not (tmp_path / "x.csv").exists()
 

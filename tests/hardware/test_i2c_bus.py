@@ -78,3 +78,24 @@ def test_any_other_failure_is_still_one_plain_line():
     assert type(error) is SensorError
     assert str(error) == ("the MPU-6050 at address 0x68 on /dev/i2c-3 cannot be read: "
                           "connection timed out")
+
+
+def test_without_smbus2_installed_the_line_says_how_to_install_it(tmp_path):
+    """A device set up without the sensor extra: `breath record` and `check` say so in one
+    line (smbus2 made unimportable in a fresh Python, as it is where it was never installed)."""
+    import subprocess
+    import sys
+
+    config = tmp_path / "config.toml"
+    config.write_text('[sensor]\nkind = "lsm6dsox"\n')
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.modules['smbus2'] = None\n"
+         "from device.cli import main\nsys.exit(main())", "breath", "record", "--config",
+         str(config), "--seconds", "2", "--out", str(tmp_path / "out.csv")],
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "ebbtide: smbus2, which reads the I2C bus, is not installed: install Ebbtide's sensor "
+        "extra (`.venv/bin/pip install -e '.[sensor]'` in Ebbtide's folder; ./setup.sh does "
+        "it on a Raspberry Pi)"]
+    assert not (tmp_path / "out.csv").exists()
