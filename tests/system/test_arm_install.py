@@ -3,7 +3,7 @@ run here under qemu-user emulation (tests/system/armroot.py), each made to look 
 Raspberry Pi Zero 2 W (its cpuinfo and device-tree model).
 
 In each root, as a user would on a Pi: `./setup.sh`, `ebbtide check`, and a render of a
-one-minute session. On arm64 setup installs the natural voice (Piper) from wheels; on armhf
+short session (armroot.SHORT_CONFIG). On arm64 setup installs the natural voice (Piper) from wheels; on armhf
 there is none, so setup takes numpy and the rest from Debian's packages and Ebbtide speaks
 with espeak-ng.
 
@@ -121,12 +121,6 @@ def test_check_on_a_pi_without_gpio_says_so_in_one_line(installed, arch):
     check = ran(installed, arch, "check")
     pins = lines_of(check, "pins: ")
     assert len(pins) == 1 and pins[0].startswith("pins: warning: no GPIO pins found (lgpio: ")
-
-
-def test_arm64_piper_speaks_in_the_installed_venv(installed):
-    out = ran(installed, "arm64", "piper").output
-    spoke = re.search(r"piper spoke ([\d.]+) s", out)
-    assert spoke and float(spoke[1]) > 0.5, out
 
 
 def test_arm64_check_says_in_one_line_why_the_natural_voice_is_off_under_emulation(installed):
