@@ -36,8 +36,10 @@ def _type(process, keys: str) -> None:
     process.stdin.flush()
 
 
-def _read_until(stream, wanted: str, seen: list[str], timeout: float = 60.0) -> bool:
-    """Collect lines from the demo until one contains `wanted`."""
+def _read_until(stream, wanted: str, seen: list[str], timeout: float = 240.0) -> bool:
+    """Collect lines from the demo until one contains `wanted`. The bound is generous: a demo
+    with a cold voice cache makes every line first (one thread; about 30 s of CPU here),
+    and a busy CI machine has taken more than 60 s."""
     found = threading.Event()
 
     def reader():

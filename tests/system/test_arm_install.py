@@ -109,9 +109,11 @@ def test_a_short_session_renders_with_every_line_heard(installed, arch):
     assert heard, render.output
     found = re.match(r"spoken lines: (\d+); quietest line rms: ([\d.]+)", heard[0])
     assert found and int(found[1]) >= 2 and float(found[2]) > 0.01, heard[0]
+    # Lines the render had to make (armhf's were all made by check before it, the same way).
     engines = re.findall(r"makes line \S+ with (\S+)", render.output)
-    assert len(engines) >= int(found[1]), render.output
-    assert set(engines) == {"piper" if arch == "arm64" else "espeak-ng"}, render.output
+    assert set(engines) <= {"piper" if arch == "arm64" else "espeak-ng"}, render.output
+    if arch == "arm64":  # check made espeak-ng's lines; these are new, by Piper
+        assert len(engines) >= int(found[1]), render.output
     assert "natural voice is off" not in render.output, render.output
 
 
