@@ -3,9 +3,9 @@ run here under qemu-user emulation (tests/system/armroot.py), each made to look 
 Raspberry Pi Zero 2 W (its cpuinfo and device-tree model).
 
 In each root, as a user would on a Pi: `./setup.sh`, `ebbtide check`, and a render of a
-short session (armroot.SHORT_CONFIG). On arm64 setup installs the natural voice (Piper) from wheels; on armhf
-there is none, so setup takes numpy and the rest from Debian's packages and Ebbtide speaks
-with espeak-ng.
+short session (armroot.SHORT_CONFIG). On arm64 setup installs the natural voice (Piper)
+from wheels; on armhf there is none, so setup takes numpy and the rest from Debian's
+packages and Ebbtide speaks with espeak-ng.
 
 The installs take minutes (cold: the roots are built first, then cached under
 /var/cache/ebbtide-tests), so tests/system/conftest.py starts them when the run starts, at
