@@ -15,6 +15,7 @@ import pytest
 from device.core.sensed_session import PacedBreath, SessionSensing
 from device.history.report import breathing_text, format_recent, skipped_note, write_csv
 from device.history.store import FILE_NAME, SCHEMA_VERSION, History, SessionRecord
+from tests.history.test_store import make_version_1_file
 
 FOLLOWED = SessionSensing(start_bpm=16.2, end_bpm=6.8, in_step_share=0.84, breaths=(
     PacedBreath(paced_at=30.0, rate_bpm=16.0, sensed_at=30.4, in_step=True),
@@ -147,6 +148,14 @@ def test_a_version_2_history_is_read_as_it_is_without_being_changed(tmp_path):
                                                                  True)
     assert figures(finished) == figures(running) == (None, None, None)
     assert (tmp_path / FILE_NAME).read_bytes() == before
+
+
+def test_a_version_1_history_is_read_as_it_is_with_no_figures(tmp_path):
+    make_version_1_file(tmp_path)
+    with History.reading(tmp_path) as history:
+        running, finished = history.recent()
+    assert (finished.pattern, finished.outcome, finished.demo) == ("box", "finished", False)
+    assert figures(finished) == figures(running) == (None, None, None)
 
 
 def test_a_version_2_history_is_upgraded_in_place_keeping_every_session(tmp_path):
