@@ -5,7 +5,8 @@
 writes into docs/ (or --out DIR):
   session.png  `ebbtide render` of the default session, with this checkout's voice
   history.png  `ebbtide history --plot` of an example history (made-up nights, generated
-               from a fixed seed into a temporary file) with a 28-day cycle
+               from a fixed seed into a temporary file) with a 28-day cycle; its last
+               EXAMPLE_SENSED_WEEKS weeks with a breath sensor's made-up figures
   wiring.svg   the button and the LED on the Pi's header (docs/wiring.py)
   sensor_wiring.svg  the breath sensor on the header's I2C pins (docs/wiring.py)
   card.png     `ebbtide card --country us` with the defaults
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from device.commands.render import render_session
 from device.core.config import DEFAULT_PARTS, Config
+from device.core.sensed_session import SessionSensing
 from device.files.script_file import load_script
 from device.history.store import History, SessionRecord
 from device.pictures.card import write_card
@@ -37,14 +39,32 @@ EXAMPLE_TODAY = date(2026, 11, 29)
 EXAMPLE_CYCLE = date(2026, 11, 9)
 EXAMPLE_WEEKS = 16
 EXAMPLE_SEED = 13
+EXAMPLE_SENSED_WEEKS = 6  # a breath sensor for the last six weeks
+
+
+def example_sensing(rng: random.Random, reached: int, weeks_in: float) -> SessionSensing:
+    """Made-up figures for a session with the sensor, `weeks_in` weeks after it came: the
+    person starts at 12-19 a minute and slows to about 6 by the end of the breathing part,
+    a little more easily as the weeks go on; a session stopped in the breathing part has
+    only its start."""
+    start = rng.uniform(12.0, 19.0)
+    if reached < 2:  # the breathing part was not finished
+        return SessionSensing(start_bpm=start, end_bpm=None, in_step_share=None)
+    end = max(5.5, rng.gauss(7.5 - 0.25 * weeks_in, 0.6))
+    share = min(1.0, max(0.3, rng.gauss(0.65 + 0.04 * weeks_in, 0.08)))
+    return SessionSensing(start_bpm=start, end_bpm=end, in_step_share=share)
 
 
 def example_history(folder: Path) -> list[SessionRecord]:
     """Made-up nights in a real history file in `folder`: a session on about one night in
     three (two in three in the days before a cycle starts), between 22:00 and 04:00; most
-    run to the end, some are stopped or cut off; the first is the demo's."""
+    run to the end, some are stopped or cut off; the first is the demo's. The last
+    EXAMPLE_SENSED_WEEKS weeks' finished or stopped sessions have a breath sensor's figures
+    (drawn from a seed of their own, so the nights are the same with or without them)."""
     rng = random.Random(EXAMPLE_SEED)
+    sensor_rng = random.Random(EXAMPLE_SEED + 1)
     first = EXAMPLE_TODAY - timedelta(weeks=EXAMPLE_WEEKS)
+    sensor_came = EXAMPLE_TODAY - timedelta(weeks=EXAMPLE_SENSED_WEEKS)
     with History(folder) as history:
         for offset in range((EXAMPLE_TODAY - first).days):
             night = first + timedelta(days=offset)
@@ -62,7 +82,10 @@ def example_history(folder: Path) -> list[SessionRecord]:
                 history.part_done(session, part, at)
             outcome = ("finished" if reached == len(DEFAULT_PARTS)
                        else rng.choice(("stopped", "stopped", "interrupted")))
-            history.end(session, outcome, at + timedelta(seconds=20))
+            # An interrupted session's figures were lost with it: the session never ended.
+            sensing = (example_sensing(sensor_rng, reached, (night - sensor_came).days / 7)
+                       if night >= sensor_came and outcome != "interrupted" else None)
+            history.end(session, outcome, at + timedelta(seconds=20), sensing=sensing)
         return history.all_sessions()
 
 

@@ -30,15 +30,43 @@ def _outcome_text(record: SessionRecord) -> str:
     return f"{record.outcome} (demo)" if record.demo else record.outcome
 
 
+def breathing_text(start_bpm: float | None, end_bpm: float | None,
+                   in_step_share: float | None) -> str:
+    """What the breath sensor told of a session, in a few words: "16→7/min, 84% in step";
+    "" when it told nothing (no sensor). Figures only: how far a person followed the light
+    is theirs to read, never a grade."""
+    if start_bpm is not None and end_bpm is not None:
+        rates = f"{round(start_bpm)}→{round(end_bpm)}/min"
+    elif start_bpm is not None:
+        rates = f"{round(start_bpm)}/min at first"
+    elif end_bpm is not None:
+        rates = f"{round(end_bpm)}/min at the end"
+    else:
+        rates = ""
+    share = "" if in_step_share is None else f"{round(in_step_share * 100)}% in step"
+    return ", ".join(text for text in (rates, share) if text)
+
+
+def _breathing_text(record: SessionRecord) -> str:
+    return breathing_text(record.start_bpm, record.end_bpm, record.in_step_share) or "-"
+
+
 def format_recent(records: list[SessionRecord]) -> str:
-    """A plain table for `ebbtide history`, in the local time the session was started in."""
+    """A plain table for `ebbtide history`, in the local time the session was started in.
+    The breathing column is shown only when a session in it was sensed, so a device without
+    a breath sensor shows the table it always has."""
     if not records:
         return "No sessions yet."
-    rows = [("when", "length", "pattern", "parts finished", "outcome")]
+    sensed = any(r.sensed for r in records)
+    rows = [("when", "length", "pattern", "parts finished", "outcome",
+             *(("breathing",) if sensed else ()))]
     rows += [(r.started_local.strftime("%Y-%m-%d %H:%M"), _duration_text(r.duration),
-              r.pattern, ",".join(r.parts) or "-", _outcome_text(r)) for r in records]
-    widths = [max(len(row[column]) for row in rows) for column in range(4)]
-    lines = ["  ".join([*(row[i].ljust(widths[i]) for i in range(4)), row[4]]) for row in rows]
+              r.pattern, ",".join(r.parts) or "-", _outcome_text(r),
+              *((_breathing_text(r),) if sensed else ())) for r in records]
+    padded = len(rows[0]) - 1  # every column but the last is padded to its width
+    widths = [max(len(row[column]) for row in rows) for column in range(padded)]
+    lines = ["  ".join([*(row[i].ljust(widths[i]) for i in range(padded)), row[padded]])
+             for row in rows]
     return "\n".join(lines)
 
 
@@ -57,7 +85,13 @@ def format_weekly(weeks: list[tuple[date, int]], bar_width: int = 10) -> str:
 
 # New columns go last, so a reader of an older export finds its columns where they were.
 CSV_HEADER = ("id", "started_utc", "started_local", "ended_utc", "seconds", "pattern", "parts",
-              "outcome", "demo")
+              "outcome", "demo", "start_breaths_per_min", "end_breaths_per_min",
+              "in_step_percent")
+
+
+def _figure_text(value: float | None, scale: float = 1.0, places: int = 1) -> str:
+    """A figure for the CSV: blank without one (no sensor), as an unended session's end."""
+    return "" if value is None else f"{value * scale:.{places}f}"
 
 
 def write_csv(records: list[SessionRecord], stream: TextIO) -> None:
@@ -68,4 +102,5 @@ def write_csv(records: list[SessionRecord], stream: TextIO) -> None:
         seconds = "" if r.duration is None else str(int(r.duration.total_seconds()))
         writer.writerow([r.id, r.started.isoformat(), r.started_local.isoformat(),
                          r.ended.isoformat() if r.ended else "", seconds, r.pattern,
-                         ",".join(r.parts), r.outcome, int(r.demo)])
+                         ",".join(r.parts), r.outcome, int(r.demo), _figure_text(r.start_bpm),
+                         _figure_text(r.end_bpm), _figure_text(r.in_step_share, 100, 0)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 from collections.abc import Sequence
@@ -11,12 +12,22 @@ from pathlib import Path
 from typing import Any, Self
 
 from device.core.errors import EbbtideError
+from device.core.sensed_session import SessionSensing
 from device.history.weeks import sessions_per_week, week_of
 
 FILE_NAME = "history.sqlite3"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 RUNNING = "running"
 ENDINGS = ("finished", "stopped", "interrupted", "error")
+
+# What a session knew of the person's breathing (schema 3): NULL without a sensor, or when it
+# could not tell. Rates in breaths a minute; the share of the breathing part's breaths that
+# were in step with the pacer, 0-1.
+_SENSING_COLUMNS = {
+    "start_bpm": "REAL CHECK (start_bpm > 0)",  # their own rate, before the breathing part
+    "end_bpm": "REAL CHECK (end_bpm > 0)",  # their rate at the end of the breathing part
+    "in_step_share": "REAL CHECK (in_step_share BETWEEN 0 AND 1)",
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -29,14 +40,26 @@ CREATE TABLE IF NOT EXISTS sessions (
     parts TEXT NOT NULL DEFAULT '',  -- finished parts, comma separated, in order
     outcome TEXT NOT NULL CHECK (outcome IN
         ('running', 'finished', 'stopped', 'interrupted', 'error')),
-    demo INTEGER NOT NULL DEFAULT 0  -- 1: a session of `ebbtide demo`, not of the device
+    demo INTEGER NOT NULL DEFAULT 0,  -- 1: a session of `ebbtide demo`, not of the device
+""" + ",\n".join(f"    {name} {kind}" for name, kind in _SENSING_COLUMNS.items()) + """
 );
 """
 
 # Each step brings a file from the version before it to its own; the index is that version.
-_UPGRADES = {
-    2: "ALTER TABLE sessions ADD COLUMN demo INTEGER NOT NULL DEFAULT 0",
+_UPGRADES: dict[int, tuple[str, ...]] = {
+    2: ("ALTER TABLE sessions ADD COLUMN demo INTEGER NOT NULL DEFAULT 0",),
+    3: tuple(f"ALTER TABLE sessions ADD COLUMN {name} {kind}"
+             for name, kind in _SENSING_COLUMNS.items()),
 }
+# What a reader selects, by the version of the file it reads: a column a file does not have
+# yet reads as what every row of it would hold.
+_COLUMNS = "id, started, started_local, ended, pattern, parts, outcome, demo, " + ", ".join(
+    _SENSING_COLUMNS)
+_COLUMNS_BEFORE = {
+    1: "id, started, started_local, ended, pattern, parts, outcome, 0, NULL, NULL, NULL",
+    2: "id, started, started_local, ended, pattern, parts, outcome, demo, NULL, NULL, NULL",
+}
+MAX_BPM = 100.0  # a rate above this is no breathing rate: not kept
 
 
 def default_directory() -> Path:
@@ -72,10 +95,44 @@ class SessionRecord:
     parts: tuple[str, ...]
     outcome: str
     demo: bool = False  # run by `ebbtide demo`, not by the device's button
+    # What the breath sensor told of the session; None without one (or when it could not
+    # tell): the person's rate before the breathing part and at its end (breaths a minute),
+    # and the share of the breathing part's breaths in step with the pacer (0-1).
+    start_bpm: float | None = None
+    end_bpm: float | None = None
+    in_step_share: float | None = None
 
     @property
     def duration(self) -> timedelta | None:
         return None if self.ended is None else self.ended - self.started
+
+    @property
+    def sensed(self) -> bool:
+        """Whether the sensor told anything of this session."""
+        return not (self.start_bpm is None and self.end_bpm is None
+                    and self.in_step_share is None)
+
+
+def _rate(value: float | None) -> float | None:
+    """A breathing rate as kept: None for one that is no rate (not a number, not above 0,
+    above MAX_BPM), so a slip in what the session measured never costs its row."""
+    if value is None or not math.isfinite(value) or not 0 < value <= MAX_BPM:
+        return None
+    return float(value)
+
+
+def _share(value: float | None) -> float | None:
+    """A share as kept, 0-1 (a rounding step past either end is pulled back), else None."""
+    if value is None or not math.isfinite(value) or not -1e-6 <= value <= 1 + 1e-6:
+        return None
+    return min(1.0, max(0.0, float(value)))
+
+
+def _sensing_values(sensing: SessionSensing | None) -> tuple[float | None, ...]:
+    """The figures kept of a session's sensing, in _SENSING_COLUMNS' order."""
+    if sensing is None:
+        return (None, None, None)
+    return (_rate(sensing.start_bpm), _rate(sensing.end_bpm), _share(sensing.in_step_share))
 
 
 def _utc(moment: datetime | None) -> str:
@@ -95,7 +152,7 @@ class History:
         HistoryBusy."""
         self.path = Path(directory) / FILE_NAME
         self.skipped: list[str] = []
-        self._demo_column = "demo"
+        self._columns = _COLUMNS
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             # Created 0600 before SQLite sees it: the history is private to this device's user.
@@ -132,7 +189,7 @@ class History:
         self = cls.__new__(cls)
         self.path = Path(directory) / FILE_NAME
         self.skipped = []
-        self._demo_column = "demo"
+        self._columns = _COLUMNS
         try:
             self.path.stat()
         except FileNotFoundError:
@@ -170,8 +227,8 @@ class History:
                 db.close()
                 db = sqlite3.connect(":memory:", isolation_level=None)
                 db.execute(_SCHEMA)
-            elif version < 2:
-                self._demo_column = "0"  # before the demo column: no session was the demo's
+            elif version < SCHEMA_VERSION:  # an older file, read as it is
+                self._columns = _COLUMNS_BEFORE[version]
         except BaseException:
             db.close()
             raise
@@ -209,7 +266,8 @@ class History:
             self._db.execute(_SCHEMA)
         else:
             for step in range(version + 1, SCHEMA_VERSION + 1):
-                self._db.execute(_UPGRADES[step])
+                for statement in _UPGRADES[step]:
+                    self._db.execute(statement)
         if version < SCHEMA_VERSION:
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._db.execute("COMMIT")  # on an error, close() rolls the transaction back
@@ -234,25 +292,30 @@ class History:
 
     def save(self, row: int | None, pattern: str, started: datetime, parts: Sequence[str],
              last_seen: datetime, outcome: str = RUNNING, ended: datetime | None = None,
-             demo: bool = False) -> int:
+             demo: bool = False, sensing: SessionSensing | None = None) -> int:
         """Write a session's whole row as it stands, and return its id: a new row when `row`
         is None, else the running row brought up to date (an ended one is left alone). So a
-        session written late, once a busy history is free, lands as if written as it went."""
+        session written late, once a busy history is free, lands as if written as it went.
+        `sensing`: what the breath sensor told of it so far (None: nothing, or no sensor);
+        its start and end rate and share in step are kept, a figure that is not one as
+        NULL."""
         if any("," in part for part in parts):
             raise ValueError(f"a part name cannot contain a comma: {parts!r}")
         if outcome not in (RUNNING, *ENDINGS):
             raise ValueError(f"outcome must be one of {RUNNING}, {', '.join(ENDINGS)}, "
                              f"not {outcome!r}")
         values = (",".join(parts), _utc(last_seen), outcome,
-                  None if ended is None else _utc(ended))
+                  None if ended is None else _utc(ended), *_sensing_values(sensing))
         if row is None:
             cursor = self._run(
-                "INSERT INTO sessions (parts, last_seen, outcome, ended, started, started_local,"
-                " pattern, demo) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO sessions (parts, last_seen, outcome, ended, start_bpm, end_bpm,"
+                " in_step_share, started, started_local, pattern, demo)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*values, _utc(started), started.astimezone().isoformat(timespec="seconds"),
                  pattern, int(demo)))
             return int(cursor.lastrowid or 0)
-        self._run("UPDATE sessions SET parts = ?, last_seen = ?, outcome = ?, ended = ?"
+        self._run("UPDATE sessions SET parts = ?, last_seen = ?, outcome = ?, ended = ?,"
+                  " start_bpm = ?, end_bpm = ?, in_step_share = ?"
                   " WHERE id = ? AND outcome = ?", (*values, row, RUNNING))
         return row
 
@@ -264,13 +327,16 @@ class History:
                   " || ?, last_seen = ? WHERE id = ? AND outcome = ?",
                   (part_name, _utc(at), session_id, RUNNING))
 
-    def end(self, session_id: int, outcome: str, ended: datetime | None = None) -> None:
-        """Close a running session; a second end of the same session changes nothing."""
+    def end(self, session_id: int, outcome: str, ended: datetime | None = None,
+            sensing: SessionSensing | None = None) -> None:
+        """Close a running session, with what the breath sensor told of it (None: nothing,
+        or no sensor); a second end of the same session changes nothing."""
         if outcome not in ENDINGS:
             raise ValueError(f"outcome must be one of {', '.join(ENDINGS)}, not {outcome!r}")
         moment = _utc(ended)
-        self._run("UPDATE sessions SET outcome = ?, ended = ?, last_seen = ?"
-                  " WHERE id = ? AND outcome = ?", (outcome, moment, moment, session_id, RUNNING))
+        self._run("UPDATE sessions SET outcome = ?, ended = ?, last_seen = ?, start_bpm = ?,"
+                  " end_bpm = ?, in_step_share = ? WHERE id = ? AND outcome = ?",
+                  (outcome, moment, moment, *_sensing_values(sensing), session_id, RUNNING))
 
     def recover(self) -> int:
         """At start-up only: sessions still `running` were cut off by a crash or power loss."""
@@ -281,8 +347,7 @@ class History:
     def recent(self, limit: int = 20) -> list[SessionRecord]:
         """Newest first by insertion, not by clock: a Pi without a clock battery can jump.
         A row that cannot be read is left out and noted in `skipped`."""
-        rows = self._run("SELECT id, started, started_local, ended, pattern, parts, outcome,"
-                         f" {self._demo_column} FROM sessions ORDER BY id DESC LIMIT ?",
+        rows = self._run(f"SELECT {self._columns} FROM sessions ORDER BY id DESC LIMIT ?",
                          (limit,)).fetchall()
         records = []
         for row in rows:
@@ -348,13 +413,27 @@ def _moment(text: object, what: str) -> datetime:
     return moment
 
 
+def _figure(value: object, what: str) -> float | None:
+    """A stored figure (NULL: none), or ValueError saying what is wrong with it."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not math.isfinite(value):
+        shown = value if isinstance(value, str) and len(value) <= 40 else type(value).__name__
+        raise ValueError(f"its {what} {shown!r} is not a number")
+    return float(value)
+
+
 def _record(row: tuple[Any, ...]) -> SessionRecord:
-    """A stored row as a SessionRecord; ValueError when a time in it cannot be read (the
-    file was edited by hand, or damaged in a way SQLite's checks do not see)."""
-    id_, started, started_local, ended, pattern, parts, outcome, demo = row
+    """A stored row as a SessionRecord; ValueError when a time or figure in it cannot be
+    read (the file was edited by hand, or damaged in a way SQLite's checks do not see)."""
+    id_, started, started_local, ended, pattern, parts, outcome, demo, *sensed = row
+    start_bpm, end_bpm, in_step_share = sensed
     return SessionRecord(
         id=id_, started=_moment(started, "start time (UTC)"),
         started_local=_moment(started_local, "start time"),
         ended=_moment(ended, "end time") if ended else None, pattern=str(pattern),
         parts=tuple(str(parts).split(",")) if parts else (), outcome=str(outcome),
-        demo=bool(demo))
+        demo=bool(demo), start_bpm=_figure(start_bpm, "start rate"),
+        end_bpm=_figure(end_bpm, "end rate"),
+        in_step_share=_figure(in_step_share, "share in step"))

@@ -2,9 +2,12 @@
 
 Four panels on one page: sessions per week; the time of night each session started; how
 far each session got and how it ended; and, only when the user gives a cycle, sessions by
-day of the cycle. The numbers come from a pure function (`history_numbers`), tested
-without pixels; drawing only places them. matplotlib is imported inside the drawing
-functions (through device.pictures.picture), so the appliance never loads it.
+day of the cycle. Only when a breath sensor measured any session, a fifth below them (the
+page taller by it): the person's breathing rate at the start and at the end of the
+breathing part, session by session over the weeks. The numbers come from a pure function
+(`history_numbers`), tested without pixels; drawing only places them. matplotlib is
+imported inside the drawing functions (through device.pictures.picture), so the appliance
+never loads it.
 
 The cycle's start date is used for this one picture and never stored or drawn: the cycle
 panel counts days from it, and nothing but the picture file is written.
@@ -25,6 +28,7 @@ from device.history.weeks import sessions_per_week, week_of
 from device.pictures import picture
 
 WIDTH_PX, HEIGHT_PX = 1400, 1000
+RATES_HEIGHT_PX = 420  # the rates panel's strip, added below when a session has rates
 MIN_WEEKS, MAX_WEEKS = 8, 52
 CYCLE_DAYS_DEFAULT, CYCLE_DAYS_MIN, CYCLE_DAYS_MAX = 28, 15, 60
 # The time-of-night axis: 0 is 18:00, its top unless an afternoon start is drawn above it.
@@ -40,6 +44,9 @@ OUTCOME_COLORS = {
     "error": "#c06a6a", RUNNING: "#9a9a9a",
 }
 OTHER_OUTCOME_COLOR = "#9a9a9a"
+START_RATE_COLOR = "#d39a4f"  # the person's own rate, before the breathing part
+END_RATE_COLOR = "#4a9c8c"  # their rate at its end
+RATE_SPAN_COLOR = "#c9c9c9"  # from one to the other, within a session
 GRID_COLOR = "#e4e4e4"
 TEXT_COLOR = "#333333"
 
@@ -126,6 +133,16 @@ class SessionPoint:
 
 
 @dataclass(frozen=True)
+class RatePoint:
+    """One session the breath sensor measured, as the rates panel places it."""
+
+    night: date  # night_of(started_local)
+    start_bpm: float | None  # the person's own rate before the breathing part
+    end_bpm: float | None  # their rate at its end
+    demo: bool
+
+
+@dataclass(frozen=True)
 class HistoryNumbers:
     """Everything the picture shows, as numbers; sessions are oldest first (by id, as
     recorded, not by the clock, which can jump on a Pi without a clock battery)."""
@@ -133,6 +150,7 @@ class HistoryNumbers:
     weeks: tuple[tuple[date, int], ...]
     sessions: tuple[SessionPoint, ...]
     cycle_days: tuple[int, ...] | None  # None without a cycle
+    rates: tuple[RatePoint, ...] = ()  # the sessions with a start or end rate, oldest first
 
 
 def history_numbers(records: Sequence[SessionRecord], today: date,
@@ -143,9 +161,13 @@ def history_numbers(records: Sequence[SessionRecord], today: date,
         started_local=r.started_local, night=night_of(r.started_local),
         hours=night_hours(r.started_local), reached=last_part_index(r.parts),
         outcome=r.outcome, demo=r.demo) for r in ordered)
+    rates = tuple(RatePoint(night=night_of(r.started_local), start_bpm=r.start_bpm,
+                            end_bpm=r.end_bpm, demo=r.demo)
+                  for r in ordered if r.start_bpm is not None or r.end_bpm is not None)
     return HistoryNumbers(
         weeks=tuple(weekly_counts(ordered, today)), sessions=sessions,
-        cycle_days=None if cycle is None else tuple(cycle_day_counts(ordered, cycle)))
+        cycle_days=None if cycle is None else tuple(cycle_day_counts(ordered, cycle)),
+        rates=rates)
 
 
 def clock_label(hours: float) -> str:
@@ -167,13 +189,18 @@ def date_labels(days: Sequence[date]) -> list[str]:
 def draw_history(records: Sequence[SessionRecord], today: date,
                  cycle: Cycle | None = None) -> Any:
     """The history on one page (a matplotlib Figure). Each Axes is labelled by what it
-    shows ("weeks", "starts", "reached", and "cycle" with a cycle) so tests can find it."""
+    shows ("weeks", "starts", "reached", "cycle" with a cycle, and "rates" when a session
+    has a breathing rate) so tests can find it."""
     if not records:
         raise picture.PictureError(NO_SESSIONS)
     numbers = history_numbers(records, today, cycle)
-    fig = picture.figure(WIDTH_PX, HEIGHT_PX)
-    grid = fig.add_gridspec(2, 2, height_ratios=[1, 1.1], width_ratios=[1, 1], hspace=0.42,
-                            wspace=0.16, left=0.07, right=0.98, top=0.9, bottom=0.08)
+    height = picture_height(numbers)
+    fig = picture.figure(WIDTH_PX, height)
+    # The margins and the first panels keep their size in pixels when the rates are added.
+    rows, ratios = (3, [1, 1.1, 0.9]) if numbers.rates else (2, [1, 1.1])
+    grid = fig.add_gridspec(rows, 2, height_ratios=ratios, width_ratios=[1, 1], hspace=0.42,
+                            wspace=0.16, left=0.07, right=0.98, top=1 - 100 / height,
+                            bottom=80 / height)
     reached = grid[1, :] if cycle is None else grid[1, 0]  # the whole width without a cycle
     axes = {
         "weeks": fig.add_subplot(grid[0, 0], label="weeks"),
@@ -182,6 +209,8 @@ def draw_history(records: Sequence[SessionRecord], today: date,
     }
     if cycle is not None:
         axes["cycle"] = fig.add_subplot(grid[1, 1], label="cycle")
+    if numbers.rates:
+        axes["rates"] = fig.add_subplot(grid[2, :], label="rates")
     for ax in axes.values():
         ax.set_axisbelow(True)  # the grid behind the bars and marks, not across them
         ax.tick_params(labelsize=9, colors=TEXT_COLOR)
@@ -196,7 +225,14 @@ def draw_history(records: Sequence[SessionRecord], today: date,
     _draw_reached(axes["reached"], numbers.sessions)
     if cycle is not None and numbers.cycle_days is not None:
         _draw_cycle(axes["cycle"], numbers.cycle_days)
+    if numbers.rates:
+        _draw_rates(axes["rates"], numbers.rates)
     return fig
+
+
+def picture_height(numbers: HistoryNumbers) -> int:
+    """The page's height in pixels: taller by the rates panel when there is one."""
+    return HEIGHT_PX + (RATES_HEIGHT_PX if numbers.rates else 0)
 
 
 def write_history_picture(records: Sequence[SessionRecord], path: Path, today: date,
@@ -244,19 +280,26 @@ def _scatter(ax: Any, xs: list[float], ys: list[float], color: str, hollow: bool
         ax.scatter(xs, ys, s=size, color=color, linewidths=0, zorder=3)
 
 
-def _draw_starts(ax: Any, sessions: Sequence[SessionPoint]) -> None:
+def _night_axis(ax: Any, nights: Sequence[date], most_ticks: int = 7) -> None:
+    """A date axis over these nights, a day and a half of room either side."""
     from matplotlib.dates import AutoDateLocator, date2num, num2date
+
+    places = [date2num(night) for night in nights]
+    low, high = min(places) - 1.5, max(places) + 1.5
+    locator = AutoDateLocator(minticks=3, maxticks=most_ticks)
+    days = [x for x in locator.tick_values(num2date(low), num2date(high)) if low <= x <= high]
+    ax.set_xticks(days, date_labels([num2date(x).date() for x in days]))
+    ax.set_xlim(low, high)
+
+
+def _draw_starts(ax: Any, sessions: Sequence[SessionPoint]) -> None:
+    from matplotlib.dates import date2num
 
     for hollow in (False, True):
         chosen = [s for s in sessions if s.demo == hollow]
         _scatter(ax, [date2num(s.night) for s in chosen], [s.hours for s in chosen],
                  START_COLOR, hollow)
-    nights = [date2num(s.night) for s in sessions]
-    low, high = min(nights) - 1.5, max(nights) + 1.5
-    locator = AutoDateLocator(minticks=3, maxticks=7)
-    days = [x for x in locator.tick_values(num2date(low), num2date(high)) if low <= x <= high]
-    ax.set_xticks(days, date_labels([num2date(x).date() for x in days]))
-    ax.set_xlim(low, high)
+    _night_axis(ax, [s.night for s in sessions])
     # From 18:00, or from the even hour before the earliest afternoon start, so every
     # session is drawn at the time it started.
     top = min(0, 2 * math.floor(min(s.hours for s in sessions) / 2))
@@ -326,3 +369,43 @@ def _draw_cycle(ax: Any, days: Sequence[int]) -> None:
     ax.set_xlabel("day of cycle (day 1 = the start date you gave)", fontsize=10,
                   color=TEXT_COLOR)
     ax.set_ylabel("sessions", fontsize=10, color=TEXT_COLOR)
+
+
+def _draw_rates(ax: Any, rates: Sequence[RatePoint]) -> None:
+    """Each measured session at its night: its start rate and its end rate, joined."""
+    from matplotlib.dates import date2num
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+
+    for point in rates:
+        if point.start_bpm is not None and point.end_bpm is not None:
+            x = date2num(point.night)
+            ax.plot([x, x], [point.start_bpm, point.end_bpm], color=RATE_SPAN_COLOR,
+                    linewidth=1.2, zorder=2)
+    for hollow in (False, True):
+        chosen = [p for p in rates if p.demo == hollow]
+        for color, which in ((START_RATE_COLOR, "start_bpm"), (END_RATE_COLOR, "end_bpm")):
+            placed = [(date2num(p.night), getattr(p, which)) for p in chosen
+                      if getattr(p, which) is not None]
+            _scatter(ax, [x for x, _ in placed], [y for _, y in placed], color, hollow,
+                     size=36)
+    _night_axis(ax, [p.night for p in rates], most_ticks=12)
+    values = [v for p in rates for v in (p.start_bpm, p.end_bpm) if v is not None]
+    ax.set_ylim(min(4.0, min(values) - 1), max(12.0, max(values) + 1))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
+    ax.grid(axis="y", color=GRID_COLOR, linewidth=0.8)
+    _title(ax, "Your breathing rate, at the start and at the end of the breathing part",
+           pad=28)  # the legend below it
+    ax.set_xlabel("night of", fontsize=10, color=TEXT_COLOR)
+    ax.set_ylabel("breaths a minute", fontsize=10, color=TEXT_COLOR)
+    handles = [Line2D([], [], linestyle="", marker="o", markersize=7, markeredgewidth=0,
+                      color=color, label=label)
+               for color, label in ((START_RATE_COLOR, "at the start"),
+                                    (END_RATE_COLOR, "at the end of the breathing part"))]
+    if any(p.demo for p in rates):
+        handles.append(Line2D([], [], linestyle="", marker="o", markersize=7,
+                              markerfacecolor="none", markeredgewidth=1.6,
+                              markeredgecolor=OTHER_OUTCOME_COLOR, label="demo"))
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0),
+              ncols=len(handles), fontsize=9, frameon=False, handletextpad=0.3,
+              columnspacing=1.0, borderaxespad=0.2)

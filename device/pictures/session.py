@@ -1,10 +1,13 @@
 """The picture of one whole session, as `ebbtide render` writes it (session.png).
 
 One page, one shared time axis, top to bottom: the parts as labelled bands; the light's
-perceptual lightness with each inhale, hold and exhale shaded; every spoken line as a
-mark with its words, so the quiet between lines shows; the breathing rate; the sound's
-level as a thin strip; and the motor's touch when there is one. It is drawn from what the
-rendered session did (a SessionTimeline), not from the plan, so it shows the device.
+perceptual lightness with each inhale, hold and exhale shaded; with a breath sensor, the
+person's sensed breathing under the light, each breath of the breathing part marked in
+step with it or at their own pace; every spoken line as a mark with its words, so the
+quiet between lines shows; the breathing rate; the sound's level as a thin strip; and the
+motor's touch when there is one. It is drawn from what the rendered session did (a
+SessionTimeline, and the SessionSensing of what was sensed), not from the plan, so it
+shows the device.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from typing import Any
 
 from device.core import parts as registry
 from device.core.plan import span_at
+from device.core.sensed_session import SessionSensing
 from device.core.text import minutes_text
+from device.history.report import breathing_text
 from device.pictures import picture
 
 WIDTH_PX, HEIGHT_PX = 1600, 1000
@@ -35,6 +40,11 @@ RATE_COLOR = "#5a4a8c"
 SOUND_COLOR = "#3d7a4f"
 TIDE_COLOR = "#1f4e79"
 TOUCH_COLOR = "#9c3d54"
+SENSED_COLOR = "#56707f"  # the person's breathing, as the sensor read it
+IN_STEP_COLOR = "#3f9a88"  # a breath that began with the light's inhale
+OWN_PACE_COLOR = "#b7a3d3"  # a breath taken at the person's own pace: as calm, never a fault
+BREATH_MARK_Y = 1.32  # the row of breath marks, above the sensed breathing (-1..1)
+SENSED_LIMITS = (-1.2, BREATH_MARK_Y + 0.75)  # with a band above the marks for the words
 TEXT_COLOR = "#333333"
 
 
@@ -130,14 +140,19 @@ def spread(positions: Sequence[float], gap: float) -> list[float]:
     return placed
 
 
-def draw_session(timeline: SessionTimeline) -> Any:
+def draw_session(timeline: SessionTimeline, sensing: SessionSensing | None = None) -> Any:
     """The session on one page (a matplotlib Figure); each Axes is labelled by what it
-    shows ("parts", "light", "voice", "rate", "sound", "touch") so tests can find it."""
+    shows ("parts", "light", "sensed", "voice", "rate", "sound", "touch") so tests can find
+    it. The "sensed" panel is drawn only for a session whose sensing has breaths: without
+    a sensor the picture is the one it always was."""
     fig = picture.figure(WIDTH_PX, HEIGHT_PX)  # first: it loads matplotlib, quietly
     from matplotlib.ticker import FuncFormatter, MultipleLocator
 
     rows = ["parts", "light", "voice", "rate", "sound"]
     heights = [0.45, 2.4, 2.6, 1.1, 0.45]
+    if sensing is not None and sensing.breaths:
+        rows.insert(2, "sensed")
+        heights.insert(2, 1.5)
     if timeline.touch is not None:
         rows.append("touch")
         heights.append(0.9)
@@ -159,6 +174,8 @@ def draw_session(timeline: SessionTimeline) -> Any:
 
     _draw_parts(axes["parts"], timeline)
     _draw_light(axes["light"], timeline)
+    if "sensed" in axes and sensing is not None:
+        _draw_sensed(axes["sensed"], timeline, sensing)
     _draw_voice(axes["voice"], timeline)
     _draw_rate(axes["rate"], timeline)
     _draw_sound(axes["sound"], timeline)
@@ -196,6 +213,45 @@ def _draw_light(ax: Any, timeline: SessionTimeline) -> None:
     ax.set_ylabel("light\n(perceived, 0-1)", fontsize=10)
     ax.legend(handles=[Patch(color=color, label=name) for name, color in PHASE_COLORS.items()],
               loc="upper right", fontsize=9, ncols=3, framealpha=0.9)
+
+
+def _draw_sensed(ax: Any, timeline: SessionTimeline, sensing: SessionSensing) -> None:
+    """The person's breathing as sensed, over the light's inhales (shaded as above it), and
+    a mark at each of the pacer's breaths: in step, or at their own pace; the session's
+    figures at the top left."""
+    from matplotlib.lines import Line2D
+
+    low, high = SENSED_LIMITS
+    shaded = (BREATH_MARK_Y + 0.15 - low) / (high - low)  # up to the marks, not the words
+    for start, name, seconds in timeline.of_kind("phase"):
+        if name == "inhale":
+            ax.axvspan(start, start + seconds, ymax=shaded, color=PHASE_COLORS["inhale"],
+                       linewidth=0)
+    if sensing.trace:
+        ax.plot([t for t, _ in sensing.trace], [v for _, v in sensing.trace],
+                color=SENSED_COLOR, linewidth=1.2)
+    for in_step, color in ((True, IN_STEP_COLOR), (False, OWN_PACE_COLOR)):
+        marked = [b.paced_at for b in sensing.breaths if b.in_step == in_step]
+        if marked:
+            ax.scatter(marked, [BREATH_MARK_Y] * len(marked), s=22, color=color,
+                       linewidths=0, zorder=3)
+    # The figures and the key in a band of their own above the marks, so they hide none.
+    ax.set_ylim(low, high)
+    ax.set_yticks([])
+    ax.set_ylabel("your breath\n(sensed)", fontsize=10)
+    summary = breathing_text(sensing.start_bpm, sensing.end_bpm, sensing.in_step_share)
+    if summary:
+        ax.text(0.004, 0.98, summary, transform=ax.transAxes, ha="left", va="top",
+                fontsize=9, color=TEXT_COLOR)
+    handles = [
+        Line2D([], [], color=SENSED_COLOR, linewidth=1.2, label="your breathing"),
+        Line2D([], [], linestyle="", marker="o", markersize=5, markeredgewidth=0,
+               color=IN_STEP_COLOR, label="in step with the light"),
+        Line2D([], [], linestyle="", marker="o", markersize=5, markeredgewidth=0,
+               color=OWN_PACE_COLOR, label="at your own pace"),
+    ]
+    ax.legend(handles=handles, loc="upper right", fontsize=8, ncols=3, frameon=False,
+              handletextpad=0.3, columnspacing=1.0, borderaxespad=0.1, borderpad=0.1)
 
 
 def _draw_voice(ax: Any, timeline: SessionTimeline) -> None:
@@ -276,6 +332,8 @@ def _draw_touch(ax: Any, times: Sequence[float], touch: Sequence[float]) -> None
     ax.set_ylabel("touch\n(0-1)", fontsize=10)
 
 
-def write_session_picture(timeline: SessionTimeline, path: Path) -> None:
-    """Draw the session and save it as PNG or SVG (by the file name)."""
-    picture.save(draw_session(timeline), path)
+def write_session_picture(timeline: SessionTimeline, path: Path,
+                          sensing: SessionSensing | None = None) -> None:
+    """Draw the session and save it as PNG or SVG (by the file name); `sensing`, what the
+    breath sensor told of it, adds the sensed breathing under the light."""
+    picture.save(draw_session(timeline, sensing), path)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from docs.pictures import EXAMPLE_TODAY, example_history
+from docs.pictures import EXAMPLE_SENSED_WEEKS, EXAMPLE_TODAY, example_history
 
 pytest.importorskip("matplotlib")
 
@@ -50,9 +51,15 @@ def test_one_command_draws_every_picture_the_readme_shows(tmp_path):
 def test_the_example_history_is_the_same_every_time_and_has_every_kind(tmp_path):
     first = example_history(tmp_path / "a")
     again = example_history(tmp_path / "b")
-    assert [(r.started, r.parts, r.outcome, r.demo) for r in first] == \
-        [(r.started, r.parts, r.outcome, r.demo) for r in again]
+    assert [(r.started, r.parts, r.outcome, r.demo, r.start_bpm, r.end_bpm, r.in_step_share)
+            for r in first] == [(r.started, r.parts, r.outcome, r.demo, r.start_bpm, r.end_bpm,
+                                 r.in_step_share) for r in again]
     assert len(first) > 30
     assert {r.outcome for r in first} >= {"finished", "stopped", "interrupted"}
     assert sum(r.demo for r in first) == 1
     assert all(r.started_local.date() <= EXAMPLE_TODAY for r in first)
+    # the breath sensor's figures in its last weeks only, so the rates panel is drawn
+    sensed = [r for r in first if r.sensed]
+    assert len(sensed) >= 8 and any(r.end_bpm for r in sensed)
+    came = EXAMPLE_TODAY - timedelta(weeks=EXAMPLE_SENSED_WEEKS)
+    assert all(r.started_local.date() >= came for r in sensed)

@@ -237,12 +237,13 @@ def test_csv_export_reads_back_field_for_field(tmp_path):
     write_csv(records, stream)
     rows = list(csv.reader(io.StringIO(stream.getvalue())))
     assert rows[0] == ["id", "started_utc", "started_local", "ended_utc", "seconds",
-                       "pattern", "parts", "outcome", "demo"]
+                       "pattern", "parts", "outcome", "demo", "start_breaths_per_min",
+                       "end_breaths_per_min", "in_step_percent"]
     assert rows[1][0] == str(records[0].id)
-    assert rows[1][3:] == ["", "", "box", "", "running", "0"]
+    assert rows[1][3:] == ["", "", "box", "", "running", "0", "", "", ""]
     assert rows[2][1] == "2026-11-16T21:00:00+00:00"
     assert rows[2][3:] == ["2026-11-16T21:05:00+00:00", "300", "paced-exhale",
-                           "arrive,breathe", "finished", "0"]
+                           "arrive,breathe", "finished", "0", "", "", ""]
     assert datetime.fromisoformat(rows[2][2]) == records[1].started
 
 
@@ -338,9 +339,10 @@ def test_a_version_1_history_is_upgraded_in_place_keeping_every_session(tmp_path
     assert finished.duration.total_seconds() == 570
     assert (running.id, running.outcome, running.demo) == (2, "interrupted", False)
     db = sqlite3.connect(tmp_path / FILE_NAME)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
-    assert db.execute("SELECT id, demo FROM sessions ORDER BY id").fetchall() == [
-        (1, 0), (2, 0), (later, 0)]
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert db.execute("SELECT id, demo, start_bpm, end_bpm, in_step_share FROM sessions"
+                      " ORDER BY id").fetchall() == [
+        (1, 0, None, None, None), (2, 0, None, None, None), (later, 0, None, None, None)]
     assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     db.close()
     assert mode(tmp_path / FILE_NAME) == 0o600
@@ -378,7 +380,7 @@ def test_a_demo_session_is_marked_in_the_table_and_the_csv(tmp_path):
     stream = io.StringIO()
     write_csv(records, stream)
     rows = list(csv.reader(io.StringIO(stream.getvalue())))
-    assert rows[0][-2:] == ["outcome", "demo"] and len(rows[0]) == 9
-    assert [row[-1] for row in rows[1:]] == ["1", "0"]
-    assert [row[-2] for row in rows[1:]] == ["finished", "finished"]
+    assert rows[0][7:9] == ["outcome", "demo"] and len(rows[0]) == 12
+    assert [row[8] for row in rows[1:]] == ["1", "0"]
+    assert [row[7] for row in rows[1:]] == ["finished", "finished"]
     assert mode(directory / FILE_NAME) == 0o600
