@@ -33,6 +33,7 @@ from audio.mixer import Mixer
 from audio.speaker import Speaker
 from device.commands import exit_codes
 from device.core.config import Config, session_settings
+from device.core.errors import EbbtideError
 from device.core.events import Event, FadingOut, LineSpoken, PartBegan, PhaseBegan, TouchChanged
 from device.core.listening import FRAME_S, ByEar, by_ear
 from device.core.pacing import Swell
@@ -43,6 +44,7 @@ from device.core.text import minutes_text
 from device.files.atomic_file import atomic_file
 from device.pictures.session import SessionTimeline
 from device.service.breath_listening import BreathListener, breathing_plan, laid_breaths
+from device.service.breather import KINDS as BREATHER_KINDS
 from device.service.breather import RecordedBreather, SimulatedBreather
 from device.service.clock import SimulatedClock
 from device.service.controller import Controller
@@ -271,6 +273,26 @@ def render_session(config: Config, script: Script, out: Path,
 Breather = str | tuple[np.ndarray, np.ndarray]
 
 
+def breather_from(value: str) -> Breather:
+    """--breather's value: follow, ignore, or a recording's samples (a BreathFileError, one
+    line, if the file cannot be read as one)."""
+    from device.commands.breath import read_recording
+
+    return value if value in BREATHER_KINDS else read_recording(Path(value))
+
+
+def sensed_summary(sensing: SessionSensing | None) -> str:
+    """What the session knew of the simulated person, in one line ending `in step: N%`."""
+    if sensing is None or sensing.in_step_share is None:
+        return "no breath was sensed: the breathing was paced as always; in step: none"
+    own = "not read" if sensing.start_bpm is None else f"{sensing.start_bpm:.1f}/min"
+    end = "not read" if sensing.end_bpm is None else f"{sensing.end_bpm:.1f}/min"
+    paced = [b.rate_bpm for b in sensing.breaths]
+    pacer = (f"the pacer {paced[0]:.1f} -> {paced[-1]:.1f}/min; " if paced else "")
+    return (f"breathing sensed: their own rate {own} before, {end} at the end; {pacer}"
+            f"in step: {sensing.in_step_share:.0%}")
+
+
 def _listening(config: Config, script: Script, spoken: Mapping[str, float],
                clock: SimulatedClock, runner: Runner, plan: SessionPlan,
                breather: Breather) -> BreathListener:
@@ -369,6 +391,13 @@ def cmd_render(args: argparse.Namespace) -> int:
             log.error("--at %s is not a time of day: give it as HH:MM, for example 23:30",
                       args.at)
             return exit_codes.USAGE
+    breather = None
+    if args.breather is not None:
+        try:
+            breather = breather_from(args.breather)
+        except EbbtideError as error:
+            log.error("--breather %s", error)
+            return exit_codes.USAGE
     drawing = Path(args.plot) if args.plot else out / "session.png"
     try:
         check_path(drawing)
@@ -378,7 +407,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         log.error("%s", error)
         return exit_codes.USAGE
     try:
-        rendered = render_session(config, script, out, at)
+        rendered = render_session(config, script, out, at, breather)
     except WriteFailed as error:
         log.error("%s", error)
         return exit_codes.FAILED
@@ -398,6 +427,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     if ear is not None:
         print(f"by ear, through the breathing: the tide is heard in {ear.present:.1%} of it, "
               f"and rises and falls with the breath in {ear.direction:.1%} of it")
+    if breather is not None:
+        print(sensed_summary(rendered.sensing))
     touch = f", {out / 'haptic.csv'}" if config.haptic.pin is not None else ""
     print(f"wrote {out / 'session.wav'}, {out / 'light.csv'}, {out / 'events.csv'}, "
           f"{out / 'levels.csv'}{touch}")

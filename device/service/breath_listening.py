@@ -42,6 +42,9 @@ log = logging.getLogger("ebbtide")
 LISTEN_S = WINDOW_S - 0.5
 EDGE_S = 0.5  # a breath whose top is this close to the newest sample may still move
 SAME_BREATH_S = 1.5  # an inhale this close after one heard is that one, read again
+# A breath is heard once two readings in a row find it within this of each other: a reading
+# of the first seconds, or of a breath just begun, may still move it.
+CONFIRM_S = 0.4
 TRACE_HZ = 4.0  # points a second of the sensed breathing kept for the pictures
 TRACE_BLOCK_S = 60.0  # the trace is combined and scaled a minute at a time
 
@@ -76,6 +79,7 @@ class BreathListener:
         self.growing = GrowingPlan(lay_out)
         self.plan: SessionPlan | None = None  # the plan as it last stood
         self._last_heard = -math.inf  # the newest inhale heard, on the sensor's clock
+        self._read_before: list[float] = []  # the inhales the last reading found
         self._deaf = False
         self._to_plan = 0.0  # plan time less clock time, as last asked
         self._kept_t: list[np.ndarray] = []  # every sample read, for the trace
@@ -105,12 +109,13 @@ class BreathListener:
                       "paced without them", error)
             self._deaf = True
             return
-        for breath in reading.breaths:
-            if breath.exhale_s > t[-1] - EDGE_S or breath.inhale_s < self._last_heard + \
-                    SAME_BREATH_S:
-                continue
-            self._last_heard = breath.inhale_s
-            self.growing.heard(breath.inhale_s + self._to_plan)
+        found = [b.inhale_s for b in reading.breaths if b.exhale_s <= t[-1] - EDGE_S]
+        for inhale in found:
+            confirmed = any(abs(inhale - before) <= CONFIRM_S for before in self._read_before)
+            if confirmed and inhale >= self._last_heard + SAME_BREATH_S:
+                self._last_heard = inhale
+                self.growing.heard(inhale + self._to_plan)
+        self._read_before = found
 
     def sensing(self, plan: SessionPlan) -> SessionSensing | None:
         """What the session knew of the person, from `plan` as it was played; None if it has

@@ -63,7 +63,7 @@ class SimulatedBreather:
 
     def _next_breath(self) -> None:
         last = self._inhales[-1]
-        own = 60 / self.own_bpm * float(np.clip(1 + VARIATION * self._rng.normal(), 0.75, 1.3))
+        own = 60 / self.own_bpm * float(np.clip(1 + VARIATION * self._rng.normal(), 0.8, 1.2))
         following = own
         if self.kind == "follow":
             paced = self.paced()
