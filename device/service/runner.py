@@ -49,9 +49,10 @@ TICK_HZ = 50.0  # how often the light is written while it moves fastest
 # SLOWEST_TICKS - 1 in a row, so a tick costs the session's CPU only where it shows.
 STEP = 0.005
 SLOWEST_TICKS = 5  # at least 10 Hz, whatever the light does
-# A growing plan's source is asked at least this often (plan time), besides before each
-# phase of the breath: what it heard in a part without breaths (the arrive, while the
-# person's own rate is read) is known in time to decide what comes next.
+# A growing plan's source is asked about this often (plan time; at the first wake-up after,
+# and the runner wakes at least every SLOWEST_TICKS / TICK_HZ s), besides before each phase
+# of the breath: what it heard in a part without breaths (the arrive, while the person's own
+# rate is read) is known in time to decide what comes next.
 ASK_EVERY_S = 1.0
 
 
@@ -291,8 +292,6 @@ class Runner:
                 deadline = min(deadline, t0 + marks[i].at - shift)
             if j < len(sounds):
                 deadline = min(deadline, t0 + sounds[j].at - shift - lead)
-            if self._source is not None:
-                deadline = min(deadline, t0 + next_ask - shift)
             decision = control.next_deadline()
             if decision is not None:
                 deadline = min(deadline, decision)

@@ -70,7 +70,7 @@ def test_the_same_person_gives_the_same_session(tmp_path):
 def test_without_a_breather_the_session_is_the_fixed_one(tmp_path):
     rendered = render_session(config(1), SCRIPT, tmp_path)
     assert rendered.sensing is None
-    assert [b.rate for b in laid_breaths(rendered.plan)][0] == pytest.approx(8.0)
+    assert laid_breaths(rendered.plan)[0].rate == pytest.approx(8.0)
 
 
 def test_a_recording_that_stops_leaves_the_pacer_holding_and_the_session_going(tmp_path,
