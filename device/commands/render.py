@@ -45,6 +45,7 @@ from device.files.atomic_file import atomic_file
 from device.pictures.session import SessionTimeline
 from device.service.breath_listening import BreathListener, breathing_plan, laid_breaths
 from device.service.breather import KINDS as BREATHER_KINDS
+from device.service.breather import SEED as BREATHER_SEED
 from device.service.breather import RecordedBreather, SimulatedBreather
 from device.service.clock import SimulatedClock
 from device.service.controller import Controller
@@ -201,12 +202,13 @@ class OfflineSound:
 
 def render_session(config: Config, script: Script, out: Path,
                    at: datetime.time | None = None, breather: Breather | None = None,
-                   ) -> Rendered:
+                   seed: int = BREATHER_SEED) -> Rendered:
     """Write session.wav, light.csv, events.csv and levels.csv for one whole session into
     `out`, started by day, or at the time of day `at` (the quiet hours then apply). Each
     file replaces the one there only once it is whole (WriteFailed otherwise). With a
     `breather` ("follow", "ignore", or a recording's times and samples), a simulated person
-    lies on the breath sensor and the session paces them as the device would."""
+    lies on the breath sensor and the session paces them as the device would (`seed`: which
+    of the simulated people it is)."""
     out.mkdir(parents=True, exist_ok=True)
     speaker = speaker_for(config, Mixer(RENDER_RATE), language=script.language)
     speaker.tide_stem = Mixer(RENDER_RATE)
@@ -234,7 +236,8 @@ def render_session(config: Config, script: Script, out: Path,
             speaker.tide_stem.fade_to(settings.volume)
             delay = speaker.open(settings.volume) or 0.0
             if breather is not None:
-                listener = _listening(config, script, spoken, clock, runner, plan, breather)
+                listener = _listening(config, script, spoken, clock, runner, plan, breather,
+                                      seed)
             runner.run(plan, delay, source=listener)  # plays to the end
             if listener is not None and listener.plan is not None:
                 plan = listener.plan  # the plan as it grew with the person
@@ -295,7 +298,7 @@ def sensed_summary(sensing: SessionSensing | None) -> str:
 
 def _listening(config: Config, script: Script, spoken: Mapping[str, float],
                clock: SimulatedClock, runner: Runner, plan: SessionPlan,
-               breather: Breather) -> BreathListener:
+               breather: Breather, seed: int) -> BreathListener:
     """The breath listener the session grows by, hearing a simulated person on the sensor."""
     samples: SimulatedBreather | RecordedBreather
     listener: BreathListener | None = None
@@ -308,7 +311,7 @@ def _listening(config: Config, script: Script, spoken: Mapping[str, float],
         return [b.at + runner.started_at for b in laid_breaths(shown)]
 
     if isinstance(breather, str):
-        samples = SimulatedBreather(breather, clock, paced)
+        samples = SimulatedBreather(breather, clock, paced, seed)
     else:
         samples = RecordedBreather(breather[0], breather[1], clock)
     listener = BreathListener(samples, clock, breathing_plan(config, script, spoken))

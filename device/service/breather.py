@@ -29,13 +29,14 @@ JOINING = 3  # breaths a follower takes to join the light
 TILT_DEG = 1.2  # how far the belly tilts the sensor on a breath
 NOISE_G = 400e-6 * math.sqrt(RATE_HZ / 2)  # the MPU-6050's noise density over the band
 KINDS = ("follow", "ignore")
+SEED = 23  # the simulated person render and demo show
 
 
 class SimulatedBreather:
     """A person breathing on the sensor, read as the clock goes."""
 
     def __init__(self, kind: str, clock: Clock, paced: Callable[[], Sequence[float]],
-                 seed: int = 23, own_bpm: float = OWN_BPM) -> None:
+                 seed: int = SEED, own_bpm: float = OWN_BPM) -> None:
         """`paced()`: the clock times of the pacer's inhales as the light shows them now."""
         if kind not in KINDS:
             raise ValueError(f"a simulated person follows or ignores, not {kind!r}")
