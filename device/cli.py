@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="a session on mock pins in this terminal")
     for p in (run, demo):
         p.add_argument("--trace", metavar="FILE", help="write every event as JSON lines")
+    breather_help = ("a simulated person on the breath sensor: follow (starts at 16 a minute "
+                     "and joins the light), ignore (keeps its own 16), or a recording FILE.csv "
+                     "(t_s,ax,ay,az, as `breath record` writes it)")
+    demo.add_argument("--breather", metavar="follow|ignore|FILE.csv", help=breather_help)
     render = sub.add_parser("render", parents=[common],
                             help="write a whole session to WAV and CSV files and a picture, "
                                  "offline")
@@ -69,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--plot", metavar="FILE",
                         help="draw the session picture here (.png or .svg; default: "
                              "DIR/session.png); needs matplotlib, the plots extra")
+    render.add_argument("--breather", metavar="follow|ignore|FILE.csv", help=breather_help)
     card = sub.add_parser("card", parents=[common],
                           help="a card to print and keep by the bed: the gestures, the "
                                "session, when to look for help, and crisis lines")

@@ -14,13 +14,14 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Protocol
 
 from audio.speaker import NO_OUTPUT
 from device.commands import exit_codes
+from device.core.errors import EbbtideError
 from device.core.events import (
     Event,
     FadingOut,
@@ -32,7 +33,11 @@ from device.core.events import (
     SessionStarted,
     TouchChanged,
 )
+from device.service.breath_listening import Samples
+from device.service.clock import Clock
 from device.service.controller import Controller
+
+log = logging.getLogger("ebbtide")
 
 BAR = 24
 REDRAW = 1 / 20  # redraw the bar at most 20 times a second
@@ -243,6 +248,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     screen_log = ScreenLog(screen, elsewhere=stderr_handler())
     setup_logging(args.verbose, screen_log)
     config, script = load(args)
+    simulated = None
+    if args.breather is not None:
+        from device.commands.render import breather_from
+        from device.service.breather import RecordedBreather, SimulatedBreather
+
+        try:
+            breather = breather_from(args.breather)
+        except EbbtideError as error:
+            log.error("--breather %s", error)
+            return exit_codes.USAGE
+
+        def simulated(clock: Clock, paced: Callable[[], Sequence[float]]) -> Samples:
+            """The simulated person, on the appliance's clock, on the breath sensor."""
+            if isinstance(breather, str):
+                return SimulatedBreather(breather, clock, paced)
+            return RecordedBreather(breather[0], breather[1], clock)
     if not keyboard_open("demo", "Enter presses the button, q quits"):
         return exit_codes.USAGE
     factory = mock_factory()
@@ -252,7 +273,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("Ebbtide demo: mock pins, real voice where there is a sound device.")
         bar = ProgressBar.on_terminal(sys.stdout, "making the voice (once)")
         appliance = build_appliance(config, script, factory, Listeners(screen, trace), wake,
-                                    log_tracebacks=False, demo=True, making=bar)
+                                    log_tracebacks=False, demo=True, making=bar,
+                                    simulated_sensor=simulated)
         if bar:
             bar.done()
         log_voice(appliance.speaker, session_lines(config, script))

@@ -21,6 +21,7 @@ import csv
 import datetime
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -32,14 +33,20 @@ from audio.mixer import Mixer
 from audio.speaker import Speaker
 from device.commands import exit_codes
 from device.core.config import Config, session_settings
+from device.core.errors import EbbtideError
 from device.core.events import Event, FadingOut, LineSpoken, PartBegan, PhaseBegan, TouchChanged
 from device.core.listening import FRAME_S, ByEar, by_ear
 from device.core.pacing import Swell
 from device.core.plan import SessionPlan, plan_session, voice_lines
 from device.core.script import Script
+from device.core.sensed_session import SessionSensing
 from device.core.text import minutes_text
 from device.files.atomic_file import atomic_file
 from device.pictures.session import SessionTimeline
+from device.service.breath_listening import BreathListener, breathing_plan, laid_breaths
+from device.service.breather import KINDS as BREATHER_KINDS
+from device.service.breather import SEED as BREATHER_SEED
+from device.service.breather import RecordedBreather, SimulatedBreather
 from device.service.clock import SimulatedClock
 from device.service.controller import Controller
 from device.service.runner import Runner
@@ -142,6 +149,8 @@ class Rendered:
     plan: SessionPlan
     timeline: SessionTimeline
     by_ear: ByEar | None = None
+    # What the session knew of the simulated person (--breather); None without one.
+    sensing: SessionSensing | None = None
 
 
 class OfflineSound:
@@ -192,18 +201,24 @@ class OfflineSound:
 
 
 def render_session(config: Config, script: Script, out: Path,
-                   at: datetime.time | None = None) -> Rendered:
+                   at: datetime.time | None = None, breather: Breather | None = None,
+                   seed: int = BREATHER_SEED) -> Rendered:
     """Write session.wav, light.csv, events.csv and levels.csv for one whole session into
     `out`, started by day, or at the time of day `at` (the quiet hours then apply). Each
-    file replaces the one there only once it is whole (WriteFailed otherwise)."""
+    file replaces the one there only once it is whole (WriteFailed otherwise). With a
+    `breather` ("follow", "ignore", or a recording's times and samples), a simulated person
+    lies on the breath sensor and the session paces them as the device would (`seed`: which
+    of the simulated people it is)."""
     out.mkdir(parents=True, exist_ok=True)
     speaker = speaker_for(config, Mixer(RENDER_RATE), language=script.language)
     speaker.tide_stem = Mixer(RENDER_RATE)
     speaker.tide_stem.anchor = (0, 0.0)
-    plan = plan_session(config, script, speaker.prepare(voice_lines(config, script)))
+    spoken = speaker.prepare(voice_lines(config, script))
+    plan = plan_session(config, script, spoken)
     settings = session_settings(config, at)
 
     clock = SimulatedClock()
+    listener: BreathListener | None = None
     recording = _Recording(clock)
     pins = mock_factory()
     light = light_for(config, pins)
@@ -219,7 +234,13 @@ def render_session(config: Config, script: Script, out: Path,
                             Controller(clock, config.button.hold_seconds), recording,
                             motor=motor)
             speaker.tide_stem.fade_to(settings.volume)
-            runner.run(plan, speaker.open(settings.volume) or 0.0)  # plays to the end
+            delay = speaker.open(settings.volume) or 0.0
+            if breather is not None:
+                listener = _listening(config, script, spoken, clock, runner, plan, breather,
+                                      seed)
+            runner.run(plan, delay, source=listener)  # plays to the end
+            if listener is not None and listener.plan is not None:
+                plan = listener.plan  # the plan as it grew with the person
             sound.mix_until(math.ceil(plan.seconds * RENDER_RATE) / RENDER_RATE)
             meter.close()
             tide.close()
@@ -247,7 +268,54 @@ def render_session(config: Config, script: Script, out: Path,
         level_db=meter.levels_db,
         tide_db=tide.levels_db if config.audio.tide else None,
         touch=None if touches is None else [touch for touch, _ in touches])
-    return Rendered(plan, timeline, _by_ear(plan, tide) if config.audio.tide else None)
+    return Rendered(plan, timeline, _by_ear(plan, tide) if config.audio.tide else None,
+                    None if listener is None else listener.sensing(plan))
+
+
+# A simulated person: "follow", "ignore", or a recording (times (N,), acceleration (N, 3)).
+Breather = str | tuple[np.ndarray, np.ndarray]
+
+
+def breather_from(value: str) -> Breather:
+    """--breather's value: follow, ignore, or a recording's samples (a BreathFileError, one
+    line, if the file cannot be read as one)."""
+    from device.commands.breath import read_recording
+
+    return value if value in BREATHER_KINDS else read_recording(Path(value))
+
+
+def sensed_summary(sensing: SessionSensing | None) -> str:
+    """What the session knew of the simulated person, in one line ending `in step: N%`."""
+    if sensing is None or sensing.in_step_share is None:
+        return "no breath was sensed: the breathing was paced as always; in step: none"
+    own = "not read" if sensing.start_bpm is None else f"{sensing.start_bpm:.1f}/min"
+    end = "not read" if sensing.end_bpm is None else f"{sensing.end_bpm:.1f}/min"
+    paced = [b.rate_bpm for b in sensing.breaths]
+    pacer = (f"the pacer {paced[0]:.1f} -> {paced[-1]:.1f}/min; " if paced else "")
+    return (f"breathing sensed: their own rate {own} before, {end} at the end; {pacer}"
+            f"in step: {sensing.in_step_share:.0%}")
+
+
+def _listening(config: Config, script: Script, spoken: Mapping[str, float],
+               clock: SimulatedClock, runner: Runner, plan: SessionPlan,
+               breather: Breather, seed: int) -> BreathListener:
+    """The breath listener the session grows by, hearing a simulated person on the sensor."""
+    samples: SimulatedBreather | RecordedBreather
+    listener: BreathListener | None = None
+
+    def paced() -> list[float]:
+        """The pacer's inhales on the clock, as the light shows them now."""
+        shown = plan if listener is None or listener.plan is None else listener.plan
+        if runner.started_at is None or "breathe" not in {p.name for p in shown.parts}:
+            return []
+        return [b.at + runner.started_at for b in laid_breaths(shown)]
+
+    if isinstance(breather, str):
+        samples = SimulatedBreather(breather, clock, paced, seed)
+    else:
+        samples = RecordedBreather(breather[0], breather[1], clock)
+    listener = BreathListener(samples, clock, breathing_plan(config, script, spoken))
+    return listener
 
 
 class _Nowhere:
@@ -326,6 +394,13 @@ def cmd_render(args: argparse.Namespace) -> int:
             log.error("--at %s is not a time of day: give it as HH:MM, for example 23:30",
                       args.at)
             return exit_codes.USAGE
+    breather = None
+    if args.breather is not None:
+        try:
+            breather = breather_from(args.breather)
+        except EbbtideError as error:
+            log.error("--breather %s", error)
+            return exit_codes.USAGE
     drawing = Path(args.plot) if args.plot else out / "session.png"
     try:
         check_path(drawing)
@@ -335,7 +410,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         log.error("%s", error)
         return exit_codes.USAGE
     try:
-        rendered = render_session(config, script, out, at)
+        rendered = render_session(config, script, out, at, breather)
     except WriteFailed as error:
         log.error("%s", error)
         return exit_codes.FAILED
@@ -355,6 +430,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     if ear is not None:
         print(f"by ear, through the breathing: the tide is heard in {ear.present:.1%} of it, "
               f"and rises and falls with the breath in {ear.direction:.1%} of it")
+    if breather is not None:
+        print(sensed_summary(rendered.sensing))
     touch = f", {out / 'haptic.csv'}" if config.haptic.pin is not None else ""
     print(f"wrote {out / 'session.wav'}, {out / 'light.csv'}, {out / 'events.csv'}, "
           f"{out / 'levels.csv'}{touch}")

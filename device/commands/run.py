@@ -31,7 +31,7 @@ from device.service.wake import WakePipe
 if TYPE_CHECKING:
     from audio.speaker import Speaker
     from device.history.store import History
-    from device.service.appliance import Appliance
+    from device.service.appliance import Appliance, SimulatedSensor
     from device.service.notify import ServiceNotifier
     from hardware.pins import PinFactory
 
@@ -91,7 +91,8 @@ def _run(args: argparse.Namespace, wake: WakePipe) -> int:
 def build_appliance(config: Config, script: Script, factory: PinFactory, listener: Listener,
                     wake: WakePipe, *, log_tracebacks: bool, demo: bool = False,
                     making: Callable[[int, int], None] | None = None,
-                    notifier: ServiceNotifier | None = None) -> Appliance:
+                    notifier: ServiceNotifier | None = None,
+                    simulated_sensor: SimulatedSensor | None = None) -> Appliance:
     """The appliance as `run` and `demo` both build it: on the monotonic clock, woken by
     `wake`, with the history opened through `history_opener`."""
     from device.service.appliance import Appliance
@@ -100,7 +101,7 @@ def build_appliance(config: Config, script: Script, factory: PinFactory, listene
     return Appliance(config, script, clock=MonotonicClock(), pin_factory=factory,
                      listener=listener, log_tracebacks=log_tracebacks,
                      open_history=history_opener(config), demo=demo, making=making,
-                     notifier=notifier, wake=wake)
+                     notifier=notifier, wake=wake, simulated_sensor=simulated_sensor)
 
 
 def listening_for_signals(stack: ExitStack) -> WakePipe:

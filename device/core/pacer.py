@@ -11,12 +11,17 @@ breaths whose light and sound have not been handed over yet: what has begun stay
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+import statistics
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from device.core.sensed_session import PacedBreath, SessionSensing
+
 if TYPE_CHECKING:
     from device.core.config import Config
+    from device.core.patterns import BreathPattern
 
 RAMP_SECONDS = 120.0  # the fixed pacer slows from start_rate to target_rate over this
 # A breath is decided from what was known this long before it begins: at least the sound's
@@ -61,10 +66,13 @@ def fixed_pace(config: Config, at: float, laid: tuple[LaidBreath, ...],
 @dataclass(frozen=True)
 class Sensing:
     """What the breathing part is paced by: the breaths sensed so far (in the time of the plan
-    or part they are given to) and the pacer that reads them."""
+    or part they are given to) and the pacer that reads them. `measures_first`: a sensor is
+    listening, so the arrive may wait (up to ARRIVE_SENSING_S) for the person's own rate
+    and ends on their next inhale (device/core/part_plans.py plan_arrive)."""
 
     breaths: tuple[SensedBreath, ...] = ()
     pacer: Pacer = fixed_pace
+    measures_first: bool = False
 
     def shifted(self, seconds: float) -> Sensing:
         """The same, with every time moved by `seconds` (into a part's own time)."""
@@ -78,3 +86,150 @@ class Sensing:
 
 
 UNSENSED = Sensing()  # no sensor, or nothing sensed yet: today's fixed plan
+
+
+# The adaptive pacer: it starts at the person's own rate, read from the breaths sensed before
+# the breathing part, and slows toward the target only while they follow.
+FASTEST_BPM = 20.0  # never paced faster, whatever the person's own rate
+SLOWING_BPM_PER_MINUTE = 1.0  # the most the pacer slows, in breaths/min, each minute
+IN_STEP_WINDOW = 0.25  # in step: their inhale within this share of the period of the pacer's
+FOLLOW_SHARE = 0.7  # of the last JUDGED breaths in step: below this the pacer holds its rate
+JUDGED = 6
+JUDGED_LEAST = 3  # fewer breaths judged than this: too soon to say they follow (it holds)
+# ...and their own rate, over their last breaths, is within this of the pacer's: someone
+# breathing on at their own rate is in step by chance for a while (a window of half a period
+# holds half of all moments), but their rate does not come along as the pacer slows.
+FOLLOW_RATE_BPM = 1.0
+FOLLOW_RATE_WINDOW_S = 60.0  # ...read over this long (four breaths at the slowest pace)
+# A breath of the pacer is judged only this long after its in-step window has closed: the
+# person's inhale is known only once the breath reader has seen its top (device/sensing).
+SENSE_LAG_S = 3.0
+OWN_RATE_BREATHS = 4  # inhales (three intervals) that a person's own rate is read from
+OWN_RATE_WINDOW_S = 30.0  # ...within this long before the moment it is read at
+OWN_RATE_BPM = (4.0, 30.0)  # a reading outside these is not a breathing rate
+ARRIVE_SENSING_S = 30.0  # the arrive waits this long at most for the person's own rate
+ARRIVE_STEP_S = 0.5  # ...deciding again every this many seconds
+END_RATE_WINDOW_S = 60.0  # their rate at the end: over the breathing part's last minute
+
+
+def rate_bounds(pattern: BreathPattern) -> tuple[float, float]:
+    """The slowest and fastest a paced pattern may go (breaths/min): its inhale and exhale
+    stay within the config's safety bounds, and it is never faster than FASTEST_BPM."""
+    from device.core.config import EXHALE_RANGE, INHALE_RANGE  # config imports the planners
+
+    share = pattern.inhale / (pattern.inhale + pattern.exhale)
+    shortest = max(INHALE_RANGE[0] / share, EXHALE_RANGE[0] / (1 - share))
+    longest = min(INHALE_RANGE[1] / share, EXHALE_RANGE[1] / (1 - share))
+    return 60.0 / longest, min(FASTEST_BPM, 60.0 / shortest)
+
+
+def own_rate(inhales: Sequence[float], at: float,
+             window: float = OWN_RATE_WINDOW_S) -> float | None:
+    """The person's own rate (breaths/min) at `at`, from their inhales in the `window` seconds
+    before it: the median of the last intervals; None with fewer than OWN_RATE_BREATHS, or a
+    reading that is not a breathing rate."""
+    recent = sorted(t for t in inhales if at - window <= t <= at)
+    if len(recent) < OWN_RATE_BREATHS:
+        return None
+    tail = recent[-JUDGED - 1:]  # the last JUDGED intervals at most
+    middle = statistics.median(b - a for a, b in itertools.pairwise(tail))
+    if middle <= 0:
+        return None
+    rate = 60.0 / middle
+    return rate if OWN_RATE_BPM[0] <= rate <= OWN_RATE_BPM[1] else None
+
+
+def in_step(paced_at: float, rate: float, inhales: Sequence[float]) -> float | None:
+    """The person's inhale that makes a paced breath in step (theirs began within
+    IN_STEP_WINDOW of its period of the pacer's inhale), the nearest; None if there is none."""
+    reach = IN_STEP_WINDOW * 60.0 / rate
+    near = [t for t in inhales if abs(t - paced_at) <= reach]
+    return min(near, key=lambda t: abs(t - paced_at)) if near else None
+
+
+def _started_from(known: tuple[SensedBreath, ...]) -> float | None:
+    """The person's own rate as the breathing part (time 0) began: from what was known by
+    then, so every breath of the part is laid from the same start."""
+    before = [b.inhale_at for b in known if b.known_at <= -DECIDE_AHEAD_S]
+    return own_rate(before, 0.0)
+
+
+def following(laid: tuple[LaidBreath, ...], known: tuple[SensedBreath, ...],
+              at: float) -> bool:
+    """Whether the person follows the pacer, as judged at `at`: at least FOLLOW_SHARE of the
+    last JUDGED of its breaths that can be judged by then were in step (and JUDGED_LEAST
+    were judged), and their own rate is within FOLLOW_RATE_BPM of the pacer's."""
+    inhales = [b.inhale_at for b in known]
+    marks = [in_step(b.at, b.rate, inhales) is not None for b in laid
+             if b.at + IN_STEP_WINDOW * 60.0 / b.rate + SENSE_LAG_S <= at][-JUDGED:]
+    if len(marks) < JUDGED_LEAST or sum(marks) < FOLLOW_SHARE * len(marks):
+        return False
+    theirs = own_rate(inhales, at, FOLLOW_RATE_WINDOW_S)
+    return theirs is not None and abs(theirs - laid[-1].rate) <= FOLLOW_RATE_BPM
+
+
+def adaptive_pace(config: Config, at: float, laid: tuple[LaidBreath, ...],
+                  known: tuple[SensedBreath, ...]) -> float:
+    """The pacer that meets the person: the first breath at their own rate (within the
+    pattern's bounds and FASTEST_BPM, never slower than the target), then slower toward the
+    target by at most SLOWING_BPM_PER_MINUTE a minute, only while they follow; otherwise it
+    holds its rate. With no rate of theirs before the part: the fixed pacer, unchanged."""
+    own = _started_from(known)
+    if own is None:
+        return fixed_pace(config, at, laid, known)
+    slowest, fastest = rate_bounds(config.pattern())
+    target = min(max(config.breathing.target_rate, slowest), fastest)
+    if not laid:
+        return min(max(own, target), fastest)
+    last = laid[-1]
+    if last.rate <= target or not following(laid, known, at):
+        return last.rate
+    return max(target, last.rate - SLOWING_BPM_PER_MINUTE * (at - last.at) / 60.0)
+
+
+def arrive_end(natural: float, sensing: Sensing) -> float:
+    """Where the arrive ends, in its own time, when a sensor listens: never before its
+    `natural` end; later, while the person's own rate is still unknown (up to
+    ARRIVE_SENSING_S), and then on their next expected inhale, so the first paced inhale
+    meets it. Nothing sensed by its natural end (no usable signal): the natural end, as
+    without a sensor. Each moment is decided from what was known DECIDE_AHEAD_S before it."""
+    if not sensing.measures_first or not sensing.known_by(natural):
+        return natural
+    decide = natural
+    while True:
+        inhales = [b.inhale_at for b in sensing.known_by(decide)]
+        rate = own_rate(inhales, decide)
+        if rate is not None:
+            period = 60.0 / rate
+            after = max(inhales)
+            while after < decide:
+                after += period
+            return after
+        if decide >= ARRIVE_SENSING_S:
+            return decide
+        decide = min(decide + ARRIVE_STEP_S, ARRIVE_SENSING_S)
+
+
+def session_sensing(paced: Sequence[LaidBreath], sensed: Sequence[SensedBreath],
+                    start: float, stop: float) -> SessionSensing:
+    """What a session knew of the person (device/core/sensed_session.py), in plan time: the
+    breathing part from `start` to `stop`, each of its breaths (`paced`, as laid) with the
+    person's inhale matched to it; their own rate before it and over its last minute. No
+    breath sensed at all: no figures (None), never zeros."""
+    inhales = sorted(b.inhale_at for b in sensed)
+    if not inhales:
+        return SessionSensing(None, None, None)
+    known_before = [b.inhale_at for b in sensed if b.known_at <= start - DECIDE_AHEAD_S]
+    breaths = []
+    for breath in paced:
+        theirs = in_step(breath.at, breath.rate, inhales)
+        if theirs is None:  # out of step: still the nearest of theirs, if one is near
+            reach = 60.0 / breath.rate / 2
+            near = [t for t in inhales if abs(t - breath.at) <= reach]
+            theirs_near = min(near, key=lambda t: abs(t - breath.at)) if near else None
+            breaths.append(PacedBreath(breath.at, breath.rate, theirs_near, False))
+        else:
+            breaths.append(PacedBreath(breath.at, breath.rate, theirs, True))
+    share = sum(b.in_step for b in breaths) / len(breaths) if breaths else None
+    return SessionSensing(own_rate(known_before, start),
+                          own_rate(inhales, stop, END_RATE_WINDOW_S), share, tuple(breaths))

@@ -11,7 +11,13 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from device.core.pacer import LaidBreath, Sensing
+from device.core.pacer import (
+    ARRIVE_SENSING_S,
+    ARRIVE_STEP_S,
+    LaidBreath,
+    Sensing,
+    arrive_end,
+)
 from device.core.part_builder import (
     CUE_GAP,
     CUE_GRACE,
@@ -49,7 +55,9 @@ def sense_pause(count: int) -> float:
 
 def plan_arrive(name: str, config: Config, script: Script, spoken: Callable[[str], float],
                 room: float, sensing: Sensing) -> Part:
-    """The voice arrives over a soft glow, which then settles to the breathing's floor."""
+    """The voice arrives over a soft glow, which then settles to the breathing's floor. With a
+    sensor listening, the floor then rests until the person's own rate is known (up to
+    ARRIVE_SENSING_S) and their next inhale comes (device/core/pacer.py arrive_end)."""
     b = PartBuilder(name, spoken, room)
     t = 0.0
     for line in script.lines_of(name):
@@ -58,6 +66,14 @@ def plan_arrive(name: str, config: Config, script: Script, spoken: Callable[[str
     b.light(rise, FIRST_GLOW, GLOW)
     b.light(max(t - rise, 0.5), GLOW, GLOW)
     b.light(fall, GLOW, FLOOR)
+    end = arrive_end(b.light_end, sensing)
+    # The floor rests in steps, one to each moment the end was decided again at: a plan
+    # laid out later, knowing more, ends it at one of them (or between the last two).
+    while b.light_end < end:
+        step = end - b.light_end
+        if b.light_end < ARRIVE_SENSING_S:
+            step = min(step, ARRIVE_STEP_S, ARRIVE_SENSING_S - b.light_end)
+        b.light(step, FLOOR, FLOOR)
     return b.build()
 
 

@@ -6,7 +6,7 @@ import datetime
 import gc
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from audio.speaker import Speaker
@@ -22,7 +22,14 @@ from device.core.events import (
 )
 from device.core.plan import SessionPlan, plan_session, voice_lines
 from device.core.script import Script
+from device.core.sensed_session import SessionSensing
 from device.history.store import RUNNING, History, HistoryBusy, HistoryUnavailable
+from device.service.breath_listening import (
+    BreathListener,
+    Samples,
+    breathing_plan,
+    laid_breaths,
+)
 from device.service.clock import Clock
 from device.service.controller import Controller
 from device.service.notify import ServiceNotifier
@@ -35,6 +42,11 @@ from hardware.motion_reader import MotionReader
 from hardware.pins import PinFactory
 
 log = logging.getLogger("ebbtide")
+
+# A simulated person on the sensor (the demo's --breather): given the clock and the pacer's
+# inhales as the light shows them (clock times), the samples it gives
+# (device/service/breather.py).
+SimulatedSensor = Callable[[Clock, Callable[[], Sequence[float]]], Samples]
 
 BLINK_ON_S = 0.15
 BLINK_OFF_S = 0.25
@@ -84,7 +96,8 @@ class Appliance:
                  making: Callable[[int, int], None] | None = None,
                  wake: WakePipe | None = None,
                  open_history: Callable[[], History] | None = None,
-                 open_i2c: BusOpener = open_i2c_bus) -> None:
+                 open_i2c: BusOpener = open_i2c_bus,
+                 simulated_sensor: SimulatedSensor | None = None) -> None:
         """wall_clock says the date and time (timezone-aware): the time of day, for the
         quiet hours in [night], and the dates of each session recorded in `history`, if
         given (its length comes from `clock`, so a wall clock set by hours mid-session
@@ -95,8 +108,16 @@ class Appliance:
         it (here, and, while another program holds its lock, again later: the sessions
         meanwhile are kept and written once it is free); the appliance closes it. The breath
         sensor of [sensor], if any, is opened on `open_i2c`'s bus at each session's start
-        and read through it (a sensor that fails costs only its sensing, said once)."""
+        and read through it (a sensor that fails costs only its sensing, said once); its
+        breaths pace the breathing (device/service/breath_listening.py), and what the session
+        knew of them is `sensing` at its end. A `simulated_sensor` stands in for [sensor]
+        (the demo's --breather)."""
         self.config = config
+        self.script = script
+        self._simulated_sensor = simulated_sensor
+        # What the last session knew of the person's breathing (None: no sensor, or none
+        # sensed); set at each session's end, before its history row is finished.
+        self.sensing: SessionSensing | None = None
         self.clock = clock
         self.notifier = notifier or ServiceNotifier({})
         self._watchdog_every = self.notifier.watchdog_interval() or math.inf
@@ -137,12 +158,14 @@ class Appliance:
         self._making_since = clock.now()
         self._making_shown = making
         try:
-            self.plan: SessionPlan = plan_session(
-                config, script, self.speaker.prepare(voice_lines(config, script), self._making,
-                                                     interrupt=self.controller))
+            self._spoken = self.speaker.prepare(voice_lines(config, script), self._making,
+                                                interrupt=self.controller)
+            self.plan: SessionPlan = plan_session(config, script, self._spoken)
         except BaseException:
             self.close()
             raise
+        if config.sensor.kind == "none" and simulated_sensor is None:
+            log.info("no breath sensor ([sensor] kind): the breathing is paced as always")
         self._reach_history()
 
     def _making(self, done: int, total: int) -> None:
@@ -223,18 +246,22 @@ class Appliance:
         colour = dress(self.light, settings)
         self.listener(SessionStarted(at=self.clock.now(), night=settings.night, color=colour))
         outcome: Outcome | None = None
+        listener: BreathListener | None = None
+        self.sensing = None
         try:
             self.runner.glow(self.plan)  # the light comes first, then the sound and history
             self._begin(*started)
             self._start_sensing()
+            listener = self._listener()
             delay = self.speaker.open(settings.volume)
-            outcome = self.runner.run(self.plan, delay or 0.0)
+            outcome = self.runner.run(self.plan, delay or 0.0, source=listener)
         except Exception as error:
             log.error("the session failed: %s; the light is off and Ebbtide is ready again",
                       error, exc_info=self.log_tracebacks)
         finally:
             self._light_off()
             self._stop_sensing()
+            self.sensing = self._sensed(listener)
             self.controller.session_ended()  # ready for the next press while the sound closes
             report = self.speaker.close()
             if report is not None:
@@ -263,6 +290,43 @@ class Appliance:
         if chip is not None:
             self.motion = MotionReader(chip, self.config.sensor.rate_hz)
             self.motion.start()
+
+    def _listener(self) -> BreathListener | None:
+        """What hears the person's breaths into the plan, if a sensor (or a simulated person)
+        listens."""
+        samples: Samples | None = self.motion
+        listener: BreathListener | None = None
+
+        def paced() -> list[float]:
+            """The pacer's inhales on the clock, as the light shows them now."""
+            shown = self.plan if listener is None or listener.plan is None else listener.plan
+            started = self.runner.started_at
+            if started is None or "breathe" not in {p.name for p in shown.parts}:
+                return []
+            return [b.at + started for b in laid_breaths(shown)]
+
+        if samples is None and self._simulated_sensor is not None:
+            samples = self._simulated_sensor(self.clock, paced)
+        if samples is None:
+            return None
+        listener = BreathListener(samples, self.clock,
+                                  breathing_plan(self.config, self.script, self._spoken))
+        return listener
+
+    def _sensed(self, listener: BreathListener | None) -> SessionSensing | None:
+        """What the session knew of the person; one line when the breathing was paced as
+        always because nothing usable was sensed before it."""
+        if listener is None:
+            return None
+        try:
+            sensing = listener.sensing(self.plan)
+        except Exception as error:  # the figures must not take the session's end with them
+            log.error("what was sensed of the breathing cannot be summed up: %s", error)
+            return None
+        if sensing is not None and sensing.start_bpm is None:
+            log.info("no usable breathing was sensed before the breathing part: it was paced "
+                     "as always")
+        return sensing
 
     def _stop_sensing(self) -> None:
         """Stop reading (the thread closes the chip); how much was read goes to the log."""

@@ -49,6 +49,11 @@ TICK_HZ = 50.0  # how often the light is written while it moves fastest
 # SLOWEST_TICKS - 1 in a row, so a tick costs the session's CPU only where it shows.
 STEP = 0.005
 SLOWEST_TICKS = 5  # at least 10 Hz, whatever the light does
+# A growing plan's source is asked about this often (plan time; at the first wake-up after,
+# and the runner wakes at least every SLOWEST_TICKS / TICK_HZ s), besides before each phase
+# of the breath: what it heard in a part without breaths (the arrive, while the person's own
+# rate is read) is known in time to decide what comes next.
+ASK_EVERY_S = 1.0
 
 
 class LightOutput(Protocol):
@@ -217,6 +222,7 @@ class Runner:
         score = Score(plan, self.sound.speaks)
         marks, sounds, lead = _marks(plan), _sounds(plan, score), self.sound.lead
         asked = -1  # the sound the plan source was last asked before
+        next_ask = 0.0  # the plan time the plan source is asked at next, in any case
         shift = 0.0
         blend: tuple[float, float] | None = None  # (clock time, lightness) a skip glides from
         i = 0  # the next mark
@@ -245,6 +251,12 @@ class Runner:
             end = t0 + plan.seconds - shift
             if now >= end:
                 return Outcome.FINISHED
+            if self._source is not None and now - t0 + shift >= next_ask:
+                next_ask = now - t0 + shift + ASK_EVERY_S
+                grown = self._grown(plan, now - t0 + shift, marks[:i], sounds[:j])
+                if grown is not None:
+                    plan, score, marks, sounds = grown
+                    end = t0 + plan.seconds - shift
             while j < len(sounds) and now >= t0 + sounds[j].at - shift - lead:
                 if self._source is not None and sounds[j].kind == "pace" and asked < j:
                     asked = j  # before each phase's tide is handed over

@@ -541,3 +541,74 @@ def test_the_sensor_is_read_in_a_session_and_put_to_sleep_after(caplog):
     assert len(counts) == 2 and all(c.startswith("the breath sensor (MPU-6050) gave ")
                                     for c in counts)
     assert device.motion is None
+
+
+def breathed_session(person, minutes: float = 3) -> tuple[list, Appliance, list]:
+    """One session, voice off, with a simulated person on the sensor (the demo's
+    --breather); the events, the appliance (closed), and each session's sensing."""
+    config = parse({"breathing": {"minutes": minutes}, "voice": {"enabled": False},
+                    "session": {"parts": ["arrive", "breathe", "close"]}})
+    factory = MockFactory(pin_class=MockPWMPin)
+    clock = SimulatedClock()
+    events: list = []
+    sensed: list = []
+    led = factory.pin(18)
+    device = Appliance(config, SCRIPT, clock=clock, pin_factory=factory,
+                       speaker=speaker_for(config, Mixer(48000)),
+                       listener=lambda e: events.append((clock.now(), e.kind, e.record(),
+                                                         led.state)),
+                       wall_clock=lambda: WALL_CLOCK["now"], simulated_sensor=person)
+    button = factory.pin(17)
+    try:
+        clock.at(1.0, button.drive_low)
+        clock.at(1.1, button.drive_high)
+        clock.at(2000.0, device.controller.quit)
+        device.serve()
+        sensed.append(device.sensing)
+    finally:
+        device.close()
+        factory.close()
+    return events, device, sensed
+
+
+def test_a_person_on_the_sensor_paces_the_session_and_it_keeps_what_it_knew():
+    from device.service.breather import SimulatedBreather
+
+    events, _, sensed = breathed_session(
+        lambda clock, paced: SimulatedBreather("follow", clock, paced))
+    assert sessions([(t, e, f) for t, e, f, _ in events]) == ["started", "finished"]
+    inhales = [t for t, e, f, _ in events if e == "phase" and f["name"] == "inhale"]
+    gaps = [b - a for a, b in itertools.pairwise(inhales[:4])]
+    assert all(abs(60 / gap - 16) <= 2 for gap in gaps), gaps  # met at their own rate
+    lights = [f["value"] for _, e, f, _ in events if e == "light"]
+    assert lights[-1] == 0
+    (sensing,) = sensed
+    assert sensing is not None and sensing.in_step_share is not None
+    assert sensing.in_step_share >= 0.8 and sensing.start_bpm == pytest.approx(16, abs=2)
+    assert sensing.breaths[-1].rate_bpm < sensing.breaths[0].rate_bpm - 2  # slowing with them
+
+
+def test_a_sensor_with_no_breathing_on_it_leaves_the_fixed_session(caplog):
+    """A sensor that gives samples with no breath in them (on a table): the same parts and
+    breaths as with no sensor, to the microsecond, one line, and no figures."""
+    import numpy as np
+
+    from device.service.breather import RecordedBreather
+
+    caplog.set_level("INFO", logger="ebbtide")
+    t = np.arange(0, 900, 0.04)
+    still = np.tile([0.0, 0.0, 1.0], (len(t), 1))
+    events, _, sensed = breathed_session(
+        lambda clock, paced: RecordedBreather(t, still, clock), minutes=1)
+    plain, _, unsensed = breathed_session(None, minutes=1)
+
+    def played(events):
+        return [(t, e, f) for t, e, f, _ in events if e in ("phase", "part", "light")]
+
+    assert played(events) == played(plain)
+    assert unsensed == [None]
+    assert sensed[0] is not None and sensed[0].in_step_share is None
+    said = [r.getMessage() for r in caplog.records if "paced as always" in r.getMessage()]
+    assert said == ["no usable breathing was sensed before the breathing part: it was paced "
+                    "as always",
+                    "no breath sensor ([sensor] kind): the breathing is paced as always"]

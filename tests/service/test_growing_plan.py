@@ -13,7 +13,7 @@ from device.core.pacer import DECIDE_AHEAD_S, SensedBreath, Sensing
 from device.core.plan import build_plan, voice_lines
 from device.files.script_file import load_script
 from device.service.growing_plan import GrowingPlan
-from device.service.runner import Outcome
+from device.service.runner import ASK_EVERY_S, Outcome
 from tests.core.test_pacer import follow
 from tests.service.test_runner import make_rig
 
@@ -118,10 +118,16 @@ def test_a_source_that_misbehaves_is_dropped_and_the_session_plays_on(pins, voic
         "the plan grew into what had already begun; the session goes on as planned"
         if broken == "rewrites" else
         "the plan could not grow (the sensor's data is garbled); the session goes on as planned"]
-    # asked just before each phase's tide is handed over, until it misbehaved; never again
-    before_phases = [s.start - rig.sound.lead for s in rig.plan.segments if s.phase]
-    until = next(n for n, t in enumerate(before_phases) if t > 30) if broken == "rewrites" else 0
-    assert source.asked == pytest.approx(before_phases[:until + 1])
+    # asked every second and just before each phase's tide is handed over, until it
+    # misbehaved; never again
+    if broken == "fails":
+        assert source.asked == [0.0]
+    else:
+        before_phases = [s.start - rig.sound.lead for s in rig.plan.segments if s.phase]
+        assert source.asked[-1] > 30 and all(t <= 30 for t in source.asked[:-1])
+        assert set(before_phases) & {t for t in source.asked if t <= 30} == {
+            t for t in before_phases if t <= 30}
+        assert all(b - a <= ASK_EVERY_S + 0.11 for a, b in itertools.pairwise(source.asked))
 
 
 def test_a_plan_cannot_grow_under_a_sound_handed_over_further_ahead(pins, voice_cache):

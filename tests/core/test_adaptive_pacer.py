@@ -1,0 +1,188 @@
+"""The adaptive pacer meets the person where they are: it starts at their own rate, on their
+next inhale, and slows toward the target only while they follow. Closed loops with
+synthetic people (one who follows, one who ignores the light, nobody), all deterministic."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from device.core.config_schema import parse
+from device.core.pacer import (
+    ARRIVE_SENSING_S,
+    DECIDE_AHEAD_S,
+    FASTEST_BPM,
+    LaidBreath,
+    SensedBreath,
+    Sensing,
+    adaptive_pace,
+    in_step,
+    own_rate,
+    rate_bounds,
+    session_sensing,
+)
+from device.core.plan import SessionPlan, build_plan, estimate_spoken
+from device.files.script_file import load_script
+from tests.core.test_pacer import _begun_before, inhales
+
+SCRIPT = load_script()
+SPOKEN = estimate_spoken(140)
+CONFIG = parse({"breathing": {"minutes": 14}, "session": {"parts": ["arrive", "breathe",
+                                                                   "close"]}})
+LATENCY = 2.0  # a breath is heard this long after it began (the reader sees its top)
+
+Person = Callable[[float, SessionPlan, random.Random], float]  # (last inhale, plan) -> next
+
+
+def sensed_plan(known: list[SensedBreath], config=CONFIG) -> SessionPlan:
+    return build_plan(config, SCRIPT, SPOKEN, Sensing(tuple(known), adaptive_pace, True))
+
+
+def laid(plan: SessionPlan) -> list[LaidBreath]:
+    """The breathing part's breaths as laid: where each begins, and its rate."""
+    starts = inhales(plan)
+    ends = [*starts[1:], plan.part_named("breathe").stop]
+    return [LaidBreath(a, 60.0 / (b - a)) for a, b in zip(starts, ends, strict=True)]
+
+
+def closed_loop(person: Person | None, seed: int = 1, config=CONFIG) -> tuple[
+        SessionPlan, list[SensedBreath]]:
+    """Play the session a second at a time: the person breathes, each breath is heard
+    LATENCY later and known from the next second on, and the plan is laid out again."""
+    rng = random.Random(seed)
+    known: list[SensedBreath] = []
+    theirs = [rng.uniform(0, 3.0)]
+    plan = sensed_plan(known, config)
+    now = 0.0
+    while now < plan.seconds:
+        if person is not None:
+            while theirs[-1] <= now + 5:
+                theirs.append(person(theirs[-1], plan, rng))
+            heard = {b.inhale_at for b in known}
+            known += [SensedBreath(t, now) for t in theirs
+                      if t + LATENCY <= now and t not in heard]
+        plan = sensed_plan(known, config)
+        now += 1.0
+    return plan, known
+
+
+def own_rhythm(bpm: float) -> Person:
+    def breathe(last: float, plan: SessionPlan, rng: random.Random) -> float:
+        return last + 60.0 / bpm * rng.uniform(0.93, 1.07)
+    return breathe
+
+
+def follower(bpm: float = 16.0) -> Person:
+    """Breathes at `bpm` until the breathing part, then inhales with the light, a little late."""
+    alone = own_rhythm(bpm)
+
+    def breathe(last: float, plan: SessionPlan, rng: random.Random) -> float:
+        paced = [t for t in inhales(plan) if t > last + 1.0]
+        if not paced or plan.part_named("breathe").start > last + 60.0 / bpm:
+            return alone(last, plan, rng)
+        return paced[0] + rng.uniform(0.1, 0.5)
+    return breathe
+
+
+def test_nobody_sensed_is_todays_fixed_plan():
+    fixed = build_plan(CONFIG, SCRIPT, SPOKEN)
+    plan, known = closed_loop(None)
+    assert not known and plan == fixed
+
+
+def test_breaths_sensed_too_late_for_the_arrive_leave_the_fixed_plan():
+    fixed = build_plan(CONFIG, SCRIPT, SPOKEN)
+    later = fixed.part_named("breathe").start + 30
+    assert sensed_plan([SensedBreath(later + 4 * k, later + 4 * k + 1) for k in range(50)]) \
+        == fixed
+
+
+def test_the_pacer_starts_at_their_own_rate_on_their_next_inhale():
+    plan, known = closed_loop(follower(16.0))
+    breaths = laid(plan)
+    assert breaths[0].rate == pytest.approx(16.0, abs=1.0)
+    start = plan.part_named("breathe").start
+    natural = build_plan(CONFIG, SCRIPT, SPOKEN).part_named("breathe").start
+    assert natural <= start <= max(natural, ARRIVE_SENSING_S) + 60 / 16
+    # the arrive ends on their expected inhale: theirs is within a quarter breath of it
+    assert in_step(start, breaths[0].rate, [b.inhale_at for b in known]) is not None
+
+
+def test_it_slows_to_the_target_no_faster_than_a_breath_a_minute_each_minute_with_a_follower():
+    plan, known = closed_loop(follower(16.0))
+    breaths = laid(plan)
+    for a, b in itertools.pairwise(breaths):
+        assert b.rate <= a.rate + 1e-9
+        assert a.rate - b.rate <= (b.at - a.at) / 60 + 1e-9
+    assert breaths[-1].rate == pytest.approx(CONFIG.breathing.target_rate)
+    stop = plan.part_named("breathe").stop
+    figures = session_sensing(breaths, known, plan.part_named("breathe").start, stop)
+    assert figures.in_step_share is not None and figures.in_step_share >= 0.8
+    assert figures.start_bpm == pytest.approx(16.0, abs=1.0)
+    assert figures.end_bpm == pytest.approx(6.0, abs=0.5)
+
+
+def test_it_holds_its_rate_when_they_do_not_follow():
+    plan, _ = closed_loop(own_rhythm(16.0), seed=3)
+    breaths = laid(plan)
+    start = breaths[0].rate
+    assert start == pytest.approx(16.0, abs=1.0)
+    assert min(b.rate for b in breaths) >= start - 2.0
+    # it held for most of the part: nowhere near the target
+    assert breaths[-1].rate > CONFIG.breathing.target_rate + 6
+
+
+def test_never_faster_than_twenty_a_minute():
+    plan, _ = closed_loop(own_rhythm(26.0))
+    assert laid(plan)[0].rate == pytest.approx(FASTEST_BPM)
+    assert rate_bounds(CONFIG.pattern()) == pytest.approx((60 / 18, 20.0))
+
+
+def test_someone_slower_than_the_target_is_met_at_the_target():
+    config = parse({"breathing": {"minutes": 3, "target_rate": 8},
+                    "session": {"parts": ["arrive", "breathe", "close"]}})
+    plan, _ = closed_loop(own_rhythm(7.0), config=config)
+    assert laid(plan)[0].rate == pytest.approx(8.0)
+
+
+def test_someone_too_slow_to_read_in_the_arrive_is_paced_as_always():
+    """Four breaths at 5 a minute take longer than the arrive waits: the fixed pacer."""
+    plan, known = closed_loop(own_rhythm(5.0))
+    assert known
+    assert laid(plan)[0].rate == pytest.approx(CONFIG.breathing.start_rate)
+
+
+def test_in_step_is_within_a_quarter_of_the_period():
+    assert in_step(10.0, 6.0, [12.5]) == 12.5  # a quarter of 10 s
+    assert in_step(10.0, 6.0, [12.6]) is None
+    assert in_step(10.0, 6.0, [7.5, 9.0, 14.0]) == 9.0
+    assert own_rate([0.0, 4.0, 8.0], 10.0) is None  # three breaths are not enough
+    assert own_rate([0.0, 4.0, 8.0, 12.0], 12.0) == pytest.approx(15.0)
+
+
+def test_a_session_with_nothing_sensed_has_no_figures():
+    figures = session_sensing([LaidBreath(0.0, 6.0)], [], 0.0, 60.0)
+    assert (figures.start_bpm, figures.end_bpm, figures.in_step_share) == (None, None, None)
+
+
+@settings(max_examples=100, deadline=None)
+@given(gaps=st.lists(st.floats(2.5, 15.0), min_size=2, max_size=40),
+       latencies=st.lists(st.floats(0.0, 6.0), min_size=41, max_size=41),
+       first=st.floats(0.0, 40.0), which=st.integers(0, 40), before=st.floats(0.0, 1.0))
+def test_what_is_known_later_never_changes_what_has_begun(gaps, latencies, first, which,
+                                                           before):
+    """The runner's guarantee holds for the adaptive pacer and the arrive that waits."""
+    config = parse({"breathing": {"minutes": 3}})
+    onsets = [first + sum(gaps[:k]) for k in range(len(gaps) + 1)]
+    sensed = [SensedBreath(t, t + latency) for t, latency in zip(onsets, latencies,
+                                                                  strict=False)]
+    asked = sensed[min(which, len(sensed) - 1)].known_at - before
+    then = sensed_plan([b for b in sensed if b.known_at <= asked], config)
+    later = sensed_plan(sensed, config)
+    assert _begun_before(then, asked + DECIDE_AHEAD_S) == _begun_before(
+        later, asked + DECIDE_AHEAD_S)
