@@ -436,7 +436,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     print(f"wrote {out / 'session.wav'}, {out / 'light.csv'}, {out / 'events.csv'}, "
           f"{out / 'levels.csv'}{touch}")
     try:
-        write_session_picture(rendered.timeline, drawing)
+        write_session_picture(rendered.timeline, drawing, sensing=rendered.sensing)
     except PictureError as error:
         # The files are written; only the picture is missing. Asked for by name, that is a
         # failure; by default, a note.

@@ -73,6 +73,7 @@ class _Record:
     last_seen: float | None = None  # on the monotonic clock; None: at the start
     outcome: str = RUNNING
     ended: float | None = None
+    sensing: SessionSensing | None = None  # what the breath sensor told, set at the end
 
     def wall_time(self, clock: float) -> datetime.datetime:
         return self.wall + datetime.timedelta(seconds=clock - self.clock)
@@ -81,7 +82,8 @@ class _Record:
         seen = self.clock if self.last_seen is None else self.last_seen
         self.row = history.save(
             self.row, pattern, self.wall, self.parts[:self.finished], self.wall_time(seen),
-            self.outcome, None if self.ended is None else self.wall_time(self.ended), demo)
+            self.outcome, None if self.ended is None else self.wall_time(self.ended), demo,
+            sensing=self.sensing)
 
 
 class Appliance:
@@ -365,6 +367,7 @@ class Appliance:
         if outcome is Outcome.FINISHED:
             record.finished = len(record.parts)
         record.outcome = outcome.value if outcome else "error"
+        record.sensing = self.sensing
         self._keep(record)
 
     def _keep(self, record: _Record) -> None:

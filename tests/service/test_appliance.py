@@ -543,7 +543,8 @@ def test_the_sensor_is_read_in_a_session_and_put_to_sleep_after(caplog):
     assert device.motion is None
 
 
-def breathed_session(person, minutes: float = 3) -> tuple[list, Appliance, list]:
+def breathed_session(person, minutes: float = 3,
+                     history: History | None = None) -> tuple[list, Appliance, list]:
     """One session, voice off, with a simulated person on the sensor (the demo's
     --breather); the events, the appliance (closed), and each session's sensing."""
     config = parse({"breathing": {"minutes": minutes}, "voice": {"enabled": False},
@@ -557,7 +558,8 @@ def breathed_session(person, minutes: float = 3) -> tuple[list, Appliance, list]
                        speaker=speaker_for(config, Mixer(48000)),
                        listener=lambda e: events.append((clock.now(), e.kind, e.record(),
                                                          led.state)),
-                       wall_clock=lambda: WALL_CLOCK["now"], simulated_sensor=person)
+                       wall_clock=lambda: WALL_CLOCK["now"], simulated_sensor=person,
+                       history=history)
     button = factory.pin(17)
     try:
         clock.at(1.0, button.drive_low)
@@ -586,6 +588,21 @@ def test_a_person_on_the_sensor_paces_the_session_and_it_keeps_what_it_knew():
     assert sensing is not None and sensing.in_step_share is not None
     assert sensing.in_step_share >= 0.8 and sensing.start_bpm == pytest.approx(16, abs=2)
     assert sensing.breaths[-1].rate_bpm < sensing.breaths[0].rate_bpm - 2  # slowing with them
+
+
+def test_what_a_sensed_session_knew_is_kept_in_its_history_row(tmp_path):
+    from device.service.breather import SimulatedBreather
+
+    history = History(tmp_path / "state")
+    _, _, sensed = breathed_session(
+        lambda clock, paced: SimulatedBreather("follow", clock, paced), history=history)
+    (row,) = History.reading(tmp_path / "state").recent()
+    (sensing,) = sensed
+    assert row.outcome == "finished"
+    assert row.start_bpm == pytest.approx(sensing.start_bpm, abs=0.05)
+    assert row.end_bpm == pytest.approx(sensing.end_bpm, abs=0.05)
+    assert row.in_step_share == pytest.approx(sensing.in_step_share, abs=0.005)
+    assert row.in_step_share >= 0.8
 
 
 def test_a_sensor_with_no_breathing_on_it_leaves_the_fixed_session(caplog):
