@@ -108,6 +108,12 @@ OWN_RATE_BREATHS = 4  # inhales (three intervals) that a person's own rate is re
 OWN_RATE_WINDOW_S = 30.0  # ...within this long before the moment it is read at
 OWN_RATE_BPM = (4.0, 30.0)  # a reading outside these is not a breathing rate
 ARRIVE_SENSING_S = 30.0  # the arrive waits this long at most for the person's own rate
+# ...and for their first breath, this long at least: the breath reader's first reading needs
+# 15 s of samples (device/sensing/breaths.py MIN_SECONDS), a breath is heard once a second
+# reading agrees, the runner asks about once a second, and a breath is decided from what was
+# known DECIDE_AHEAD_S before (15 + 1 + 1 + 0.5). Nothing heard by then (or by the arrive's
+# natural end, if later): no usable signal, and the breathing is paced as always.
+FIRST_HEARD_S = 17.5
 ARRIVE_STEP_S = 0.5  # ...deciding again every this many seconds
 END_RATE_WINDOW_S = 60.0  # their rate at the end: over the breathing part's last minute
 
@@ -191,13 +197,16 @@ def arrive_end(natural: float, sensing: Sensing) -> float:
     """Where the arrive ends, in its own time, when a sensor listens: never before its
     `natural` end; later, while the person's own rate is still unknown (up to
     ARRIVE_SENSING_S), and then on their next expected inhale, so the first paced inhale
-    meets it. Nothing sensed by its natural end (no usable signal): the natural end, as
-    without a sensor. Each moment is decided from what was known DECIDE_AHEAD_S before it."""
-    if not sensing.measures_first or not sensing.known_by(natural):
+    meets it. Nothing sensed by its natural end or FIRST_HEARD_S, whichever is later (no
+    usable signal): it ends there, as without a sensor if its natural end is the later.
+    Each moment is decided from what was known DECIDE_AHEAD_S before it."""
+    if not sensing.measures_first:
         return natural
     decide = natural
     while True:
         inhales = [b.inhale_at for b in sensing.known_by(decide)]
+        if not inhales and decide >= FIRST_HEARD_S:
+            return decide
         rate = own_rate(inhales, decide)
         if rate is not None:
             period = 60.0 / rate

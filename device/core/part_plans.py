@@ -68,7 +68,7 @@ def plan_arrive(name: str, config: Config, script: Script, spoken: Callable[[str
     b.light(fall, GLOW, FLOOR)
     end = arrive_end(b.light_end, sensing)
     # The floor rests in steps, one to each moment the end was decided again at: a plan
-    # laid out later, knowing more, ends it at one of them (or between the last two).
+    # laid out later, knowing more, ends it at one of them (or after the last).
     while b.light_end < end:
         step = end - b.light_end
         if b.light_end < ARRIVE_SENSING_S:

@@ -115,6 +115,8 @@ class BreathListener:
             if confirmed and inhale >= self._last_heard + SAME_BREATH_S:
                 self._last_heard = inhale
                 self.growing.heard(inhale + self._to_plan)
+                log.debug("an inhale heard at %.2f s (plan time), read at %.2f s",
+                          inhale + self._to_plan, t[-1] + self._to_plan)
         self._read_before = found
 
     def sensing(self, plan: SessionPlan) -> SessionSensing | None:

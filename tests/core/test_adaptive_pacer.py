@@ -17,6 +17,7 @@ from device.core.pacer import (
     ARRIVE_SENSING_S,
     DECIDE_AHEAD_S,
     FASTEST_BPM,
+    FIRST_HEARD_S,
     LaidBreath,
     SensedBreath,
     Sensing,
@@ -186,3 +187,21 @@ def test_what_is_known_later_never_changes_what_has_begun(gaps, latencies, first
     later = sensed_plan(sensed, config)
     assert _begun_before(then, asked + DECIDE_AHEAD_S) == _begun_before(
         later, asked + DECIDE_AHEAD_S)
+
+
+def test_a_short_arrive_waits_for_a_first_breath_then_paces_as_always():
+    """Words over in 15 s: the first breath can only be heard after the reader's first 15 s,
+    so the floor rests until FIRST_HEARD_S; nothing heard, the breathing is today's."""
+    quick = estimate_spoken(220)
+    fixed = build_plan(CONFIG, SCRIPT, quick)
+    natural = fixed.part_named("breathe").start
+    assert natural < FIRST_HEARD_S
+    waited = build_plan(CONFIG, SCRIPT, quick, Sensing((), adaptive_pace, True))
+    start = waited.part_named("breathe").start
+    assert FIRST_HEARD_S <= start < FIRST_HEARD_S + 0.5
+    assert [b.rate for b in laid(waited)] == pytest.approx([b.rate for b in laid(fixed)])
+    # a person heard in time is read, and met
+    heard = [SensedBreath(1.0 + 4.0 * k, 16.5) for k in range(4)]  # 15 a minute
+    met = build_plan(CONFIG, SCRIPT, quick, Sensing(tuple(heard), adaptive_pace, True))
+    assert laid(met)[0].rate == pytest.approx(15.0)
+    assert (met.part_named("breathe").start - 1.0) % 4.0 == pytest.approx(0.0, abs=1e-6)
