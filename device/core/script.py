@@ -169,8 +169,8 @@ class _Lines:
         if isinstance(node, dict):
             bad = [key for key in node if not _ID.fullmatch(key)]
             if bad:
-                raise ScriptError(f"{self.where}: {dotted}.{bad[0]}: a line's name may use "
-                                  "only letters, digits, - and _.")
+                raise ScriptError(f"{self.where}: {dotted}.{_shown(bad[0])}: a line's name may "
+                                  "use only letters, digits, - and _.")
             if not node or not all(isinstance(v, str) and v.strip() for v in node.values()):
                 raise ScriptError(f"{self.where}: {dotted} must hold lines of text.")
             items = list(node.items())

@@ -170,6 +170,7 @@ def _session(config: Config, script: Script) -> Config:
 @example(edit_list=[("set", ("close", "lines", "button"), "Sleep\x00 well.")],
          config=CONFIGS[0])
 @example(edit_list=[("set", ("arrive", "lines", "here"), "word " * 5000)], config=CONFIGS[0])
+@example(edit_list=[("add", ("arrive", "lines"), ("\n", ""))], config=CONFIGS[0])
 @given(edit_list=st.lists(edits, max_size=4), config=st.sampled_from(CONFIGS))
 def test_any_script_is_refused_in_one_line_or_plans_every_line_within_the_limit(
         tmp_path_factory, edit_list, config):
