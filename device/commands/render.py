@@ -279,9 +279,15 @@ Breather = str | tuple[np.ndarray, np.ndarray]
 def breather_from(value: str) -> Breather:
     """--breather's value: follow, ignore, or a recording's samples (a BreathFileError, one
     line, if the file cannot be read as one)."""
-    from device.commands.breath import read_recording
+    from device.commands.breath import BreathFileError, read_recording
 
-    return value if value in BREATHER_KINDS else read_recording(Path(value))
+    if value in BREATHER_KINDS:
+        return value
+    if not Path(value).exists() and not Path(value).is_symlink():
+        kinds = " or ".join(BREATHER_KINDS)
+        raise BreathFileError(f"{value}: no such file (give {kinds}, or a recording's "
+                              "t_s,ax,ay,az CSV file)")
+    return read_recording(Path(value))
 
 
 def sensed_summary(sensing: SessionSensing | None) -> str:

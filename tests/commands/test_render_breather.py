@@ -128,3 +128,11 @@ def test_a_simulated_person_breathes_at_their_own_rate():
     assert t[-1] == pytest.approx(120.0, abs=0.05) and np.all(np.diff(t) > 0)
     inhales = [x for x in person.inhales if x < 120]
     assert 60 * (len(inhales) - 1) / (inhales[-1] - inhales[0]) == pytest.approx(16.0, abs=1.0)
+
+
+def test_a_breather_that_is_neither_a_kind_nor_a_file_names_what_is_allowed(tmp_path, capsys):
+    assert main(["render", "--out", str(tmp_path / "out"), "--breather", "walk"]) == 2
+    assert capsys.readouterr().err == (
+        "ebbtide: --breather walk: no such file (give follow or ignore, or a recording's "
+        "t_s,ax,ay,az CSV file)\n")
+    assert not (tmp_path / "out").exists()
