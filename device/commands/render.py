@@ -82,6 +82,13 @@ class _Recording:
             case LineSpoken():
                 self.events.append((event.at, "say", event.text, event.seconds))
 
+    def parts_as_played(self, plan: SessionPlan) -> None:
+        """Each part's length as it was played: a part is noted as it begins, when a plan
+        that grows with the person (--breather) has not yet decided where it ends."""
+        played = {part.name: round(part.seconds, 3) for part in plan.parts}
+        self.events = [(t, kind, name, played.get(name, seconds) if kind == "part" else seconds)
+                       for t, kind, name, seconds in self.events]
+
 
 class _RecordedLight:
     """The real Light (one LED or an RGB one), with every write noted at its simulated time."""
@@ -213,7 +220,7 @@ def render_session(config: Config, script: Script, out: Path,
     speaker = speaker_for(config, Mixer(RENDER_RATE), language=script.language)
     speaker.tide_stem = Mixer(RENDER_RATE)
     speaker.tide_stem.anchor = (0, 0.0)
-    spoken = speaker.prepare(voice_lines(config, script))
+    spoken = speaker.prepare(voice_lines(config, script, sensed=breather is not None))
     plan = plan_session(config, script, spoken)
     settings = session_settings(config, at)
 
@@ -241,6 +248,7 @@ def render_session(config: Config, script: Script, out: Path,
             runner.run(plan, delay, source=listener)  # plays to the end
             if listener is not None and listener.plan is not None:
                 plan = listener.plan  # the plan as it grew with the person
+                recording.parts_as_played(plan)
             sound.mix_until(math.ceil(plan.seconds * RENDER_RATE) / RENDER_RATE)
             meter.close()
             tide.close()

@@ -68,11 +68,15 @@ class Sensing:
     """What the breathing part is paced by: the breaths sensed so far (in the time of the plan
     or part they are given to) and the pacer that reads them. `measures_first`: a sensor is
     listening, so the arrive may wait (up to ARRIVE_SENSING_S) for the person's own rate
-    and ends on their next inhale (device/core/part_plans.py plan_arrive)."""
+    and ends on their next inhale (device/core/part_plans.py plan_arrive), and the breathing
+    may say once that they can breathe at their own pace (out_of_step_for_a_minute)."""
 
     breaths: tuple[SensedBreath, ...] = ()
     pacer: Pacer = fixed_pace
     measures_first: bool = False
+    # The most the breathing part may go on past its minutes, while the person follows a
+    # pacer that has not reached the target yet (keeps_slowing): 0 for the fixed pacer.
+    longer_by: float = 0.0
 
     def shifted(self, seconds: float) -> Sensing:
         """The same, with every time moved by `seconds` (into a part's own time)."""
@@ -92,10 +96,17 @@ UNSENSED = Sensing()  # no sensor, or nothing sensed yet: today's fixed plan
 # the breathing part, and slows toward the target only while they follow.
 FASTEST_BPM = 20.0  # never paced faster, whatever the person's own rate
 SLOWING_BPM_PER_MINUTE = 1.0  # the most the pacer slows, in breaths/min, each minute
-IN_STEP_WINDOW = 0.25  # in step: their inhale within this share of the period of the pacer's
+# In step: their inhale began in a window a quarter of the pacer's period wide around the
+# pacer's inhale, from a sixteenth of the period before it to three sixteenths after (someone
+# following a light or a sound inhales a little after it begins to rise). Someone breathing
+# at their own pace lands in it by chance a quarter of the time; a window of a quarter
+# period either side (half a period wide) would hold half of all moments, and could not
+# tell them from someone following.
+IN_STEP_BEFORE, IN_STEP_AFTER = 1 / 16, 3 / 16
 FOLLOW_SHARE = 0.7  # of the last JUDGED breaths in step: below this the pacer holds its rate
 JUDGED = 6
 JUDGED_LEAST = 3  # fewer breaths judged than this: too soon to say they follow (it holds)
+HEARD_WITHIN = 3  # ...and none of theirs heard within this many of its breaths: it holds
 # ...and their own rate, over their last breaths, is within this of the pacer's: someone
 # breathing on at their own rate is in step by chance for a while (a window of half a period
 # holds half of all moments), but their rate does not come along as the pacer slows.
@@ -116,6 +127,12 @@ ARRIVE_SENSING_S = 30.0  # the arrive waits this long at most for the person's o
 FIRST_HEARD_S = 17.5
 ARRIVE_STEP_S = 0.5  # ...deciding again every this many seconds
 END_RATE_WINDOW_S = 60.0  # their rate at the end: over the breathing part's last minute
+# Slowing by at most SLOWING_BPM_PER_MINUTE, from someone's own 16 a minute to a target of 6
+# takes ten minutes: longer than the breathing part's default 4. While they follow a pacer
+# that has not reached the target, the breathing part goes on past its minutes, up to this
+# many in all (and never so far that the session would pass its hour).
+FOLLOWED_MINUTES = 12.0
+OUT_OF_STEP_S = 60.0  # out of step this long (judged breaths): they may breathe at their pace
 
 
 def rate_bounds(pattern: BreathPattern) -> tuple[float, float]:
@@ -146,11 +163,27 @@ def own_rate(inhales: Sequence[float], at: float,
 
 
 def in_step(paced_at: float, rate: float, inhales: Sequence[float]) -> float | None:
-    """The person's inhale that makes a paced breath in step (theirs began within
-    IN_STEP_WINDOW of its period of the pacer's inhale), the nearest; None if there is none."""
-    reach = IN_STEP_WINDOW * 60.0 / rate
-    near = [t for t in inhales if abs(t - paced_at) <= reach]
+    """The person's inhale that makes a paced breath in step (theirs began from IN_STEP_BEFORE
+    of its period before the pacer's inhale to IN_STEP_AFTER after), the nearest; None if
+    there is none."""
+    period = 60.0 / rate
+    near = [t for t in inhales
+            if paced_at - IN_STEP_BEFORE * period <= t <= paced_at + IN_STEP_AFTER * period]
     return min(near, key=lambda t: abs(t - paced_at)) if near else None
+
+
+def judged(laid: Sequence[LaidBreath], known: Sequence[SensedBreath],
+           at: float) -> list[tuple[LaidBreath, bool]]:
+    """The pacer's breaths that can be judged at `at`, each with whether it was in step: those
+    whose in-step window closed SENSE_LAG_S before `at`, and before the newest breath was
+    heard (the plan is laid out again as each is heard: a breath judged later is not yet in
+    or out, however far ahead the plan is laid)."""
+    if not known:
+        return []
+    by = min(at, max(b.known_at for b in known))
+    inhales = [b.inhale_at for b in known]
+    return [(b, in_step(b.at, b.rate, inhales) is not None) for b in laid
+            if b.at + IN_STEP_AFTER * 60.0 / b.rate + SENSE_LAG_S <= by]
 
 
 def _started_from(known: tuple[SensedBreath, ...]) -> float | None:
@@ -164,14 +197,23 @@ def following(laid: tuple[LaidBreath, ...], known: tuple[SensedBreath, ...],
               at: float) -> bool:
     """Whether the person follows the pacer, as judged at `at`: at least FOLLOW_SHARE of the
     last JUDGED of its breaths that can be judged by then were in step (and JUDGED_LEAST
-    were judged), and their own rate is within FOLLOW_RATE_BPM of the pacer's."""
-    inhales = [b.inhale_at for b in known]
-    marks = [in_step(b.at, b.rate, inhales) is not None for b in laid
-             if b.at + IN_STEP_WINDOW * 60.0 / b.rate + SENSE_LAG_S <= at][-JUDGED:]
+    were judged), their own rate is within FOLLOW_RATE_BPM of the pacer's, and a breath of
+    theirs was heard within HEARD_WITHIN of the pacer's breaths before it (the plan is laid
+    out again as each is heard, and laid ahead of it: a person follows the light as it is
+    laid; but nothing heard for that long: it holds)."""
+    marks = [mark for _, mark in judged(laid, known, at)][-JUDGED:]
     if len(marks) < JUDGED_LEAST or sum(marks) < FOLLOW_SHARE * len(marks):
         return False
-    theirs = own_rate(inhales, at, FOLLOW_RATE_WINDOW_S)
+    if at - max(b.known_at for b in known) > HEARD_WITHIN * 60.0 / laid[-1].rate:
+        return False
+    theirs = own_rate([b.inhale_at for b in known], at, FOLLOW_RATE_WINDOW_S)
     return theirs is not None and abs(theirs - laid[-1].rate) <= FOLLOW_RATE_BPM
+
+
+def _target(config: Config) -> float:
+    """The rate the adaptive pacer slows toward: the config's, within the pattern's bounds."""
+    slowest, fastest = rate_bounds(config.pattern())
+    return min(max(config.breathing.target_rate, slowest), fastest)
 
 
 def adaptive_pace(config: Config, at: float, laid: tuple[LaidBreath, ...],
@@ -183,14 +225,50 @@ def adaptive_pace(config: Config, at: float, laid: tuple[LaidBreath, ...],
     own = _started_from(known)
     if own is None:
         return fixed_pace(config, at, laid, known)
-    slowest, fastest = rate_bounds(config.pattern())
-    target = min(max(config.breathing.target_rate, slowest), fastest)
+    target, fastest = _target(config), rate_bounds(config.pattern())[1]
     if not laid:
         return min(max(own, target), fastest)
     last = laid[-1]
     if last.rate <= target or not following(laid, known, at):
         return last.rate
     return max(target, last.rate - SLOWING_BPM_PER_MINUTE * (at - last.at) / 60.0)
+
+
+def keeps_slowing(config: Config, at: float, laid: tuple[LaidBreath, ...],
+                  known: tuple[SensedBreath, ...]) -> bool:
+    """Whether the adaptive pacer is still on its way to the target at `at`: it began at the
+    person's own rate, has not reached the target, and they follow it."""
+    return (_started_from(known) is not None and bool(laid)
+            and laid[-1].rate > _target(config) and following(laid, known, at))
+
+
+def followed_longer_by(config: Config, other_parts_s: float) -> float:
+    """How much longer than its minutes the breathing part may go on while the person follows
+    (FOLLOWED_MINUTES in all at most), leaving the rest of the session (`other_parts_s`, the
+    arrive's wait for the person's rate included) within the session's hour."""
+    from device.core.config import SESSION_MINUTES  # config imports the planners
+
+    minutes = config.breathing.minutes
+    spare = SESSION_MINUTES[1] * 60.0 - other_parts_s - minutes * 60.0 - 60.0 / FASTEST_BPM
+    return max(0.0, min((FOLLOWED_MINUTES - minutes) * 60.0, spare))
+
+
+def out_of_step_for_a_minute(laid: Sequence[LaidBreath], known: tuple[SensedBreath, ...],
+                             at: float) -> bool:
+    """Whether, judged at `at`, the person has breathed out of step for OUT_OF_STEP_S: fewer
+    than FOLLOW_SHARE of the pacer's breaths judged over that long were in step, while their
+    breaths were sensed all along (a sensor that hears nothing says nothing of them). Only
+    of an adaptive pacer that began at their own rate: without one, the plan is today's."""
+    marks = judged(laid, known, at)
+    if not marks or _started_from(known) is None:
+        return False
+    last = marks[-1][0]
+    until = last.at + 60.0 / last.rate
+    if marks[0][0].at > until - OUT_OF_STEP_S:
+        return False
+    recent = [mark for b, mark in marks if b.at >= until - OUT_OF_STEP_S]
+    heard = [b for b in known if until - OUT_OF_STEP_S <= b.inhale_at <= until]
+    return len(heard) >= JUDGED_LEAST and sum(recent) < FOLLOW_SHARE * len(recent)
 
 
 def arrive_end(natural: float, sensing: Sensing) -> float:

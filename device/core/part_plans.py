@@ -17,6 +17,8 @@ from device.core.pacer import (
     LaidBreath,
     Sensing,
     arrive_end,
+    keeps_slowing,
+    out_of_step_for_a_minute,
 )
 from device.core.part_builder import (
     CUE_GAP,
@@ -79,24 +81,32 @@ def plan_arrive(name: str, config: Config, script: Script, spoken: Callable[[str
 
 def plan_breathe(name: str, config: Config, script: Script, spoken: Callable[[str], float],
                  room: float, sensing: Sensing) -> Part:
-    """Whole breaths for about `minutes`, each as fast as the pacer says from what had been
+    """Whole breaths for about `minutes` (longer, by up to `sensing.longer_by`, while the
+    person follows a pacer still slowing), each as fast as the pacer says from what had been
     sensed by then, then the words: each phase's cue on the first few breaths, within its
-    phase, then an occasional reminder on an exhale."""
+    phase, then an occasional reminder on an exhale; and once, after a minute out of step,
+    that they can breathe at their own pace."""
     b = PartBuilder(name, spoken, room)
     pattern = config.pattern()
     until = config.breathing.minutes * 60.0
     breaths: list[list[tuple[str, float, float]]] = []
     laid: list[LaidBreath] = []
+    own_pace_from: int | None = None  # the breath from which that line is due
     while pattern.max_cycles is None or len(breaths) < pattern.max_cycles:
         rate = None
+        known = sensing.known_by(b.light_end)
         if pattern.paced:
-            rate = sensing.pacer(config, b.light_end, tuple(laid),
-                                 sensing.known_by(b.light_end))
+            rate = sensing.pacer(config, b.light_end, tuple(laid), known)
             if not (math.isfinite(rate) and rate > 0):  # a pacer's nan or 0 is not laid
                 raise PlanTooLong(name)
         seconds = pattern.seconds if rate is None else 60.0 / rate
-        if breaths and b.light_end + seconds / 2 > until:
+        if breaths and b.light_end + seconds / 2 > until and not (
+                b.light_end + seconds <= until + sensing.longer_by
+                and keeps_slowing(config, b.light_end, tuple(laid), known)):
             break
+        if (own_pace_from is None and sensing.measures_first and script.own_pace
+                and out_of_step_for_a_minute(laid, known, b.light_end)):
+            own_pace_from = len(breaths)
         if rate is not None:
             laid.append(LaidBreath(b.light_end, rate))
         breaths.append(b.breathe(pattern, rate, FLOOR, PEAK))
@@ -105,7 +115,7 @@ def plan_breathe(name: str, config: Config, script: Script, spoken: Callable[[st
     last_words = 0.0
     reminders = 0
     for n, phases in enumerate(breaths):
-        breath_end = phases[-1][2]
+        breath_start, breath_end = phases[0][1], phases[-1][2]
         for phase, at, phase_end in phases:
             if n < script.cue_breaths:
                 # A cue that ends within its phase, leaving the next phase's cue its gap, if
@@ -113,6 +123,11 @@ def plan_breathe(name: str, config: Config, script: Script, spoken: Callable[[st
                 if b.say_fitting(at, cues[phase], n, min(phase_end - CUE_GAP, end)) is None:
                     b.say_fitting(at, cues[phase], n, min(phase_end + CUE_GRACE, end))
                 last_words = max(last_words, b.speech_end)
+            elif (phase == "exhale" and own_pace_from is not None and n >= own_pace_from
+                  and b.say_fitting(at, (script.own_pace,), 0,
+                                    min(2 * breath_end - breath_start, end)) is not None):
+                own_pace_from = None  # said: once a session
+                last_words = at
             elif phase == "exhale" and at - last_words >= script.reminder_seconds:
                 said = b.say_fitting(at, script.reminders, reminders, min(breath_end, end))
                 if said is not None:  # the next reminder is the one after it, in order

@@ -25,7 +25,7 @@ from device.core.part_builder import (
     Segment,
 )
 from device.core.part_plans import plan_breathe
-from device.core.script import Script, ScriptError
+from device.core.script import OWN_PACE_ID, Script, ScriptError
 from device.core.text import minutes_text
 from device.core.voice import Line
 
@@ -151,10 +151,12 @@ def session_shape(plan: SessionPlan) -> str:
     return f"{parts}; {minutes_text(plan.seconds)} in all"
 
 
-def voice_lines(config: Config, script: Script) -> list[Line]:
+def voice_lines(config: Config, script: Script, sensed: bool = False) -> list[Line]:
     """Every line of the script for the voice maker, each with the longest a recording of
     it may last: a breathing cue must fit the longest phase it can be spoken in; any other
-    line, three times its length at the configured rate and a few seconds more."""
+    line, three times its length at the configured rate and a few seconds more. The line
+    said only to someone on a breath sensor, only with a sensor ([sensor] kind, or `sensed`:
+    a simulated person)."""
     guess = estimate_spoken(config.voice.rate)
     longest = longest_phases(config, script)
     cue_phase = {"breathe.inhale": "inhale", "breathe.exhale": "exhale", "breathe.hold": "hold"}
@@ -163,6 +165,8 @@ def voice_lines(config: Config, script: Script) -> list[Line]:
     for line_id, text in script.lines:
         if line_id.split(".", 1)[0] not in parts:
             continue  # a part this session does not have: nothing to make
+        if line_id == OWN_PACE_ID and not (sensed or config.sensor.kind != "none"):
+            continue
         limit = 3 * guess(text) + 3.0
         phase = cue_phase.get(line_id.rsplit(".", 1)[0])
         if phase is not None:

@@ -49,6 +49,9 @@ class Script:
     exhale: tuple[str, ...]
     hold: tuple[str, ...]
     reminders: tuple[str, ...]
+    # Said once to someone on a breath sensor after a minute out of step with the light: that
+    # they can breathe at their own pace ("" in a script made before it existed: not said).
+    own_pace: str
     cue_breaths: int
     reminder_seconds: float
     feel_pause: float
@@ -98,6 +101,7 @@ _ID = re.compile(r"[A-Za-z0-9_-]+")
 # longest phase a pattern may have (an exhale of 12 s), a reminder within the longest breath
 # (20 s, at 3 breaths a minute), any other line within a minute. A longer line is a mistake
 # (a paragraph pasted in, a file's contents), and would hold the speech process for minutes.
+OWN_PACE_ID = "breathe.own_pace"  # Script.own_pace's line
 SPEAKING_RATE = 140  # words per minute: the voice's default rate
 CUE_MAX_SECONDS = 12.0
 REMINDER_MAX_SECONDS = 20.0
@@ -114,7 +118,9 @@ def _max_seconds(line_id: str) -> float:
     group = line_id.rsplit(".", 1)[0]
     if group in ("breathe.inhale", "breathe.exhale", "breathe.hold"):
         return CUE_MAX_SECONDS
-    return REMINDER_MAX_SECONDS if group == "breathe.reminders" else LINE_MAX_SECONDS
+    if group == "breathe.reminders" or line_id == OWN_PACE_ID:
+        return REMINDER_MAX_SECONDS
+    return LINE_MAX_SECONDS
 
 
 def spoken_words(text: str) -> float:
@@ -242,6 +248,8 @@ def _read_breathe(doc: dict[str, Any], lines: _Lines, table: str) -> dict[str, A
         "exhale": lines.group(doc, f"{table}.exhale"),
         "hold": lines.group(doc, f"{table}.hold"),
         "reminders": lines.group(doc, f"{table}.reminders"),
+        "own_pace": (lines.one(doc, f"{table}.own_pace")
+                     if "own_pace" in doc.get(table, {}) else ""),
         "cue_breaths": int(_number(doc, where, f"{table}.cue_breaths", *CUE_BREATHS,
                                    whole=True, unit=" breaths")),
         "reminder_seconds": float(_number(doc, where, f"{table}.reminder_seconds",

@@ -17,7 +17,9 @@ class PacedBreath:
     paced_at: float  # when the pacer's inhale began
     rate_bpm: float  # the pacer's rate for this breath
     sensed_at: float | None  # the person's inhale matched to it, if one was sensed near it
-    in_step: bool  # their inhale began within a quarter of the pacer's period of its inhale
+    # Their inhale began in a window a quarter of the pacer's period wide around the pacer's
+    # (device/core/pacer.py in_step).
+    in_step: bool
 
 
 @dataclass(frozen=True)

@@ -160,8 +160,8 @@ class Appliance:
         self._making_since = clock.now()
         self._making_shown = making
         try:
-            self._spoken = self.speaker.prepare(voice_lines(config, script), self._making,
-                                                interrupt=self.controller)
+            lines = voice_lines(config, script, sensed=simulated_sensor is not None)
+            self._spoken = self.speaker.prepare(lines, self._making, interrupt=self.controller)
             self.plan: SessionPlan = plan_session(config, script, self._spoken)
         except BaseException:
             self.close()

@@ -21,10 +21,12 @@ import numpy as np
 
 from device.core.config import Config
 from device.core.pacer import (
+    ARRIVE_SENSING_S,
     LaidBreath,
     SensedBreath,
     Sensing,
     adaptive_pace,
+    followed_longer_by,
     session_sensing,
 )
 from device.core.plan import SessionPlan, plan_session
@@ -59,11 +61,16 @@ class Samples(Protocol):
 def breathing_plan(config: Config, script: Script, spoken: Mapping[str, float]) -> Callable[
         [tuple[SensedBreath, ...]], SessionPlan]:
     """The session laid out from the breaths sensed so far, with the adaptive pacer
-    (device/core/pacer.py); nothing sensed: today's fixed plan."""
+    (device/core/pacer.py); nothing sensed: today's fixed plan. The breathing part may go on
+    while the person follows, as long as the rest of the session (the arrive at its longest)
+    still ends within the hour."""
+    fixed = plan_session(config, script, spoken)
+    breathing = sum(p.seconds for p in fixed.parts if p.name == "breathe")
+    longer_by = followed_longer_by(config, fixed.seconds - breathing + ARRIVE_SENSING_S)
 
     def lay_out(known: tuple[SensedBreath, ...]) -> SessionPlan:
         return plan_session(config, script, spoken,
-                            Sensing(known, adaptive_pace, config.pattern().paced))
+                            Sensing(known, adaptive_pace, config.pattern().paced, longer_by))
 
     return lay_out
 

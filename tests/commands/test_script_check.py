@@ -218,7 +218,7 @@ def test_script_check_counts_and_times_the_session_as_check_does(tmp_path):
     [session] = [line for line in check.stdout.splitlines() if line.startswith("session: ")]
     script = ebbtide("script", "check", *given)
     assert script.returncode == 0, script.stdout
-    assert "  44 lines, 39 in this session (partner is not in [session] parts)\n" in \
+    assert "  45 lines, 39 in this session (partner is not in [session] parts)\n" in \
         script.stdout
     assert f"  {session} (with 2 min of breathing)\n" in script.stdout
     assert "  with partner too: " in script.stdout

@@ -18,10 +18,13 @@ from device.core.pacer import (
     DECIDE_AHEAD_S,
     FASTEST_BPM,
     FIRST_HEARD_S,
+    FOLLOWED_MINUTES,
+    OUT_OF_STEP_S,
     LaidBreath,
     SensedBreath,
     Sensing,
     adaptive_pace,
+    followed_longer_by,
     in_step,
     own_rate,
     rate_bounds,
@@ -40,8 +43,9 @@ LATENCY = 2.0  # a breath is heard this long after it began (the reader sees its
 Person = Callable[[float, SessionPlan, random.Random], float]  # (last inhale, plan) -> next
 
 
-def sensed_plan(known: list[SensedBreath], config=CONFIG) -> SessionPlan:
-    return build_plan(config, SCRIPT, SPOKEN, Sensing(tuple(known), adaptive_pace, True))
+def sensed_plan(known: list[SensedBreath], config=CONFIG, longer_by: float = 0.0) -> SessionPlan:
+    return build_plan(config, SCRIPT, SPOKEN,
+                      Sensing(tuple(known), adaptive_pace, True, longer_by))
 
 
 def laid(plan: SessionPlan) -> list[LaidBreath]:
@@ -51,14 +55,14 @@ def laid(plan: SessionPlan) -> list[LaidBreath]:
     return [LaidBreath(a, 60.0 / (b - a)) for a, b in zip(starts, ends, strict=True)]
 
 
-def closed_loop(person: Person | None, seed: int = 1, config=CONFIG) -> tuple[
-        SessionPlan, list[SensedBreath]]:
+def closed_loop(person: Person | None, seed: int = 1, config=CONFIG,
+                longer_by: float = 0.0) -> tuple[SessionPlan, list[SensedBreath]]:
     """Play the session a second at a time: the person breathes, each breath is heard
     LATENCY later and known from the next second on, and the plan is laid out again."""
     rng = random.Random(seed)
     known: list[SensedBreath] = []
     theirs = [rng.uniform(0, 3.0)]
-    plan = sensed_plan(known, config)
+    plan = sensed_plan(known, config, longer_by)
     now = 0.0
     while now < plan.seconds:
         if person is not None:
@@ -67,7 +71,7 @@ def closed_loop(person: Person | None, seed: int = 1, config=CONFIG) -> tuple[
             heard = {b.inhale_at for b in known}
             known += [SensedBreath(t, now) for t in theirs
                       if t + LATENCY <= now and t not in heard]
-        plan = sensed_plan(known, config)
+        plan = sensed_plan(known, config, longer_by)
         now += 1.0
     return plan, known
 
@@ -158,10 +162,24 @@ def test_someone_too_slow_to_read_in_the_arrive_is_paced_as_always():
     assert laid(plan)[0].rate == pytest.approx(CONFIG.breathing.start_rate)
 
 
-def test_in_step_is_within_a_quarter_of_the_period():
-    assert in_step(10.0, 6.0, [12.5]) == 12.5  # a quarter of 10 s
-    assert in_step(10.0, 6.0, [12.6]) is None
-    assert in_step(10.0, 6.0, [7.5, 9.0, 14.0]) == 9.0
+def test_in_step_is_a_window_a_quarter_of_the_period_wide_just_after_the_pacers_inhale():
+    # At 6 a minute (10 s): from 0.625 s before the pacer's inhale to 1.875 s after
+    assert in_step(10.0, 6.0, [11.875]) == 11.875
+    assert in_step(10.0, 6.0, [11.9]) is None
+    assert in_step(10.0, 6.0, [9.375]) == 9.375
+    assert in_step(10.0, 6.0, [9.35]) is None
+    assert in_step(10.0, 6.0, [7.5, 9.5, 11.0]) == 9.5  # the nearest of those in it
+    assert in_step(10.0, 6.0, [9.8, 10.1]) == 10.1
+
+
+def test_someone_at_their_own_pace_is_in_step_about_a_quarter_of_the_time():
+    """A window half a period wide would hold half of all moments: someone ignoring the light
+    would look like a follower half the time."""
+    rng = random.Random(5)
+    theirs = list(itertools.accumulate(rng.uniform(3.2, 4.4) for _ in range(3000)))
+    paced = [k * 60 / 14 for k in range(int(theirs[-1] * 14 / 60))]
+    share = sum(in_step(t, 14.0, theirs) is not None for t in paced) / len(paced)
+    assert 0.2 < share < 0.3
     assert own_rate([0.0, 4.0, 8.0], 10.0) is None  # three breaths are not enough
     assert own_rate([0.0, 4.0, 8.0, 12.0], 12.0) == pytest.approx(15.0)
 
@@ -205,3 +223,53 @@ def test_a_short_arrive_waits_for_a_first_breath_then_paces_as_always():
     met = build_plan(CONFIG, SCRIPT, quick, Sensing(tuple(heard), adaptive_pace, True))
     assert laid(met)[0].rate == pytest.approx(15.0)
     assert (met.part_named("breathe").start - 1.0) % 4.0 == pytest.approx(0.0, abs=1e-6)
+
+
+SHORT = parse({"session": {"parts": ["arrive", "breathe", "close"]}})  # 4 minutes of breathing
+SHORT_LONGER_BY = followed_longer_by(SHORT, 60.0)
+
+
+def said(plan: SessionPlan, text: str) -> list[float]:
+    return [c.at for c in plan.cues if c.text == text]
+
+
+def test_with_a_follower_the_breathing_goes_on_past_its_minutes_until_the_target():
+    """From 16 to 6 a minute at a breath a minute each minute is ten minutes: the default
+    four would end the breathing at about 12."""
+    plan, _ = closed_loop(follower(16.0), config=SHORT, longer_by=SHORT_LONGER_BY)
+    breathing = plan.part_named("breathe")
+    breaths = laid(plan)
+    assert breaths[0].rate == pytest.approx(16.0, abs=1.5)
+    assert breaths[-1].rate == pytest.approx(SHORT.breathing.target_rate)
+    assert 4 * 60 < breathing.seconds <= FOLLOWED_MINUTES * 60
+    # and it ends once the target is reached: no more than a breath at the target after
+    assert sum(b.rate == pytest.approx(6.0) for b in breaths) <= 2
+    assert not said(plan, SCRIPT.own_pace), "a follower is never told about their own pace"
+
+
+def test_without_a_follower_the_breathing_keeps_its_minutes_and_says_once_they_may_breathe_at_their_own_pace():
+    plan, _ = closed_loop(own_rhythm(14.0), config=SHORT, longer_by=SHORT_LONGER_BY)
+    breathing = plan.part_named("breathe")
+    assert breathing.seconds == pytest.approx(4 * 60, abs=5)
+    [at] = said(plan, SCRIPT.own_pace)
+    assert breathing.start + OUT_OF_STEP_S < at < breathing.stop
+    # on an exhale, and not over another line
+    exhale = next(s for s in plan.segments if s.start <= at < s.stop)
+    assert exhale.phase == "exhale" and exhale.start == pytest.approx(at)
+    spoken = sorted((c.at, c.at + c.seconds) for c in plan.cues)
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(spoken))
+
+
+def test_nobody_sensed_hears_no_line_of_their_own_pace_and_the_breathing_keeps_its_minutes():
+    plan, _ = closed_loop(None, config=SHORT, longer_by=SHORT_LONGER_BY)
+    assert plan == build_plan(SHORT, SCRIPT, SPOKEN)
+    assert not said(plan, SCRIPT.own_pace)
+
+
+def test_the_breathing_goes_on_only_as_far_as_the_hour_allows():
+    assert followed_longer_by(SHORT, 60.0) == pytest.approx((FOLLOWED_MINUTES - 4) * 60)
+    long = parse({"breathing": {"minutes": 20}})
+    assert followed_longer_by(long, 60.0) == 0.0  # already longer than FOLLOWED_MINUTES
+    # the rest of the session takes 55 min: 4 + 1 left, less a breath at the fastest pace
+    assert followed_longer_by(SHORT, 55 * 60) == pytest.approx(60 - 3)
+    assert followed_longer_by(SHORT, 57 * 60) == 0.0

@@ -250,9 +250,13 @@ def test_every_line_of_the_parts_that_run_goes_to_the_voice_maker_with_room_for_
     config = parse({"breathing": {"pattern": "box"}})
     lines = voice_lines(config, SCRIPT)
     assert [(ln.id, ln.text) for ln in lines] == [
-        (i, t) for i, t in SCRIPT.lines if not i.startswith("partner.")], "partner is off"
-    with_partner = parse({"session": {"parts": [*DEFAULT_PARTS[:-1], "partner", "close"]}})
+        (i, t) for i, t in SCRIPT.lines if not i.startswith("partner.")
+        and i != "breathe.own_pace"], "partner is off, and there is no breath sensor"
+    with_partner = parse({"session": {"parts": [*DEFAULT_PARTS[:-1], "partner", "close"]},
+                          "sensor": {"kind": "mpu6050"}})
     assert [(ln.id, ln.text) for ln in voice_lines(with_partner, SCRIPT)] == list(SCRIPT.lines)
+    assert ("breathe.own_pace", SCRIPT.own_pace) in [
+        (ln.id, ln.text) for ln in voice_lines(config, SCRIPT, sensed=True)], "--breather"
     limit = {ln.id: ln.max_seconds for ln in lines}
     assert limit["breathe.inhale.in"] == pytest.approx(4.0 + CUE_GRACE)  # box: 4 s phases
     assert limit["breathe.hold.hold"] == pytest.approx(4.0 + CUE_GRACE)
