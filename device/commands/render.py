@@ -245,6 +245,7 @@ def render_session(config: Config, script: Script, out: Path,
             if breather is not None:
                 listener = _listening(config, script, spoken, clock, runner, plan, breather,
                                       seed)
+                plan = listener.first_plan()
             runner.run(plan, delay, source=listener)  # plays to the end
             if listener is not None and listener.plan is not None:
                 plan = listener.plan  # the plan as it grew with the person

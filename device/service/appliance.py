@@ -256,7 +256,8 @@ class Appliance:
             self._start_sensing()
             listener = self._listener()
             delay = self.speaker.open(settings.volume)
-            outcome = self.runner.run(self.plan, delay or 0.0, source=listener)
+            plan = self.plan if listener is None else listener.first_plan()
+            outcome = self.runner.run(plan, delay or 0.0, source=listener)
         except Exception as error:
             log.error("the session failed: %s; the light is off and Ebbtide is ready again",
                       error, exc_info=self.log_tracebacks)

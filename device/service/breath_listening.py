@@ -92,6 +92,11 @@ class BreathListener:
         self._kept_t: list[np.ndarray] = []  # every sample read, for the trace
         self._kept_a: list[np.ndarray] = []
 
+    def first_plan(self) -> SessionPlan:
+        """The plan the session begins with (GrowingPlan.first)."""
+        self.plan = self.growing.first()
+        return self.plan
+
     def revise(self, plan: SessionPlan, now: float) -> SessionPlan:
         """Hear what the sensor has of new inhales, and the plan as it now grows."""
         self._to_plan = now - self.clock.now()  # a skip moves plan time on: it is in `now`

@@ -33,6 +33,12 @@ class GrowingPlan:
         if math.isfinite(inhale_at):
             self._heard.put(inhale_at)
 
+    def first(self) -> SessionPlan:
+        """The plan a session begins with: laid out from what is known (nothing, as it
+        begins), so it is the growing plan's from the start (with a sensor listening, its
+        arrive waits for a first breath) and not one laid out without it."""
+        return self._lay_out(self.known)
+
     def revise(self, plan: SessionPlan, now: float) -> SessionPlan:
         """The plan laid out again if breaths have been heard by `now`, else `plan` itself."""
         while not self._heard.empty():

@@ -247,7 +247,7 @@ def test_with_a_follower_the_breathing_goes_on_past_its_minutes_until_the_target
     assert not said(plan, SCRIPT.own_pace), "a follower is never told about their own pace"
 
 
-def test_without_a_follower_the_breathing_keeps_its_minutes_and_says_once_they_may_breathe_at_their_own_pace():
+def test_without_a_follower_the_breathing_keeps_its_minutes_and_says_their_pace_is_fine():
     plan, _ = closed_loop(own_rhythm(14.0), config=SHORT, longer_by=SHORT_LONGER_BY)
     breathing = plan.part_named("breathe")
     assert breathing.seconds == pytest.approx(4 * 60, abs=5)
