@@ -277,7 +277,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                                     simulated_sensor=simulated)
         if bar:
             bar.done()
-        log_voice(appliance.speaker, session_lines(config, script))
+        log_voice(appliance.speaker,
+                  session_lines(config, script, sensed=args.breather is not None))
         stack.callback(appliance.close)
         print(f"Session ({config.breathing.pattern}): {session_shape(appliance.plan)}.")
         try:

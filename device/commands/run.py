@@ -171,11 +171,12 @@ def open_trace(args: argparse.Namespace, stack: ExitStack) -> TraceFile | None:
     return trace
 
 
-def session_lines(config: Config, script: Script) -> int:
-    """How many different lines the configured session speaks."""
+def session_lines(config: Config, script: Script, sensed: bool = False) -> int:
+    """How many different lines the configured session speaks (`sensed`: to a simulated
+    person on the breath sensor too)."""
     from device.core.plan import voice_lines
 
-    return len({line.text for line in voice_lines(config, script)})
+    return len({line.text for line in voice_lines(config, script, sensed)})
 
 
 def log_voice(speaker: Speaker, total: int) -> None:

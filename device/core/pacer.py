@@ -106,12 +106,13 @@ IN_STEP_BEFORE, IN_STEP_AFTER = 1 / 16, 3 / 16
 FOLLOW_SHARE = 0.7  # of the last JUDGED breaths in step: below this the pacer holds its rate
 JUDGED = 6
 JUDGED_LEAST = 3  # fewer breaths judged than this: too soon to say they follow (it holds)
-HEARD_WITHIN = 3  # ...and none of theirs heard within this many of its breaths: it holds
 # ...and their own rate, over their last breaths, is within this of the pacer's: someone
-# breathing on at their own rate is in step by chance for a while (a window of half a period
-# holds half of all moments), but their rate does not come along as the pacer slows.
+# breathing on at their own rate is in step by chance for a while (a quarter of all moments
+# on the whole, more while the two rhythms line up), but their rate does not come along as
+# the pacer slows.
 FOLLOW_RATE_BPM = 1.0
 FOLLOW_RATE_WINDOW_S = 60.0  # ...read over this long (four breaths at the slowest pace)
+HEARD_WITHIN = 3  # ...and a breath of theirs heard within this many of its breaths
 # A breath of the pacer is judged only this long after its in-step window has closed: the
 # person's inhale is known only once the breath reader has seen its top (device/sensing).
 SENSE_LAG_S = 3.0
