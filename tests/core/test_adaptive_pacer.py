@@ -195,14 +195,16 @@ def test_a_session_with_nothing_sensed_has_no_figures():
        first=st.floats(0.0, 40.0), which=st.integers(0, 40), before=st.floats(0.0, 1.0))
 def test_what_is_known_later_never_changes_what_has_begun(gaps, latencies, first, which,
                                                            before):
-    """The runner's guarantee holds for the adaptive pacer and the arrive that waits."""
+    """The runner's guarantee holds for the adaptive pacer, the arrive that waits, the
+    breathing that goes on while they follow and the line of their own pace."""
     config = parse({"breathing": {"minutes": 3}})
+    longer_by = followed_longer_by(config, 60.0)
     onsets = [first + sum(gaps[:k]) for k in range(len(gaps) + 1)]
     sensed = [SensedBreath(t, t + latency) for t, latency in zip(onsets, latencies,
                                                                   strict=False)]
     asked = sensed[min(which, len(sensed) - 1)].known_at - before
-    then = sensed_plan([b for b in sensed if b.known_at <= asked], config)
-    later = sensed_plan(sensed, config)
+    then = sensed_plan([b for b in sensed if b.known_at <= asked], config, longer_by)
+    later = sensed_plan(sensed, config, longer_by)
     assert _begun_before(then, asked + DECIDE_AHEAD_S) == _begun_before(
         later, asked + DECIDE_AHEAD_S)
 
