@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from device.commands import exit_codes
 from device.core import parts as registry
 from device.core.config import Config, ConfigError
-from device.core.script import Script, ScriptError, parse_script, parse_toml
+from device.core.script import OWN_PACE_ID, Script, ScriptError, parse_script, parse_toml
 from device.core.text import did_you_mean, language_family
 from device.files.config_file import load_config
 from device.files.script_file import read_script
@@ -174,8 +174,11 @@ def _counted(session: Config, script: Script) -> str:
         return f"{len(script.lines)} lines, all in this session"
     off = [p for p in registry.names() if p not in session.session.parts
            and any(i.split(".", 1)[0] == p for i, _ in script.lines)]
-    why = (f"{' and '.join(off)} {'is' if len(off) == 1 else 'are'} not in [session] parts"
-           if off else "")
+    whys = [f"{' and '.join(off)} {'is' if len(off) == 1 else 'are'} not in [session] parts"
+            ] if off else []
+    if script.own_pace and session.sensor.kind == "none" and "breathe" in session.session.parts:
+        whys.append(f"{OWN_PACE_ID} is said only with a breath sensor, [sensor] kind")
+    why = "; ".join(whys)
     return f"{len(script.lines)} lines, {used} in this session" + (f" ({why})" if why else "")
 
 
@@ -183,7 +186,8 @@ def _check_unspoken(script: Script, session: Config, plan: SessionPlan, windows:
                     report: ScriptReport) -> None:
     """A line of this session's parts that the plan has no turn for is named (a breathing
     cue or reminder: the breathing ends before its turn); one already reported (a cue too
-    long, a phase the pattern has not) is not named again."""
+    long, a phase the pattern has not) is not named again, nor the line of their own pace
+    (its turn comes only to someone on the breath sensor, out of step)."""
     spoken = {cue.text for cue in plan.cues}
     reported = " ".join(report.errors)
     phases = {"breathe.inhale": "inhale", "breathe.exhale": "exhale", "breathe.hold": "hold"}
@@ -194,7 +198,8 @@ def _check_unspoken(script: Script, session: Config, plan: SessionPlan, windows:
 
     unheard = [line_id for line_id, text in script.lines
                if line_id.split(".", 1)[0] in session.session.parts and text not in spoken
-               and f"{line_id} " not in reported and has_turn(line_id)]
+               and f"{line_id} " not in reported and has_turn(line_id)
+               and line_id != OWN_PACE_ID]  # said only to someone out of step
     if unheard:
         report.notes.append(f"not spoken in this session: {', '.join(unheard)} (their turn "
                             "does not come: more minutes of breathing, or fewer lines, give "

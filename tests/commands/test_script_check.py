@@ -218,7 +218,8 @@ def test_script_check_counts_and_times_the_session_as_check_does(tmp_path):
     [session] = [line for line in check.stdout.splitlines() if line.startswith("session: ")]
     script = ebbtide("script", "check", *given)
     assert script.returncode == 0, script.stdout
-    assert "  45 lines, 39 in this session (partner is not in [session] parts)\n" in \
+    assert ("  45 lines, 39 in this session (partner is not in [session] parts; "
+            "breathe.own_pace is said only with a breath sensor, [sensor] kind)\n") in \
         script.stdout
     assert f"  {session} (with 2 min of breathing)\n" in script.stdout
     assert "  with partner too: " in script.stdout
@@ -230,3 +231,4 @@ def test_lines_whose_turn_never_comes_are_named(tmp_path):
     assert "breathe.reminders.gently" in note and "more minutes of breathing" in note
     assert "breathe.hold" not in note, "the pattern has no hold: said once, elsewhere"
     assert "partner" not in note, "not in this session's parts"
+    assert "own_pace" not in note, "its turn comes only to someone out of step with the light"
