@@ -96,3 +96,23 @@ def test_a_broken_script_is_one_clear_error(tmp_path):
         load_script(broken)
     with pytest.raises(ScriptError, match="cannot read"):
         load_script(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_the_line_of_their_own_pace_offers_and_never_judges(language):
+    """Said to someone out of step with the light: an offer, never that they failed."""
+    line = load_script(language).own_pace.lower()
+    assert line and ("own pace" in line or "eigenen tempo" in line)
+    for judging in ("wrong", "fail", "try", "should", "must", "falsch", "musst", "solltest"):
+        assert judging not in line
+
+
+def test_a_script_from_before_the_line_of_their_own_pace_still_loads(tmp_path):
+    from importlib import resources
+
+    text = resources.files("device.words").joinpath("script.toml").read_text()
+    older = tmp_path / "script.toml"
+    older.write_text(re.sub(r"(?m)^own_pace = .*\n", "", text))
+    script = load_script(older)
+    assert script.own_pace == "" and "breathe.own_pace" not in dict(script.lines)
+    assert len(script.lines) == len(SCRIPT.lines) - 1
