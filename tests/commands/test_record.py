@@ -177,11 +177,11 @@ def saved_seconds(path: Path) -> float:
 def test_a_kept_take_is_saved_and_the_walk_goes_on_to_the_next_line(walk) -> None:
     code, out = walk("\n\nk\n", [take(1.0)])
     assert code == 0
-    assert "[1/44] arrive.here" in out and SCRIPT.lines[0][1] in out
-    assert "[2/44] arrive.nothing-to-do" in out, "the next line was offered"
+    assert "[1/45] arrive.here" in out and SCRIPT.lines[0][1] in out
+    assert "[2/45] arrive.nothing-to-do" in out, "the next line was offered"
     assert saved_seconds(walk.folder / "arrive.here.wav") == pytest.approx(1.06, abs=0.05)
     assert len(walk.played) == 1, "the take was played back before the question"
-    assert "1 of 44 lines have a recording" in out
+    assert "1 of 45 lines have a recording" in out
 
 
 def test_redo_replaces_the_take_before_it_is_saved(walk) -> None:
@@ -206,7 +206,7 @@ def test_skip_leaves_the_line_for_later(walk) -> None:
     assert (walk.folder / "arrive.nothing-to-do.wav").exists()
     code, out = walk("q\n", [])
     assert code == 0
-    assert "[1/44] arrive.here" in out, "the skipped line is offered again next time"
+    assert "[1/45] arrive.here" in out, "the skipped line is offered again next time"
 
 
 def test_skip_after_listening_saves_nothing(walk) -> None:
@@ -220,9 +220,9 @@ def test_quit_keeps_what_was_kept_and_the_next_run_goes_on_from_there(walk) -> N
     assert code == 0
     assert sorted(p.name for p in walk.folder.iterdir()) == [
         "arrive.here.wav", "arrive.nothing-to-do.wav"]
-    assert "Kept 2 new recordings. 2 of 44 lines have a recording" in out
+    assert "Kept 2 new recordings. 2 of 45 lines have a recording" in out
     code, out = walk("q\n", [])
-    assert "[3/44] arrive.follow" in out and "[1/44]" not in out
+    assert "[3/45] arrive.follow" in out and "[1/45]" not in out
 
 
 def test_the_end_of_input_ends_cleanly_and_keeps_what_was_kept(walk) -> None:
@@ -245,14 +245,14 @@ def test_ctrl_c_while_recording_keeps_nothing_of_that_take(walk, monkeypatch) ->
     code, out = walk("", [take(1.0), take(1.0)])
     assert code == 130
     assert [p.name for p in walk.folder.iterdir()] == ["arrive.here.wav"]
-    assert "1 of 44 lines have a recording" in out and "Traceback" not in out
+    assert "1 of 45 lines have a recording" in out and "Traceback" not in out
 
 
 def test_line_redoes_just_that_line(walk) -> None:
     walk("\n\nk\n", [take(2.0)])
     code, out = walk("\n\nk\n", [take(1.0)], line="arrive.here")
     assert code == 0
-    assert "has a recording already" in out and "[2/44]" not in out
+    assert "has a recording already" in out and "[2/45]" not in out
     assert saved_seconds(walk.folder / "arrive.here.wav") == pytest.approx(1.06, abs=0.05)
 
 
@@ -267,7 +267,7 @@ def test_when_every_line_is_recorded_it_says_so_without_a_microphone(walk, monke
 
     monkeypatch.setattr(record, "Microphone", no_microphone)
     code, out = walk("", [])
-    assert code == 0 and "Every line has a recording already (44 of 44" in out
+    assert code == 0 and "Every line has a recording already (45 of 45" in out
 
 
 # -- a whole recording through the real audio stack --
@@ -366,16 +366,16 @@ def test_recording_through_a_real_microphone_keeps_resumes_and_redoes(awake, tmp
     voice.write_bytes(Clip(speech_like(2.0), 48000).to_wav_bytes())
 
     talk = Conversation(tmp_path, sink)
-    talk.expect("[1/44] arrive.here")
+    talk.expect("[1/45] arrive.here")
     speak(talk, sink, voice)
     talk.expect("Playing it back...")
     talk.expect("Keep it?")
     talk.answer("k")
     talk.expect("Kept")
-    talk.expect("[2/44] arrive.nothing-to-do")
+    talk.expect("[2/45] arrive.nothing-to-do")
     code, said = talk.end()
     assert code == 0, said
-    assert "1 of 44 lines have a recording" in said and "Traceback" not in said
+    assert "1 of 45 lines have a recording" in said and "Traceback" not in said
 
     path = folder / "arrive.here.wav"
     with wave.open(str(path), "rb") as wav:
@@ -392,7 +392,7 @@ def test_recording_through_a_real_microphone_keeps_resumes_and_redoes(awake, tmp
     # Next time it goes on where it stopped.
     talk = Conversation(tmp_path, sink)
     first = talk.expect("Press Enter to")
-    assert "[2/44] arrive.nothing-to-do" in first and "[1/44]" not in first
+    assert "[2/45] arrive.nothing-to-do" in first and "[1/45]" not in first
     talk.answer("q")
     code, said = talk.end()
     assert code == 0 and sorted(os.listdir(folder)) == ["arrive.here.wav"]
@@ -407,7 +407,7 @@ def test_recording_through_a_real_microphone_keeps_resumes_and_redoes(awake, tmp
     talk.answer("")
     talk.expect("Kept")
     code, said = talk.end()
-    assert code == 0 and "[2/44]" not in said
+    assert code == 0 and "[2/45]" not in said
     assert 1.2 <= saved_seconds(path) <= 1.2 + 0.15
     assert sorted(os.listdir(folder)) == ["arrive.here.wav"]
 
@@ -435,7 +435,7 @@ def test_a_cut_off_recording_in_the_folder_is_offered_again_and_named(walk) -> N
         wav.setframerate(rate)
         wav.writeframes(cut_off_take(rate).pcm.tobytes())
     code, out = walk("\n\nk\n", [take(1.0)])
-    assert code == 0 and "[1/44] arrive.here" in out
+    assert code == 0 and "[1/45] arrive.here" in out
     assert out.count("ends mid-speech") == 1
     assert "Its recording will not be spoken: it ends mid-speech" in out
     assert saved_seconds(walk.folder / "arrive.here.wav") == pytest.approx(1.06, abs=0.05)
