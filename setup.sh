@@ -162,7 +162,7 @@ case "$mode" in
             fi
         fi
         status=0
-        .venv/bin/python -m pytest || status=$?
+        .venv/bin/python -m pytest --durations=30 || status=$?
         if [ "$status" -gt 128 ]; then
             # Killed by a signal: a native library crashed (once, espeak-ng's synthesis thread
             # died of SIGILL; see the issue notes). Say so, and run the tests once more; a
