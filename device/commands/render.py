@@ -300,8 +300,12 @@ def breather_from(value: str) -> Breather:
 
 
 def sensed_summary(sensing: SessionSensing | None) -> str:
-    """What the session knew of the simulated person, in one line ending `in step: N%`."""
-    if sensing is None or sensing.in_step_share is None:
+    """What the session knew of the simulated person, in one line ending `in step: N%`
+    (None: the session has no breathing part)."""
+    if sensing is None:
+        return "the session has no breathing part ([session] parts): nothing was paced; " \
+               "in step: none"
+    if sensing.in_step_share is None:
         return "no breath was sensed: the breathing was paced as always; in step: none"
     own = "not read" if sensing.start_bpm is None else f"{sensing.start_bpm:.1f}/min"
     end = "not read" if sensing.end_bpm is None else f"{sensing.end_bpm:.1f}/min"

@@ -189,3 +189,14 @@ def test_an_arrive_shorter_than_the_first_reading_waits_for_it(tmp_path):
         rows = list(csv.DictReader(f))
     began = next(float(r["t_s"]) for r in rows if r["kind"] == "part" and r["detail"] == "breathe")
     assert began == pytest.approx(rendered.plan.part_named("breathe").start, abs=0.01)
+
+
+def test_a_session_without_breathing_says_so_rather_than_that_nothing_was_sensed(tmp_path,
+                                                                                capsys):
+    cfg = tmp_path / "ebbtide.toml"
+    cfg.write_text('[session]\nparts = ["arrive", "close"]\n[voice]\nenabled = false\n')
+    assert main(["render", "--config", str(cfg), "--out", str(tmp_path / "out"),
+                 "--breather", "follow"]) == 0
+    said = capsys.readouterr().out
+    assert "the session has no breathing part ([session] parts): nothing was paced" in said
+    assert "no breath was sensed" not in said
