@@ -96,12 +96,12 @@ class Script:
 
 
 _ID = re.compile(r"[A-Za-z0-9_-]+")
+OWN_PACE_ID = "breathe.own_pace"  # Script.own_pace's line
 
 # How long one line may take, by its place, at SPEAKING_RATE: a breathing cue within the
 # longest phase a pattern may have (an exhale of 12 s), a reminder within the longest breath
 # (20 s, at 3 breaths a minute), any other line within a minute. A longer line is a mistake
 # (a paragraph pasted in, a file's contents), and would hold the speech process for minutes.
-OWN_PACE_ID = "breathe.own_pace"  # Script.own_pace's line
 SPEAKING_RATE = 140  # words per minute: the voice's default rate
 CUE_MAX_SECONDS = 12.0
 REMINDER_MAX_SECONDS = 20.0

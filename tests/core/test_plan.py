@@ -257,6 +257,11 @@ def test_every_line_of_the_parts_that_run_goes_to_the_voice_maker_with_room_for_
     assert [(ln.id, ln.text) for ln in voice_lines(with_partner, SCRIPT)] == list(SCRIPT.lines)
     assert ("breathe.own_pace", SCRIPT.own_pace) in [
         (ln.id, ln.text) for ln in voice_lines(config, SCRIPT, sensed=True)], "--breather"
+    # ...and the journal's "N of M lines ready" counts it where it is made (demo --breather
+    # said 40 of 39)
+    from device.commands.run import session_lines
+
+    assert session_lines(config, SCRIPT, sensed=True) == session_lines(config, SCRIPT) + 1
     limit = {ln.id: ln.max_seconds for ln in lines}
     assert limit["breathe.inhale.in"] == pytest.approx(4.0 + CUE_GRACE)  # box: 4 s phases
     assert limit["breathe.hold.hold"] == pytest.approx(4.0 + CUE_GRACE)
